@@ -1,0 +1,15 @@
+"""`runtime emulate`: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options yet."""
+
+
+def run(args: argparse.Namespace) -> int:
+    print("runtime emulate: not implemented yet", file=sys.stderr)
+    return 2

@@ -1,0 +1,1 @@
+"""Live sessions: one supervised Gemini Live connection per agent. Never imports runtime.emulator."""

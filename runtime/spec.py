@@ -1,0 +1,283 @@
+"""The agent file, as pydantic models: the single source of truth for validation, the JSON Schema and editors.
+
+Every field carries its unit and meaning in the docstring under it; with `use_attribute_docstrings` those
+docstrings become the schema's descriptions and so the hover text in an editor.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$"
+
+
+class Section(BaseModel):
+    """Base of every part of the agent file: frozen, unknown keys are errors, docstrings document keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Voice(Section):
+    """How the agent sounds (audio responses only)."""
+
+    name: str | None = Field(default=None, examples=["Kore", "Puck", "Charon", "Aoede"])
+    """Prebuilt voice name; empty means the model's default voice."""
+    language: str | None = Field(default=None, examples=["en-US", "de-DE", "fr-FR"])
+    """BCP-47 language code for speech output and recognition; empty lets the model decide."""
+
+
+class AudioInput(Section):
+    """The microphone."""
+
+    device: str | int = Field(default="default", examples=["default", "USB PnP", 2, "file:request.wav"])
+    """Device name substring, PortAudio index, `default`, or `file:PATH.wav` to play a WAV file as the mic."""
+    block_ms: int = Field(default=20, ge=10, le=100)
+    """Length of one microphone block sent to the model (milliseconds)."""
+    buffer_ms: int = Field(default=2000, ge=200, le=30000)
+    """Microphone audio kept while reconnecting, sent on the new connection (milliseconds)."""
+
+
+class AudioOutput(Section):
+    """The speaker."""
+
+    device: str | int = Field(default="default", examples=["default", "bcm2835 Headphones", 0, "file:reply.wav"])
+    """Device name substring, PortAudio index, `default`, `file:PATH.wav` to write the reply, or `null`."""
+    buffer_ms: int = Field(default=60, ge=0, le=2000)
+    """Jitter buffer filled before playback starts (milliseconds); larger is smoother, smaller is snappier."""
+    fade_ms: float = Field(default=4.0, ge=0, le=50)
+    """Fade-out applied when the user interrupts, so the cut does not click (milliseconds)."""
+
+
+class Audio(Section):
+    """Microphone, speaker and echo handling."""
+
+    input: AudioInput = AudioInput()
+    """Where the user's voice comes from."""
+    output: AudioOutput = AudioOutput()
+    """Where the agent's voice goes."""
+    echo: Literal["auto", "cancel", "half_duplex", "none"] = "auto"
+    """Echo handling: `cancel` (WebRTC AEC, needs the `[aec]` extra), `half_duplex` (gate the mic while the
+    speaker plays), `none` (headset or hardware AEC), `auto` (cancel when available, else half_duplex)."""
+
+
+class PushToTalk(Section):
+    """What the user presses to talk in `push_to_talk` mode."""
+
+    key: str | None = Field(default="space", examples=["space", "t"])
+    """Terminal key that toggles talking (when the daemon runs in a terminal)."""
+    input: str | None = Field(default=None, examples=["evdev:/dev/input/event0:KEY_F1", "gpio:17"])
+    """A hardware button: `evdev:DEVICE:KEY_NAME` or `gpio:PIN`; held down means talking."""
+
+
+class WakeWord(Section):
+    """The local wake-word detector (`wake_word` mode): nothing is streamed before it fires."""
+
+    model: str = Field(default="okay_nabu", examples=["okay_nabu", "hey_jarvis", "alexa", "hey_mycroft"])
+    """A bundled model name or the path of a custom model file."""
+    backend: Literal["micro", "open"] = "micro"
+    """`micro` (microWakeWord, small and fast) or `open` (openWakeWord)."""
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Detection probability needed to wake (0–1); higher means fewer false wakes."""
+    refractory_s: float = Field(default=2.0, ge=0, le=60)
+    """Seconds after a detection during which another one is ignored."""
+
+
+class Activity(Section):
+    """Voice activity detection: who decides when the user starts and stops talking."""
+
+    mode: Literal["server", "manual", "push_to_talk", "wake_word"] = "server"
+    """`server`: the model detects speech; `manual`: the client sends activity start/end; `push_to_talk`:
+    a key or button; `wake_word`: a local detector opens the conversation."""
+    start_sensitivity: Literal["high", "low"] = "high"
+    """How readily speech start is detected (server mode)."""
+    end_sensitivity: Literal["high", "low"] = "low"
+    """How readily speech end is detected (server mode); `low` lets the user pause."""
+    prefix_padding_ms: int | None = Field(default=None, ge=0, le=2000, examples=[40])
+    """Speech needed before a start is committed (milliseconds, server mode)."""
+    silence_duration_ms: int | None = Field(default=None, ge=0, le=10000, examples=[500])
+    """Silence needed before speech end is committed (milliseconds, server mode)."""
+    barge_in: bool = True
+    """Whether user speech interrupts the model while it talks."""
+    push_to_talk: PushToTalk = PushToTalk()
+    """Key or button for `push_to_talk` mode."""
+    wake: WakeWord = WakeWord()
+    """Wake word for `wake_word` mode."""
+
+
+class Conversation(Section):
+    """The conversation lifecycle in `wake_word` mode."""
+
+    idle_timeout_s: float = Field(default=20.0, gt=0, le=3600)
+    """Seconds without user or model speech after which streaming stops and the agent listens again."""
+    start_earcon: str | None = Field(default="builtin", examples=["builtin", "sounds/start.wav"])
+    """Sound played when the agent wakes: `builtin`, a WAV path, or empty for none."""
+    end_earcon: str | None = Field(default="builtin", examples=["builtin", "sounds/end.wav"])
+    """Sound played when the conversation ends: `builtin`, a WAV path, or empty for none."""
+
+
+class Compression(Section):
+    """Context-window compression (sliding window), so a session can last indefinitely."""
+
+    enabled: bool = True
+    """Compress the context when it grows past `trigger_tokens`."""
+    trigger_tokens: int = Field(default=25600, gt=0)
+    """Context size that triggers compression (tokens)."""
+    target_tokens: int = Field(default=12800, gt=0)
+    """Context size kept after compression (tokens); must be below `trigger_tokens`."""
+
+
+class Context(Section):
+    """The model's context window."""
+
+    compression: Compression = Compression()
+    """Sliding-window compression; on by default."""
+
+
+class Transcription(Section):
+    """Speech transcripts for logs and the console."""
+
+    input: bool = True
+    """Transcribe what the user says."""
+    output: bool = True
+    """Transcribe what the agent says."""
+
+
+class Session(Section):
+    """Live session behaviour."""
+
+    resumption: bool = True
+    """Resume the same conversation across connection resets and daemon restarts."""
+    transcription: Transcription = Transcription()
+    """Input and output transcripts."""
+    affective_dialog: bool = False
+    """Let the model adapt its tone to the user's (native-audio models only)."""
+    proactive_audio: bool = False
+    """Let the model stay silent when the input is not meant for it (native-audio models only)."""
+    video: bool = False
+    """Send camera frames (not supported by this runtime's audio devices yet; models must allow video)."""
+
+
+class Generation(Section):
+    """Sampling parameters supported by the Live API."""
+
+    temperature: float | None = Field(default=None, examples=[0.7])
+    """Randomness (0–2)."""
+    top_p: float | None = None
+    """Nucleus sampling probability mass (0–1)."""
+    top_k: int | None = None
+    """Sample among the k most likely tokens (>= 1)."""
+    max_output_tokens: int | None = Field(default=None, examples=[512])
+    """Longest reply (tokens)."""
+    presence_penalty: float | None = None
+    """Penalty for tokens already present (-2–2)."""
+    frequency_penalty: float | None = None
+    """Penalty proportional to token frequency (-2–2)."""
+    thinking_budget: int | None = None
+    """Thinking tokens allowed (models that think); 0 turns thinking off."""
+
+
+class HttpCall(Section):
+    """An HTTP endpoint called with the tool's arguments."""
+
+    url: str = Field(examples=["http://127.0.0.1:8080/weather?city={city}"])
+    """URL; `{arg}` placeholders are filled with URL-encoded arguments."""
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    """HTTP method."""
+    headers: dict[str, str] = {}
+    """Request headers; `${secret:NAME}` keeps tokens out of the file."""
+    body: str | dict[str, Any] | None = None
+    """Request body: a template string or a JSON object whose string values may hold `{arg}` placeholders;
+    empty sends the arguments as JSON for methods with a body."""
+    timeout_s: float | None = Field(default=None, gt=0, le=300)
+    """Request timeout (seconds); defaults to the tool's `timeout_s`."""
+    allow_private_networks: bool = False
+    """Allow link-local and cloud metadata addresses (169.254.0.0/16, fd00:ec2::254); off for safety."""
+
+
+class Tool(Section):
+    """A function the model can call."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", examples=["set_timer"])
+    """Function name the model sees (a valid identifier, unique in the agent)."""
+    description: str = ""
+    """What the tool does; the model reads this to decide when to call it."""
+    parameters: dict[str, Any] | None = None
+    """JSON Schema (type object) of the arguments; derived from a Python tool's type hints when empty."""
+    python: str | None = Field(default=None, pattern=ENTRY_POINT_PATTERN, examples=["kitchen_tools:set_timer"])
+    """Python entry point `module:function`, looked up beside the agent file first."""
+    http: HttpCall | None = None
+    """HTTP endpoint to call instead of Python."""
+    behavior: Literal["blocking", "non_blocking"] = "blocking"
+    """`non_blocking` lets the model keep talking while the tool runs."""
+    scheduling: Literal["interrupt", "when_idle", "silent"] | None = None
+    """For non-blocking tools: how the result is delivered (speak now, after the current turn, or silently)."""
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+    """Longest a call may run before the model gets a timeout error (seconds)."""
+
+    @model_validator(mode="after")
+    def _one_implementation(self) -> Tool:
+        if (self.python is None) == (self.http is None):
+            raise ValueError("a tool needs exactly one of `python` or `http`")
+        return self
+
+
+class Supervision(Section):
+    """What the daemon does when the agent's session fails."""
+
+    restart: Literal["always", "on_failure", "never"] = "always"
+    """Restart policy."""
+    backoff_s: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (1.0, 60.0)
+    """First and longest wait between restarts (seconds); doubles each time, with jitter."""
+    max_restarts: int = Field(default=10, ge=0)
+    """Restarts allowed within `window_s` before the agent is parked as failed."""
+    window_s: float = Field(default=300.0, gt=0)
+    """Window for counting restarts (seconds)."""
+    watchdog_s: float = Field(default=120.0, gt=0)
+    """A session with no progress (no message in, no audio out) for this long is restarted (seconds)."""
+
+
+class AgentSpec(Section):
+    """One voice agent: a Gemini Live model wired to a microphone and a speaker."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        title="runtime agent",
+        json_schema_extra={"$id": "https://github.com/live-agent-runtime/runtime/schemas/agent.schema.json"},
+    )
+
+    name: str | None = Field(default=None, pattern=SLUG_PATTERN, examples=["kitchen"])
+    """Agent name (lowercase letters, digits, `-`, `_`); defaults to the file name. Names state files,
+    log lines and metrics."""
+    model: str = Field(examples=["gemini-live-2.5-flash-preview", "gemini-2.5-flash-native-audio-preview-09-2025"])
+    """Gemini Live model."""
+    instructions: str | None = None
+    """System instruction: who the agent is and how it answers."""
+    response: Literal["audio", "text"] = "audio"
+    """Reply modality; a Live session has exactly one."""
+    voice: Voice = Voice()
+    """Voice and language."""
+    audio: Audio = Audio()
+    """Microphone, speaker and echo handling."""
+    activity: Activity = Activity()
+    """Voice activity detection and barge-in."""
+    conversation: Conversation = Conversation()
+    """Conversation lifecycle (wake-word mode)."""
+    context: Context = Context()
+    """Context window management."""
+    session: Session = Session()
+    """Resumption, transcription and model features."""
+    generation: Generation = Generation()
+    """Sampling parameters."""
+    tools: list[Tool] = []
+    """Functions the model can call."""
+    supervision: Supervision = Supervision()
+    """Restart policy."""
+
+    def agent_name(self, fallback: str) -> str:
+        """The agent's name: `name` if set, else the given fallback (the file stem)."""
+        return self.name or fallback

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the tests need (system packages, .venv, the headless audio rig) and runs every check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
+if [ -x tests/rig/setup.sh ]; then
+    tests/rig/setup.sh
+    # shellcheck disable=SC1091
+    . "${RIG_DIR:-/tmp/runtime-audio-rig}/rig.env"
+fi
+echo "[test] ruff" >&2
+.venv/bin/ruff check runtime tests bench
+echo "[test] mypy --strict runtime" >&2
+.venv/bin/mypy runtime
+echo "[test] pytest" >&2
+.venv/bin/python -m pytest -q "$@"
