@@ -1,0 +1,109 @@
+"""The playback buffer between the network and a speaker callback: jitter buffer, instant flush, underrun counts.
+
+The event loop calls `write`, `flush` and `end_of_turn`; the output callback calls `render` once per period.
+The arithmetic is pure (no clock, no device), so tests drive `render` directly.
+
+- A turn starts playing once `prebuffer_frames` are queued (absorbs network jitter), or at once when the
+  turn is already complete (`end_of_turn`), so a short reply's tail is never held back.
+- A callback that runs dry in the middle of a turn plays silence, counts an underrun and prebuffers again.
+- `flush` (barge-in, new turn) fades out what is playing over `fade_frames` and silences the rest within
+  the very next callback; audio written after the flush is kept and starts a new turn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from runtime.audio.ring import Int16Ring, Samples
+
+NO_MARK = -1
+
+
+class PlaybackBuffer:
+    """Jitter buffer state shared by one writer (event loop) and one reader (output callback)."""
+
+    def __init__(self, capacity_frames: int, prebuffer_frames: int, fade_frames: int) -> None:
+        self.ring = Int16Ring(capacity_frames)
+        self.prebuffer_frames = max(0, min(prebuffer_frames, capacity_frames))
+        self.fade_frames = max(0, fade_frames)
+        self._ramp: npt.NDArray[np.float32] = np.linspace(1.0, 0.0, self.fade_frames + 2, dtype=np.float32)[1:-1]
+        self._scratch: npt.NDArray[np.float32] = np.zeros(max(1, self.fade_frames), dtype=np.float32)
+        self.underruns = 0
+        """Callback periods that ran dry in the middle of a turn."""
+        self.rejected_frames = 0
+        """Frames refused because the buffer was full (the writer was far ahead of the speaker)."""
+        self._flush_mark = NO_MARK  # written-index at the last unserved flush (set by the writer)
+        self._turn_end_mark = NO_MARK  # written-index at the last end_of_turn (set by the writer)
+        self.started = False
+        """True while a turn is playing (set by the reader)."""
+        self.flush_served = False
+        """Set by the reader when a flush was applied; the port reports it to its observer and clears it."""
+
+    # -- writer side (event loop) -------------------------------------------------------------------
+
+    def write(self, samples: Samples) -> None:
+        """Queue speaker samples; what does not fit is refused and counted, never blocking."""
+        room = self.ring.free
+        if len(samples) > room:
+            self.rejected_frames += len(samples) - room
+            samples = samples[:room]
+        if len(samples):
+            self.ring.write(samples)
+
+    def flush(self) -> None:
+        """Drop everything queued so far; the reader fades out and goes silent in its next period."""
+        self._flush_mark = self.ring.written
+
+    def end_of_turn(self) -> None:
+        """The turn is complete: play out the tail without waiting for the prebuffer."""
+        self._turn_end_mark = self.ring.written
+
+    @property
+    def queued_frames(self) -> int:
+        """Frames written and not yet played (an estimate when read from the writer's side)."""
+        return self.ring.available
+
+    @property
+    def playing(self) -> bool:
+        """True while a turn is being played."""
+        return self.started
+
+    # -- reader side (output callback) --------------------------------------------------------------
+
+    def render(self, out: Samples) -> int:
+        """Fill `out` with the next period; returns how many frames came from the queue (rest is silence)."""
+        flush_mark = self._flush_mark
+        if flush_mark != NO_MARK:
+            self._flush_mark = NO_MARK
+            return self._render_flush(out, flush_mark)
+        ring = self.ring
+        queued = ring.written - ring.consumed
+        turn_complete = self._turn_end_mark > ring.consumed
+        if not self.started:
+            if queued == 0 or (queued < self.prebuffer_frames and not turn_complete):
+                out[:] = 0
+                return 0
+            self.started = True
+        played = ring.read_into(out)
+        if played < len(out):
+            out[played:] = 0
+            if self._turn_end_mark < ring.written:
+                self.underruns += 1
+            self.started = False
+        return played
+
+    def _render_flush(self, out: Samples, flush_mark: int) -> int:
+        ring = self.ring
+        fade = min(self.fade_frames, len(out), flush_mark - ring.consumed) if self.started else 0
+        played = 0
+        if fade > 0:
+            played = ring.read_into(out, limit=fade)
+            scratch = self._scratch[:played]
+            np.multiply(out[:played], self._ramp[:played], out=scratch)
+            out[:played] = scratch
+        out[played:] = 0
+        ring.skip_to(flush_mark)
+        self.started = False
+        self.flush_served = True
+        return played
