@@ -1,0 +1,124 @@
+"""The agents directory as the daemon sees it: safe files loaded, bad ones reported, never fatal.
+
+Guard (threat model): agent files name Python tool modules that the daemon imports and runs with its own
+rights, and `${secret:...}` values. A directory or file that another local user can write would let that
+user run code as the service, so like sshd with `authorized_keys` we refuse group- or world-writable ones
+(and everything under a writable directory) unless `--insecure-permissions` says the admin accepts that.
+"""
+
+from __future__ import annotations
+
+import logging
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from runtime.daemon.reload import AGENT_SUFFIXES, AgentConfig, fingerprint
+from runtime.errors import Location, RuntimeConfigError
+from runtime.spec import AgentSpec
+
+log = logging.getLogger(__name__)
+
+
+class LoadedAgentLike(Protocol):
+    """What the daemon needs of `runtime.loader.LoadedAgent`."""
+
+    @property
+    def spec(self) -> AgentSpec: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+
+LoadAgent = Callable[[Path], LoadedAgentLike]
+
+
+@dataclass
+class DirectoryState:
+    """One reading of the agents directory: valid agents by name, and located errors of the others."""
+
+    configs: dict[str, AgentConfig[LoadedAgentLike]] = field(default_factory=dict)
+    errors: list[RuntimeConfigError] = field(default_factory=list)
+    failed_paths: list[Path] = field(default_factory=list)
+    """Agent files that exist but could not be used (their last good config, if any, stays)."""
+
+    def fail(self, path: Path, error: RuntimeConfigError) -> None:
+        self.failed_paths.append(path)
+        self.errors.append(error)
+
+
+def writable_by_others(path: Path) -> bool:
+    mode = path.stat().st_mode
+    return bool(mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def permission_error(path: Path) -> RuntimeConfigError | None:
+    """A located error when `path` can be written by group or others, else None."""
+    try:
+        if not writable_by_others(path):
+            return None
+    except OSError as exc:
+        return RuntimeConfigError(Location(str(path)), f"cannot stat: {exc.strerror}")
+    what = "directory" if path.is_dir() else "file"
+    return RuntimeConfigError(
+        Location(str(path)),
+        f"{what} is writable by group or others: refusing it, since anyone who can write it can run code as this "
+        "service",
+        hint=f"chmod go-w {path}   (or run with --insecure-permissions)",
+    )
+
+
+def agent_files(directory: Path) -> list[Path]:
+    """Agent files of a directory, in name order (hidden files and editor droppings left out)."""
+    return sorted(
+        p for p in directory.iterdir()
+        if p.suffix in AGENT_SUFFIXES and p.is_file() and not p.name.startswith((".", "#"))
+    )
+
+
+def read_directory(directory: Path, load: LoadAgent, *, check_permissions: bool = True) -> DirectoryState:
+    """Load every agent file of `directory`; an unsafe or invalid file becomes an error, never an exception."""
+    state = DirectoryState()
+    if check_permissions and (problem := permission_error(directory)) is not None:
+        state.errors.append(problem)
+        state.failed_paths.extend(agent_files(directory))
+        return state
+    paths: dict[str, Path] = {}
+    for path in agent_files(directory):
+        if check_permissions and (problem := _file_problem(path)) is not None:
+            state.fail(path, problem)
+            continue
+        try:
+            agent = load(path)
+        except RuntimeConfigError as exc:
+            state.fail(path, exc)
+            continue
+        if agent.name in paths:
+            state.fail(path, RuntimeConfigError(
+                Location(str(path)), f"agent name {agent.name!r} is already used by {paths[agent.name]}",
+                hint="give one of them another `name:` (or rename the file)",
+            ))
+            continue
+        paths[agent.name] = path
+        state.configs[agent.name] = AgentConfig(
+            name=agent.name, path=path, agent=agent, fingerprint=fingerprint(agent.spec, path.parent)
+        )
+    return state
+
+
+def _file_problem(path: Path) -> RuntimeConfigError | None:
+    """The agent file and the Python files beside it (tool modules) must be safe from other users."""
+    problem = permission_error(path)
+    if problem is not None:
+        return problem
+    for module in sorted(path.parent.glob("*.py")):
+        problem = permission_error(module)
+        if problem is not None:
+            return RuntimeConfigError(Location(str(path)), f"tool module {module.name} beside it: {problem.message}",
+                                      hint=problem.hint)
+    return None

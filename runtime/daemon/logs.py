@@ -1,0 +1,106 @@
+"""Daemon logging: one line per event on stderr, the agent's name in every line, journald-friendly or JSON.
+
+The agent's name travels in a context variable set by its supervisor: anyio tasks and worker threads copy
+the context they were started from, so every line a session (or its tools) logs is tagged without the
+session knowing who supervises it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Literal, TextIO
+
+from runtime.redact import install_logging_filter
+
+CURRENT_AGENT: contextvars.ContextVar[str] = contextvars.ContextVar("runtime_agent", default="")
+"""The agent the current task works for ("" outside any agent)."""
+
+# syslog priorities, as sd-daemon(3) `<N>` prefixes that journald turns into the entry's PRIORITY
+_PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+LogFormat = Literal["text", "json"]
+
+
+def syslog_priority(levelno: int) -> int:
+    for level in (logging.CRITICAL, logging.ERROR, logging.WARNING, logging.INFO):
+        if levelno >= level:
+            return _PRIORITY[level]
+    return _PRIORITY[logging.DEBUG]
+
+
+class AgentFilter(logging.Filter):
+    """Puts `record.agent` on every record: the name given explicitly (`extra=`) or the task's agent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "agent", ""):
+            record.agent = CURRENT_AGENT.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """`<6>kitchen: session ready` under journald, `INFO  kitchen: session ready` in a terminal."""
+
+    def __init__(self, *, journald: bool) -> None:
+        super().__init__()
+        self.journald = journald
+
+    def format(self, record: logging.LogRecord) -> str:
+        agent = getattr(record, "agent", "") or "runtime"
+        message = record.getMessage()
+        if record.exc_info and record.levelno <= logging.DEBUG:
+            message += " | " + self.formatException(record.exc_info).replace("\n", " | ")
+        message = message.replace("\n", " | ")
+        if self.journald:
+            return f"<{syslog_priority(record.levelno)}>{agent}: {message}"
+        return f"{record.levelname:<7} {agent}: {message}"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "agent": getattr(record, "agent", "") or None,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info and record.levelno <= logging.DEBUG:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def under_journald(env: Mapping[str, str], stream: TextIO) -> bool:
+    """systemd sets `JOURNAL_STREAM=dev:inode` of the stream it connected; it only counts if it is ours."""
+    value = env.get("JOURNAL_STREAM", "")
+    if ":" not in value:
+        return False
+    try:
+        stat = os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return False
+    return value == f"{stat.st_dev}:{stat.st_ino}"
+
+
+def setup_logging(log_format: LogFormat = "text", *, level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """Route every `runtime` logger to stderr in the chosen format, secrets redacted."""
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(AgentFilter())
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(TextFormatter(journald=under_journald(os.environ, stream)))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # secrets resolved from agent files and API keys must never reach a log line, whoever logs them
+    install_logging_filter()
