@@ -161,22 +161,22 @@ class Session(Section):
 
 
 class Generation(Section):
-    """Sampling parameters supported by the Live API."""
+    """Sampling parameters supported by the Live API (others, like `stop_sequences`, are rejected)."""
 
-    temperature: float | None = Field(default=None, examples=[0.7])
-    """Randomness (0–2)."""
-    top_p: float | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2, examples=[0.7])
+    """Randomness (0–2); empty uses the model's default."""
+    top_p: float | None = Field(default=None, ge=0, le=1, examples=[0.95])
     """Nucleus sampling probability mass (0–1)."""
-    top_k: int | None = None
+    top_k: int | None = Field(default=None, ge=1, examples=[40])
     """Sample among the k most likely tokens (>= 1)."""
-    max_output_tokens: int | None = Field(default=None, examples=[512])
+    max_output_tokens: int | None = Field(default=None, ge=1, examples=[512])
     """Longest reply (tokens)."""
-    presence_penalty: float | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     """Penalty for tokens already present (-2–2)."""
-    frequency_penalty: float | None = None
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     """Penalty proportional to token frequency (-2–2)."""
-    thinking_budget: int | None = None
-    """Thinking tokens allowed (models that think); 0 turns thinking off."""
+    thinking_budget: int | None = Field(default=None, ge=-1, examples=[0, 1024])
+    """Thinking tokens allowed (models that think); 0 turns thinking off, -1 lets the model decide."""
 
 
 class HttpCall(Section):
@@ -281,3 +281,12 @@ class AgentSpec(Section):
     def agent_name(self, fallback: str) -> str:
         """The agent's name: `name` if set, else the given fallback (the file stem)."""
         return self.name or fallback
+
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema() -> dict[str, Any]:
+    """The agent file's JSON Schema (draft 2020-12), as `runtime schema` prints it and editors read it."""
+    schema = AgentSpec.model_json_schema(mode="validation")
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema}

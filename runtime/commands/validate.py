@@ -1,15 +1,150 @@
-"""`runtime validate`: not implemented yet."""
+"""`runtime validate PATH...`: check agent files; exit 0 when all are valid, 1 when any is not, 2 on misuse."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.errors import RuntimeConfigError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options yet."""
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="agent files, or directories of them")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text (path:line:column), json (a list of objects) or github (workflow annotations)",
+    )
+    parser.add_argument("--strict", action="store_true", help="fail on warnings too (an unknown model, ...)")
+    parser.add_argument(
+        "--secrets-dir",
+        type=Path,
+        metavar="DIR",
+        help="where ${secret:NAME} files live (default: $RUNTIME_SECRETS_DIR or /etc/runtime/secrets)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    print("runtime validate: not implemented yet", file=sys.stderr)
-    return 2
+    files, problem = _collect(args.paths)
+    if problem:
+        print(f"runtime validate: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    findings = check_files(files, secrets_dir=args.secrets_dir, strict=args.strict)
+    if args.strict:
+        findings = [_as_error(finding) for finding in findings]
+    print(FORMATS[args.format](findings), end="")
+    errors = sum(1 for finding in findings if finding.severity == "error")
+    if args.format == "text":
+        print(_summary(len(files), findings), file=sys.stderr)
+    return EXIT_INVALID if errors else EXIT_OK
+
+
+def _collect(paths: list[Path]) -> tuple[list[Path], str]:
+    """The files to check, or a usage problem."""
+    from runtime.loader import agent_files
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = agent_files(path)
+            if not found:
+                return [], f"{path}: no agent files (*.yaml, *.yml) in this directory"
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            return [], f"{path}: no such file or directory"
+    return files, ""
+
+
+def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) -> list[RuntimeConfigError]:
+    """Every error and warning of the files, plus agent names used twice within one directory."""
+    from runtime.loader import ConfigErrors, LoadedAgent, duplicate_names, load_agent
+
+    findings: list[RuntimeConfigError] = []
+    by_directory: dict[Path, list[LoadedAgent]] = {}
+    for file in files:
+        try:
+            agent = load_agent(file, secrets_dir=secrets_dir, strict=strict)
+        except ConfigErrors as failure:
+            findings.extend(failure.errors)
+            continue
+        findings.extend(agent.warnings)
+        by_directory.setdefault(file.resolve().parent, []).append(agent)
+    for agents in by_directory.values():
+        findings.extend(duplicate_names(agents))
+    return findings
+
+
+def _as_error(finding: RuntimeConfigError) -> RuntimeConfigError:
+    from runtime.errors import RuntimeConfigError
+
+    if finding.severity == "error":
+        return finding
+    return RuntimeConfigError(finding.location, finding.message, finding.hint, "error")
+
+
+def _summary(file_count: int, findings: list[RuntimeConfigError]) -> str:
+    errors = sum(1 for finding in findings if finding.severity == "error")
+    warnings = len(findings) - errors
+    bad_files = len({finding.location.path for finding in findings if finding.severity == "error"})
+    files = "file" if file_count == 1 else "files"
+    if not errors:
+        extra = f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""
+        return f"{file_count} {files} valid{extra}"
+    return (
+        f"{bad_files} of {file_count} {files} invalid: {errors} error{'s' * (errors != 1)}, "
+        f"{warnings} warning{'s' * (warnings != 1)}"
+    )
+
+
+def _text(findings: list[RuntimeConfigError]) -> str:
+    return "".join(finding.render() + "\n" for finding in findings)
+
+
+def _json(findings: list[RuntimeConfigError]) -> str:
+    return (
+        json.dumps(
+            [
+                {
+                    "path": finding.location.path,
+                    "line": finding.location.line,
+                    "column": finding.location.column,
+                    "severity": finding.severity,
+                    "message": finding.message,
+                    "hint": finding.hint,
+                }
+                for finding in findings
+            ],
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+def _escape(text: str, *, property_value: bool = False) -> str:
+    """GitHub workflow-command escaping (`%`, newlines; also `:` and `,` inside properties)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def _github(findings: list[RuntimeConfigError]) -> str:
+    lines = []
+    for finding in findings:
+        where = finding.location
+        message = f"{finding.message}\nhint: {finding.hint}" if finding.hint else finding.message
+        properties = f"file={_escape(where.path, property_value=True)}"
+        if where.line > 0:
+            properties += f",line={where.line},col={where.column}"
+        lines.append(f"::{finding.severity} {properties},title=runtime validate::{_escape(message)}\n")
+    return "".join(lines)
+
+
+FORMATS = {"text": _text, "json": _json, "github": _github}

@@ -1,0 +1,285 @@
+"""Semantic checks of an `AgentSpec` that a JSON Schema cannot express, each located in the agent file.
+
+Model limits come from `runtime.catalogue`; Python tool entry points are imported (`runtime.entrypoints`) so
+that a typo fails at `runtime validate`, not on the first call of a tool in someone's kitchen.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import string
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from runtime import catalogue
+from runtime.entrypoints import EntryPointError, derive_parameters, describe, resolve_entry_point
+from runtime.errors import Location, RuntimeConfigError
+from runtime.spec import AgentSpec, Tool
+
+__all__ = ["CheckOutcome", "Locator", "check_agent", "complete_tools", "derive_parameters", "resolve_entry_point"]
+
+KeyPath = tuple[str | int, ...]
+
+
+class Locator(Protocol):
+    """Where keys and values are written in the agent file (`runtime.yamldoc.Document` is one)."""
+
+    def locate(self, loc: tuple[Any, ...], *, key: bool = False) -> Location: ...
+
+    def has(self, loc: KeyPath) -> bool: ...
+
+
+@dataclass
+class CheckOutcome:
+    """Findings (errors and warnings) and what was learnt about Python tools on the way."""
+
+    findings: list[RuntimeConfigError] = field(default_factory=list)
+    parameters: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Tool index → parameters derived from type hints (tools without `parameters`)."""
+    descriptions: dict[int, str] = field(default_factory=dict)
+    """Tool index → description from the docstring (tools without `description`)."""
+
+
+@dataclass
+class _Context:
+    spec: AgentSpec
+    where: Locator
+    base_dir: Path
+    strict: bool
+    outcome: CheckOutcome
+    model: catalogue.ModelInfo | None = None
+
+    def error(self, loc: KeyPath, message: str, hint: str = "", *, key: bool = False) -> None:
+        location = self.where.locate(loc, key=key)
+        self.outcome.findings.append(RuntimeConfigError(location, message, hint))
+
+    def warn(self, loc: KeyPath, message: str, hint: str = "", *, key: bool = False) -> None:
+        location = self.where.locate(loc, key=key)
+        self.outcome.findings.append(RuntimeConfigError(location, message, hint, "warning"))
+
+
+def check_agent(spec: AgentSpec, where: Locator, *, base_dir: Path, strict: bool = False) -> CheckOutcome:
+    """Every semantic check of one agent; `base_dir` is the agent file's directory (for Python tools)."""
+    context = _Context(spec, where, base_dir, strict, CheckOutcome(), catalogue.lookup(spec.model))
+    for check in _CHECKS:
+        check(context)
+    return context.outcome
+
+
+def complete_tools(spec: AgentSpec, outcome: CheckOutcome) -> AgentSpec:
+    """The spec with derived parameters and docstring descriptions filled into its Python tools."""
+    if not outcome.parameters and not outcome.descriptions:
+        return spec
+    tools = []
+    for index, tool in enumerate(spec.tools):
+        update: dict[str, Any] = {}
+        if index in outcome.parameters:
+            update["parameters"] = outcome.parameters[index]
+        if index in outcome.descriptions:
+            update["description"] = outcome.descriptions[index]
+        tools.append(tool.model_copy(update=update) if update else tool)
+    return spec.model_copy(update={"tools": tools})
+
+
+def _check_model(c: _Context) -> None:
+    if c.model is not None:
+        return
+    close = catalogue.closest(c.spec.model)
+    hint = f"did you mean `{close}`?" if close else "known models: " + ", ".join(catalogue.MODELS)
+    message = f"unknown model `{c.spec.model}`: its limits and features cannot be checked"
+    (c.error if c.strict else c.warn)(("model",), message, hint)
+
+
+def _check_features(c: _Context) -> None:
+    model, session = c.model, c.spec.session
+    if session.video:
+        c.error(
+            ("session", "video"),
+            "this runtime has no camera input yet, so `video` cannot be turned on",
+            "remove `video: true`",
+        )
+    if model is None:
+        return
+    needs = (
+        (session.affective_dialog and not model.affective_dialog, ("session", "affective_dialog"), "affective dialog"),
+        (session.proactive_audio and not model.proactive_audio, ("session", "proactive_audio"), "proactive audio"),
+        (
+            bool(c.spec.generation.thinking_budget) and not model.thinking,
+            ("generation", "thinking_budget"),
+            "thinking",
+        ),
+    )
+    capable = [name for name, info in catalogue.MODELS.items() if info.affective_dialog]
+    for missing, loc, feature in needs:
+        if missing:
+            c.error(loc, f"`{model.name}` does not support {feature}", f"use a native-audio model: {capable[0]}")
+
+
+def _check_compression(c: _Context) -> None:
+    compression = c.spec.context.compression
+    base = ("context", "compression")
+    if not compression.enabled:
+        c.warn(
+            (*base, "enabled"),
+            "without compression an audio session ends after 15 minutes, when its context is full",
+            "keep compression on for always-on agents",
+        )
+        return
+    if compression.target_tokens >= compression.trigger_tokens:
+        c.error(
+            (*base, "target_tokens"),
+            f"`target_tokens` ({compression.target_tokens}) must be below `trigger_tokens` "
+            f"({compression.trigger_tokens})",
+            "compression shrinks the context from trigger_tokens down to target_tokens",
+        )
+    if c.model is not None and compression.trigger_tokens > c.model.context_window_tokens:
+        c.error(
+            (*base, "trigger_tokens"),
+            f"`trigger_tokens` ({compression.trigger_tokens}) is larger than the context window of "
+            f"`{c.model.name}` ({c.model.context_window_tokens} tokens)",
+            f"use at most {c.model.context_window_tokens}; about 80% of it leaves room for the reply",
+        )
+
+
+def _check_modes(c: _Context) -> None:
+    activity = c.spec.activity
+    if activity.mode != "server":
+        for key in ("start_sensitivity", "end_sensitivity", "prefix_padding_ms", "silence_duration_ms"):
+            if c.where.has(("activity", key)):
+                c.warn(("activity", key), f"`{key}` only applies to `mode: server`", "remove it", key=True)
+    if c.spec.response == "text" and c.where.has(("voice",)):
+        c.warn(("voice",), "`voice` is ignored when `response: text`", "remove it or use `response: audio`", key=True)
+    low, high = c.spec.supervision.backoff_s
+    if low > high:
+        c.error(("supervision", "backoff_s"), f"the first backoff ({low} s) is longer than the longest ({high} s)")
+
+
+def _check_tools(c: _Context) -> None:
+    first_index: dict[str, int] = {}
+    for index, tool in enumerate(c.spec.tools):
+        loc: KeyPath = ("tools", index)
+        if tool.name in first_index:
+            c.error(
+                (*loc, "name"),
+                f"tool name `{tool.name}` is used twice (first by tools[{first_index[tool.name]}])",
+                "the model calls tools by name: give each a unique one",
+            )
+        first_index.setdefault(tool.name, index)
+        if tool.scheduling is not None and tool.behavior != "non_blocking":
+            c.error(
+                (*loc, "scheduling"),
+                "`scheduling` only applies to tools with `behavior: non_blocking`",
+                "add `behavior: non_blocking`, or remove `scheduling`",
+                key=True,
+            )
+        if tool.parameters is not None:
+            _check_parameters_schema(c, loc, tool.parameters)
+        if tool.python is not None:
+            _check_python(c, index, tool)
+        if tool.http is not None:
+            _check_http(c, loc, tool)
+            if not tool.description:
+                c.warn(loc, f"tool `{tool.name}` has no description", "the model decides when to call a tool from it")
+
+
+def _check_parameters_schema(c: _Context, loc: KeyPath, parameters: dict[str, Any]) -> None:
+    where = (*loc, "parameters")
+    if parameters.get("type") != "object":
+        c.error(where, "`parameters` must be a JSON Schema with `type: object`", "e.g. {type: object, properties: {}}")
+        return
+    # only files with explicit parameters pay for the import
+    from jsonschema import exceptions, validators  # type: ignore[import-untyped,unused-ignore]
+
+    try:
+        validators.Draft202012Validator.check_schema(parameters)
+    except exceptions.SchemaError as error:
+        path = (*where, *error.absolute_path)
+        c.error(path, f"`parameters` is not a valid JSON Schema: {error.message}")
+
+
+def _check_python(c: _Context, index: int, tool: Tool) -> None:
+    assert tool.python is not None
+    where: KeyPath = ("tools", index, "python")
+    try:
+        function = resolve_entry_point(tool.python, c.base_dir)
+    except EntryPointError as error:
+        c.error(where, error.message, error.hint)
+        return
+    if tool.parameters is None:
+        try:
+            c.outcome.parameters[index] = derive_parameters(function)
+        except EntryPointError as error:
+            c.error(where, error.message, error.hint)
+    if not tool.description and describe(function):
+        c.outcome.descriptions[index] = describe(function)
+    if not tool.description and not describe(function):
+        c.warn(("tools", index), f"tool `{tool.name}` has no description", "add `description` or a docstring")
+
+
+def _placeholders(template: str) -> Iterator[str]:
+    for _, name, _, _ in string.Formatter().parse(template.replace("{{", "").replace("}}", "")):
+        if name is not None:
+            yield name
+
+
+_PRIVATE_HOSTS = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fd00:ec2::254/128"))
+
+
+def _check_http(c: _Context, loc: KeyPath, tool: Tool) -> None:
+    assert tool.http is not None
+    url_loc = (*loc, "http", "url")
+    try:
+        parts = urlsplit(re.sub(r"\{[^{}]*\}", "x", tool.http.url))
+        names = set(_placeholders(tool.http.url))
+    except ValueError:
+        c.error(url_loc, "`url` is not a valid URL", "e.g. http://127.0.0.1:8080/weather?city={city}")
+        return
+    if parts.scheme not in ("http", "https"):
+        scheme = f"`{parts.scheme}:` URLs are" if parts.scheme else "a URL without a scheme is"
+        c.error(url_loc, f"{scheme} not allowed: tools call http:// or https:// only", "start the URL with http://")
+        return
+    if not parts.hostname:
+        c.error(url_loc, "`url` has no host", "e.g. http://127.0.0.1:8080/weather")
+        return
+    _check_private_host(c, url_loc, parts.hostname, tool)
+    body = tool.http.body
+    templates = [body] if isinstance(body, str) else [v for v in (body or {}).values() if isinstance(v, str)]
+    for template in templates:
+        try:
+            names |= set(_placeholders(template))
+        except ValueError:
+            c.error((*loc, "http", "body"), "`body` has an unbalanced `{`", "write `{{` for a literal brace")
+    known = set((tool.parameters or {}).get("properties", {}))
+    for name in sorted(names - known):
+        c.error(
+            url_loc,
+            f"the placeholder `{{{name}}}` is not a parameter of tool `{tool.name}`",
+            f"declare `{name}` under `parameters.properties`",
+        )
+
+
+def _check_private_host(c: _Context, loc: KeyPath, host: str, tool: Tool) -> None:
+    assert tool.http is not None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not tool.http.allow_private_networks and any(address in network for network in _PRIVATE_HOSTS):
+        c.error(
+            loc,
+            "the URL points at a link-local or cloud metadata address",
+            "set `allow_private_networks: true` if this is really meant",
+        )
+
+
+_CHECKS: tuple[Callable[[_Context], None], ...] = (
+    _check_model,
+    _check_features,
+    _check_compression,
+    _check_modes,
+    _check_tools,
+)

@@ -1,0 +1,211 @@
+"""Agent files → `AgentSpec`, with every error reported as `path:line:column: error: message` and a hint.
+
+The stages: read (size, encoding) → safe YAML with positions (`runtime.yamldoc`) and `${...}` references
+(`runtime.secrets`) → pydantic (`runtime.spec`) → semantic checks (`runtime.checks`). Each stage reports all
+of its errors; a stage with errors stops the file there, so later stages never report follow-on noise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+from yaml import nodes
+
+from runtime import yamldoc
+from runtime.checks import check_agent, complete_tools
+from runtime.errors import Location, RuntimeConfigError
+from runtime.redact import SECRETS
+from runtime.secrets import REFERENCE, Resolver, secrets_dir_from_env
+from runtime.spec import AgentSpec
+from runtime.spec_errors import translate
+
+_log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 1024 * 1024
+AGENT_SUFFIXES = (".yaml", ".yml")
+
+
+class ConfigErrors(RuntimeConfigError):
+    """Every error (and warning) found in one or more agent files; located and rendered like the first."""
+
+    def __init__(self, errors: Sequence[RuntimeConfigError]) -> None:
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        ordered = sorted(errors, key=_order)
+        first = next((e for e in ordered if e.severity == "error"), ordered[0])
+        super().__init__(first.location, first.message, first.hint, first.severity)
+        self.errors = ordered
+
+    def render(self) -> str:
+        return "\n".join(error.render() for error in self.errors)
+
+
+def _order(error: RuntimeConfigError) -> tuple[str, int, int]:
+    return (error.location.path, error.location.line, error.location.column)
+
+
+@dataclass(frozen=True)
+class LoadedAgent:
+    """A valid agent file: its spec (tool parameters filled in), its name, and the warnings it raised."""
+
+    spec: AgentSpec
+    name: str
+    path: Path
+    warnings: list[RuntimeConfigError] = field(default_factory=list)
+    name_location: Location | None = None
+
+
+def load_agent(path: Path, *, secrets_dir: Path | None = None, strict: bool = False) -> LoadedAgent:
+    """Load and check one agent file; raises `ConfigErrors` holding every error and warning found."""
+    doc = _parse(path, Resolver(secrets_dir_from_env(secrets_dir)))
+    raw = doc.value
+    try:
+        spec = AgentSpec.model_validate(raw)
+    except ValidationError as error:
+        findings = translate(error, doc)
+        raise ConfigErrors(_redacted(findings)) from None
+    outcome = check_agent(spec, doc, base_dir=path.resolve().parent, strict=strict)
+    findings = _redacted(outcome.findings)
+    if any(finding.severity == "error" for finding in findings):
+        raise ConfigErrors(findings)
+    name = spec.agent_name(path.stem)
+    name_location = doc.locate(("name",)) if doc.has(("name",)) else Location(str(path), 1, 1)
+    _log.debug("loaded agent %s from %s", name, path)
+    return LoadedAgent(complete_tools(spec, outcome), name, path, findings, name_location)
+
+
+def _parse(path: Path, resolver: Resolver) -> yamldoc.Document:
+    doc = yamldoc.Document(str(path), _read(path))
+    try:
+        yamldoc.parse(doc, _interpolator(doc, resolver))
+    except RuntimeConfigError as error:
+        raise ConfigErrors([error]) from None
+    if doc.errors:
+        raise ConfigErrors(_redacted(doc.errors))
+    if doc.value is None:
+        raise ConfigErrors(
+            [RuntimeConfigError(Location(str(path), 1, 1), "the file is empty", "add at least `model:`")]
+        )
+    if not isinstance(doc.value, dict):
+        raise ConfigErrors(
+            [RuntimeConfigError(doc.locate(()), "an agent file is a mapping of keys", "start with `model: ...`")]
+        )
+    return doc
+
+
+def _read(path: Path) -> str:
+    """The file's text, refusing what cannot be an agent file before parsing it."""
+    where = Location(str(path))
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise ConfigErrors([RuntimeConfigError(where, "is a directory, not an agent file")]) from None
+    except OSError as error:
+        raise ConfigErrors([RuntimeConfigError(where, f"cannot read the file: {error.strerror}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigErrors(
+            [
+                RuntimeConfigError(
+                    where, f"the file is larger than {MAX_FILE_BYTES // 1024} KiB", "an agent file is small"
+                )
+            ]
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ConfigErrors(
+            [RuntimeConfigError(Location(str(path), line, column), "the file is not UTF-8 text", "save it as UTF-8")]
+        ) from None
+
+
+def _interpolator(doc: yamldoc.Document, resolver: Resolver) -> yamldoc.StringHook:
+    """Resolve `${env:...}`/`${secret:...}` in string values; each failure is located at its reference."""
+
+    def interpolate(text: str, node: nodes.ScalarNode, path: yamldoc.KeyPath) -> str:
+        value, failures = resolver.interpolate(text)
+        if failures:
+            locations = _reference_locations(doc, node)
+            for number, failure in enumerate(failures):
+                where = locations[min(number, len(locations) - 1)] if locations else doc.locate(path)
+                doc.error(where, failure.message, failure.hint)
+        return value
+
+    return interpolate
+
+
+def _reference_locations(doc: yamldoc.Document, node: nodes.ScalarNode) -> list[Location]:
+    """Where each `${...}` reference of a scalar is written (escaped `$${` ones excluded)."""
+    written = doc.source[node.start_mark.index : node.end_mark.index]
+    return [
+        doc.location_at(node.start_mark.index + match.start())
+        for match in REFERENCE.finditer(written)
+        if not match.group(1)
+    ]
+
+
+def _redacted(findings: Iterable[RuntimeConfigError]) -> list[RuntimeConfigError]:
+    """Belt and braces: no message or hint may carry a resolved secret, whichever stage wrote it."""
+    return [
+        RuntimeConfigError(f.location, SECRETS.redact(f.message), SECRETS.redact(f.hint), f.severity) for f in findings
+    ]
+
+
+def is_agent_file(path: Path) -> bool:
+    """A YAML file that is not hidden and not an editor's backup, lock or swap file."""
+    name = path.name
+    return (
+        name.endswith(AGENT_SUFFIXES)
+        and not name.startswith((".", "#", "~"))
+        and not name.endswith("~")
+        and path.is_file()
+    )
+
+
+def agent_files(directory: Path) -> list[Path]:
+    """The agent files of a directory (not recursive), in name order."""
+    return sorted(path for path in directory.iterdir() if is_agent_file(path))
+
+
+def duplicate_names(agents: Iterable[LoadedAgent]) -> list[RuntimeConfigError]:
+    """One error per agent whose name an earlier agent (in file order) already uses."""
+    first: dict[str, LoadedAgent] = {}
+    errors = []
+    for agent in agents:
+        if agent.name in first:
+            errors.append(
+                RuntimeConfigError(
+                    agent.name_location or Location(str(agent.path), 1, 1),
+                    f"agent name `{agent.name}` is already used by {first[agent.name].path}",
+                    "names must be unique: they name state files, log lines and metrics; set `name:`",
+                )
+            )
+        else:
+            first[agent.name] = agent
+    return errors
+
+
+def load_directory(
+    path: Path, *, secrets_dir: Path | None = None, strict: bool = False
+) -> tuple[list[LoadedAgent], list[RuntimeConfigError]]:
+    """Every valid agent of a directory, and every error (the later of two agents with one name is dropped).
+
+    The error list holds errors only; the warnings of valid agents are on each `LoadedAgent`.
+    """
+    agents: list[LoadedAgent] = []
+    errors: list[RuntimeConfigError] = []
+    for file in agent_files(path):
+        try:
+            agents.append(load_agent(file, secrets_dir=secrets_dir, strict=strict))
+        except ConfigErrors as failure:
+            errors.extend(error for error in failure.errors if error.severity == "error")
+    duplicates = duplicate_names(agents)
+    dropped = {error.location.path for error in duplicates}
+    errors.extend(duplicates)
+    return [agent for agent in agents if str(agent.path) not in dropped], errors

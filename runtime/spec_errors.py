@@ -1,0 +1,182 @@
+"""pydantic's validation errors → located, readable `RuntimeConfigError`s with hints.
+
+pydantic says `tools.0.http.url: Field required`; users need `kitchen.yaml:14:5: error: missing required key
+`url` in `tools[0].http`` and a hint. This module knows the models (for "did you mean" and the keys allowed
+in a section) and the document's positions; it never prints an input value, which may hold a secret.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from runtime.errors import RuntimeConfigError
+from runtime.spec import AgentSpec
+from runtime.yamldoc import Document, KeyPath
+
+LIVE_UNSUPPORTED = frozenset(
+    {
+        "response_mime_type",
+        "response_schema",
+        "response_json_schema",
+        "response_logprobs",
+        "logprobs",
+        "stop_sequences",
+        "stop_sequence",
+        "routing_config",
+        "audio_timestamp",
+        "responseMimeType",
+        "responseSchema",
+        "responseLogprobs",
+        "stopSequences",
+        "routingConfig",
+        "audioTimestamp",
+    }
+)
+"""Generation parameters of the Gemini API that a Live session rejects."""
+
+_PATTERN_MESSAGES: dict[str, tuple[str, str]] = {
+    "name": (
+        "`name` must be a slug: lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+        "it names state files, log lines and metrics, e.g. `kitchen` or `desk-2`",
+    ),
+    "tool.name": (
+        "a tool name must be an identifier: letters, digits and `_`, not starting with a digit, at most 64",
+        "e.g. `set_timer`",
+    ),
+    "tool.python": ("`python` must be an entry point `module:function`", "e.g. `kitchen_tools:set_timer`"),
+}
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """`tools[0].http.url` for ("tools", 0, "http", "url")."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model class that validates the mapping at `path`, or None if that is no model."""
+    current: Any = AgentSpec
+    for part in path:
+        if isinstance(part, int):
+            current = _item_type(current)
+        elif isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            current = _unwrap(current.model_fields[part].annotation)
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`Tool` for `list[Tool]` stays a list; `HttpCall | None` becomes `HttpCall`."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return members[0] if len(members) == 1 else annotation
+    return annotation
+
+
+def _item_type(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (list, tuple):
+        args = typing.get_args(annotation)
+        return _unwrap(args[0]) if args else None
+    return None
+
+
+def translate(error: ValidationError, doc: Document) -> list[RuntimeConfigError]:
+    """One located error per problem; union branches of one value are merged into one message."""
+    groups: dict[tuple[KeyPath, str], list[ErrorDetails]] = {}
+    for detail in error.errors(include_url=False):
+        loc = tuple(detail["loc"])
+        if detail["type"] in ("missing", "extra_forbidden"):
+            key = (loc, detail["type"])
+        else:
+            key = (doc.known_prefix(loc), "value")
+        groups.setdefault(key, []).append(detail)
+    return [_finding(doc, loc, kind, details) for (loc, kind), details in groups.items()]
+
+
+def _finding(doc: Document, loc: KeyPath, kind: str, details: list[ErrorDetails]) -> RuntimeConfigError:
+    if kind == "missing":
+        return _missing(doc, loc)
+    if kind == "extra_forbidden":
+        return _unknown_key(doc, loc)
+    message, hint = _value_message(loc, details)
+    return RuntimeConfigError(doc.locate(loc), message, hint)
+
+
+def _missing(doc: Document, loc: KeyPath) -> RuntimeConfigError:
+    parent, name = loc[:-1], str(loc[-1])
+    where = f" in `{dotted(parent)}`" if parent else ""
+    model = model_at(parent)
+    hint = f"add `{name}: ...`"
+    if model is not None and name in model.model_fields:
+        examples = model.model_fields[name].examples
+        if examples:
+            hint = f"add `{name}: {examples[0]}`"
+    return RuntimeConfigError(doc.locate(parent, key=True), f"missing required key `{name}`{where}", hint)
+
+
+def _unknown_key(doc: Document, loc: KeyPath) -> RuntimeConfigError:
+    parent, name = loc[:-1], str(loc[-1])
+    location = doc.locate(loc, key=True)
+    if name in LIVE_UNSUPPORTED:
+        return RuntimeConfigError(
+            location,
+            f"`{name}` is not supported by the Live API",
+            "remove it; the Live API supports temperature, top_p, top_k, max_output_tokens, presence_penalty, "
+            "frequency_penalty and thinking_budget",
+        )
+    where = f" in `{dotted(parent)}`" if parent else ""
+    model = model_at(parent)
+    allowed = list(model.model_fields) if model is not None else []
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    if close:
+        hint = f"did you mean `{close[0]}`?"
+    elif allowed:
+        hint = "allowed keys: " + ", ".join(allowed)
+    else:
+        hint = ""
+    return RuntimeConfigError(location, f"unknown key `{name}`{where}", hint)
+
+
+def _value_message(loc: KeyPath, details: list[ErrorDetails]) -> tuple[str, str]:
+    first = details[0]
+    kind = first["type"]
+    name = dotted(loc) or "the file"
+    if kind == "literal_error":
+        return _literal_message(loc, first)
+    if kind == "string_pattern_mismatch":
+        field = "tool." + str(loc[-1]) if loc[:1] == ("tools",) else str(loc[-1])
+        if field in _PATTERN_MESSAGES:
+            return _PATTERN_MESSAGES[field]
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"`{name}` must be a mapping of keys (`key: value` lines)", ""
+    if kind in ("list_type", "tuple_type"):
+        return f"`{name}` must be a list (`- item` lines or `[a, b]`)", ""
+    if kind == "value_error":
+        return str(first["msg"]).removeprefix("Value error, "), ""
+    if len(details) > 1 and all(d["msg"].startswith("Input should be a valid ") for d in details):
+        kinds = " or ".join(d["msg"].removeprefix("Input should be a valid ").split(",")[0] for d in details)
+        return f"`{name}` should be a valid {kinds}", ""
+    message = str(first["msg"])
+    return f"`{name}`: {message[:1].lower()}{message[1:]}", ""
+
+
+def _literal_message(loc: KeyPath, detail: ErrorDetails) -> tuple[str, str]:
+    expected = str(detail.get("ctx", {}).get("expected", ""))
+    name = dotted(loc)
+    if loc == ("response",) and isinstance(detail["input"], list):
+        return "a Live session has exactly one response modality", "choose `response: audio` or `response: text`"
+    choices = [choice.strip(" '") for choice in expected.replace(" or ", ",").split(",") if choice.strip(" '")]
+    value = detail["input"]
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5) if isinstance(value, str) else []
+    hint = f"did you mean `{close[0]}`?" if close else ""
+    return f"`{name}` must be one of: {', '.join(choices)}", hint
