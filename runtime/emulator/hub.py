@@ -1,0 +1,61 @@
+"""State shared by every connection of one emulator: settings, stores, and the record of the traffic."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from runtime.emulator.options import EmulatorOptions
+from runtime.emulator.scenario import Scenario
+from runtime.emulator.state import SessionStore, TokenStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Traffic:
+    """Every client message received and server message sent, with monotonic time stamps."""
+
+    keep: bool
+    started: float = field(default_factory=time.monotonic)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    audio_chunks: list[bytes] = field(default_factory=list)
+    record_file: IO[str] | None = None
+
+    def client_message(self, conn: int, message: Any) -> None:
+        now = time.monotonic()
+        entry = {"conn": conn, "t": round(now - self.started, 6), "msg": message, "mono": now}
+        if self.keep:
+            self.records.append(entry)
+        if self.record_file is not None:
+            self.record_file.write(json.dumps(entry, separators=(",", ":")) + "\n")
+            self.record_file.flush()
+
+    def server_message(self, conn: int, message: dict[str, Any]) -> None:
+        if self.keep:
+            now = time.monotonic()
+            self.sent.append({"conn": conn, "t": round(now - self.started, 6), "msg": message, "mono": now})
+
+    def audio(self, pcm: bytes) -> None:
+        if self.keep:
+            self.audio_chunks.append(pcm)
+
+
+class Hub:
+    """One per emulator; every connection handler gets it."""
+
+    def __init__(self, options: EmulatorOptions, scenario: Scenario, traffic: Traffic) -> None:
+        self.options = options
+        self.scenario = scenario
+        self.traffic = traffic
+        self.sessions = SessionStore(options.handle_ttl_s)
+        self.tokens = TokenStore()
+        self.connections = 0
+
+    def next_connection_number(self) -> int:
+        self.connections += 1
+        return self.connections

@@ -1,0 +1,324 @@
+"""One WebSocket connection of the Live protocol: setup, user input, model turns, limits and faults."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import anyio
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from runtime.emulator.config import SessionConfig, merge_setup, read_setup
+from runtime.emulator.front import Admission
+from runtime.emulator.hub import Hub
+from runtime.emulator.options import Fault
+from runtime.emulator.replies import Replier
+from runtime.emulator.scenario import SayToolResult, Step
+from runtime.emulator.state import Conversation, Turn, text_tokens
+from runtime.emulator.turns import UserInput
+from runtime.emulator.wire import (
+    INTERNAL_ERROR,
+    INVALID_ARGUMENT,
+    POLICY_VIOLATION,
+    ProtocolViolation,
+    clip_reason,
+    dump_server_message,
+    duration,
+    normalize,
+)
+
+logger = logging.getLogger(__name__)
+
+DEADLINE = "Deadline expired before operation could complete."
+SESSION_LIMIT = "Maximum session duration reached."
+NOT_FOUND = "BidiGenerateContent session not found"
+UNSUPPORTED = "Operation is not implemented, or supported, or enabled."
+_RATE = re.compile(r"rate=(\d+)")
+
+
+class LiveSession:
+    """Serves one connection; the conversation it works on may outlive it (resumption)."""
+
+    def __init__(self, ws: ServerConnection, hub: Hub, number: int, admission: Admission) -> None:
+        self._ws = ws
+        self._hub = hub
+        self._number = number
+        self._admission = admission
+        self._opened = time.monotonic()
+        self._silent_until = 0.0
+        self._consumed = -1
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._replies: set[anyio.CancelScope] = set()
+        self._turn_lock = anyio.Lock()
+        self._generating = False
+
+    async def run(self) -> None:
+        conversation: Conversation | None = None
+        try:
+            conversation, config = await self._open()
+            self._config, self._conversation = config, conversation
+            self._replier = Replier(self._send, config, conversation, self._hub.options.audio_chunk_ms)
+            self._input = UserInput(config, conversation, self._hub)
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._timers)
+                await self._receive_loop()
+                tg.cancel_scope.cancel()
+        except ProtocolViolation as violation:
+            await self._close(violation.code, violation.reason)
+        except ConnectionClosed:
+            pass
+        finally:
+            if conversation is not None and conversation.open_conn == self._number:
+                conversation.open_conn, conversation.ended_at = None, time.monotonic()
+
+    async def _open(self) -> tuple[Conversation, SessionConfig]:
+        """Read `setup` (which must come first), admit or refuse it, answer setupComplete."""
+        payload = self._load(await self._ws.recv())
+        if not isinstance(payload, dict) or "setup" not in payload:
+            raise ProtocolViolation(INVALID_ARGUMENT, "The first message must be a setup message.")
+        setup = normalize(payload["setup"], "BidiGenerateContentSetup", "setup")
+        if len(payload) != 1:
+            raise ProtocolViolation(INVALID_ARGUMENT, "Invalid JSON payload received. Only one message kind allowed.")
+        for fault in self._faults("reject_setup"):
+            raise ProtocolViolation(
+                fault.code, fault.reason or "Operation is not implemented, or supported, or enabled."
+            )
+        if self._admission.refusal:
+            raise ProtocolViolation(POLICY_VIOLATION, self._admission.refusal)
+        if self._admission.token is not None:
+            setup = merge_setup(setup, self._admission.token.setup)
+        config = read_setup(setup, self._hub.options.context_window_tokens)
+        conversation = Conversation()
+        if config.resume_handle:
+            found = self._hub.sessions.find(config.resume_handle)
+            if found is None:
+                raise ProtocolViolation(POLICY_VIOLATION, NOT_FOUND)
+            if found.open_conn is not None:
+                raise ProtocolViolation(INTERNAL_ERROR, "Internal error encountered.")
+            conversation = found
+        conversation.open_conn = self._number
+        system = setup.get("systemInstruction", {}).get("parts", [])
+        if system and not conversation.history:
+            words = " ".join(str(part.get("text", "")) for part in system)
+            conversation.history.append(Turn("system", words, text_tokens=text_tokens(words)))
+        await self._send({"setupComplete": {}})
+        if config.resumption:
+            await self._send_handle(conversation, resumable=True)
+        logger.info("connection %d: session set up for %s", self._number, config.model)
+        return conversation, config
+
+    def _load(self, raw: str | bytes) -> Any:
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ProtocolViolation(INVALID_ARGUMENT, f"Invalid JSON payload received. {error}") from None
+        self._consumed += 1
+        self._hub.traffic.client_message(self._number, payload)
+        return payload
+
+    async def _receive_loop(self) -> None:
+        try:
+            async for raw in self._ws:
+                payload = self._load(raw)
+                message = normalize(payload, "BidiGenerateContentClientMessage", "")
+                if len(message) != 1:
+                    raise ProtocolViolation(INVALID_ARGUMENT, "Exactly one message kind must be set.")
+                await self._dispatch(message)
+        except ProtocolViolation as violation:
+            await self._close(violation.code, violation.reason)
+        except ConnectionClosed:
+            pass
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        match message:
+            case {"setup": _}:
+                raise ProtocolViolation(INVALID_ARGUMENT, "setup must be the first and only setup message.")
+            case {"clientContent": content}:
+                await self._on_client_content(content)
+            case {"realtimeInput": realtime}:
+                await self._on_realtime_input(realtime)
+            case {"toolResponse": response}:
+                await self._on_tool_response(response.get("functionResponses", []))
+
+    async def _on_client_content(self, content: dict[str, Any]) -> None:
+        user_words = self._input.add_turns(content.get("turns", []))
+        self._enforce_context()
+        if content.get("turnComplete"):
+            await self._interrupt(cancel_calls=True)
+            self._start_reply(self._hub.scenario.reply(user_words, spoken=False))
+
+    async def _on_realtime_input(self, realtime: dict[str, Any]) -> None:
+        for blob in [realtime.get("audio"), *realtime.get("mediaChunks", [])]:
+            if blob is not None and str(blob.get("mimeType", "")).startswith("audio/"):
+                match = _RATE.search(str(blob.get("mimeType", "")))
+                await self._on_speech_events(self._input.audio(blob["data"], int(match[1]) if match else 16000))
+        if "text" in realtime:
+            await self._interrupt(cancel_calls=True)
+            self._input.add_text(realtime["text"])
+            self._enforce_context()
+            self._start_reply(self._hub.scenario.reply(realtime["text"], spoken=False))
+        for key in ("activityStart", "activityEnd"):
+            if key in realtime:
+                await self._on_speech_events(self._input.activity(key))
+        if realtime.get("audioStreamEnd"):
+            await self._on_speech_events(self._input.stream_ended())
+
+    async def _on_speech_events(self, events: list[str]) -> None:
+        for event in events:
+            if event == "started" and self._config.interrupts:
+                await self._interrupt(cancel_calls=True)
+            elif event == "ended":
+                transcript = self._input.finish_speech_turn()
+                self._enforce_context()
+                if self._config.transcribe_input and transcript:
+                    await self._send({"serverContent": {"inputTranscription": {"text": transcript}}})
+                self._start_reply(self._hub.scenario.reply(transcript, spoken=True))
+
+    async def _on_tool_response(self, responses: list[dict[str, Any]]) -> None:
+        for response in responses:
+            call = self._replier.pending.get(str(response.get("id", "")))
+            if call is None:
+                logger.info("connection %d: response for unknown call %s ignored", self._number, response.get("id"))
+                continue
+            result = response.get("response", {})
+            self._conversation.tool_results[call.name] = result
+            words = json.dumps(result)
+            self._conversation.history.append(Turn("tool", words, text_tokens=text_tokens(words)))
+            if not response.get("willContinue"):
+                self._replier.pending.pop(str(response["id"]), None)
+                call.answered.set()
+            if call.blocking:
+                continue
+            scheduling = response.get("scheduling", "WHEN_IDLE")
+            if scheduling == "INTERRUPT":
+                await self._interrupt(cancel_calls=False)
+            if scheduling in ("INTERRUPT", "WHEN_IDLE", "SCHEDULING_UNSPECIFIED"):
+                self._start_reply((SayToolResult(call.name),))
+        self._enforce_context()
+
+    def _start_reply(self, steps: tuple[Step, ...]) -> None:
+        assert self._tg is not None
+        self._tg.start_soon(self._reply, steps)
+
+    async def _reply(self, steps: tuple[Step, ...]) -> None:
+        with anyio.CancelScope() as scope:
+            self._replies.add(scope)
+            try:
+                async with self._turn_lock:
+                    self._generating = True
+                    if self._config.resumption:
+                        await self._send({"sessionResumptionUpdate": {"resumable": False}})
+                    try:
+                        await self._replier.play(steps)
+                    finally:
+                        self._generating = False
+                    self._enforce_context()
+                    if self._config.resumption:
+                        await self._send_handle(self._conversation, resumable=True)
+            except ProtocolViolation as violation:
+                await self._close(violation.code, violation.reason)
+            finally:
+                self._replies.discard(scope)
+
+    async def _interrupt(self, cancel_calls: bool) -> None:
+        """Barge-in: stop the model's turn, tell the client, and cancel calls still waiting for results."""
+        was_generating = self._generating
+        for scope in list(self._replies):
+            scope.cancel()
+        self._generating = False
+        if was_generating:
+            await self._send({"serverContent": {"interrupted": True}})
+        ids = self._replier.cancel_pending() if cancel_calls else []
+        if ids:
+            await self._send({"toolCallCancellation": {"ids": ids}})
+
+    def _enforce_context(self) -> None:
+        """Compression trims the oldest turns; without it a full window ends the session."""
+        total = self._conversation.context_tokens()
+        if self._config.compression is not None:
+            trigger, target = self._config.compression
+            if total > trigger:
+                dropped = self._conversation.trim_to(target)
+                logger.info("connection %d: context compressed, %d turns dropped", self._number, dropped)
+        elif total > self._config.context_limit:
+            raise ProtocolViolation(
+                INVALID_ARGUMENT,
+                f"The input token count ({total}) exceeds the maximum number of tokens allowed "
+                f"({self._config.context_limit}).",
+            )
+
+    async def _send_handle(self, conversation: Conversation, resumable: bool) -> None:
+        update = {
+            "newHandle": self._hub.sessions.issue(conversation),
+            "resumable": resumable,
+            "lastConsumedClientMessageIndex": str(max(self._consumed, 0)),
+        }
+        await self._send({"sessionResumptionUpdate": update})
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self._silent_until > time.monotonic():
+            await anyio.sleep(self._silent_until - time.monotonic())
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._ws.send(dump_server_message(message))
+                self._hub.traffic.server_message(self._number, message)
+        except ConnectionClosed:
+            if self._tg is None:
+                raise
+            self._tg.cancel_scope.cancel()
+            await anyio.lowlevel.checkpoint()
+
+    async def _timers(self) -> None:
+        """goAway, connection and session limits, and scheduled faults, in time order."""
+        options = self._hub.options
+        plan: list[tuple[float, Callable[[], Awaitable[None]]]] = []
+        if options.go_away_after_s is not None:
+            plan.append((options.go_away_after_s, self._go_away))
+        if options.connection_limit_s is not None:
+            plan.append((options.connection_limit_s, partial(self._close, INTERNAL_ERROR, DEADLINE)))
+        if self._config.compression is None:
+            at = self._conversation.started + options.session_limit_s - self._opened
+            plan.append((at, partial(self._close, INTERNAL_ERROR, SESSION_LIMIT)))
+        plan += [(fault.at, partial(self._fault, fault)) for fault in self._faults("close", "drop", "delay", "garbage")]
+        for at, action in sorted(plan, key=lambda entry: entry[0]):
+            await anyio.sleep(max(0.0, self._opened + at - time.monotonic()))
+            await action()
+
+    async def _go_away(self) -> None:
+        options = self._hub.options
+        limit = options.connection_limit_s
+        left = 50.0 if limit is None else limit - (options.go_away_after_s or 0.0)
+        await self._send({"goAway": {"timeLeft": duration(left)}})
+
+    def _faults(self, *actions: str) -> list[Fault]:
+        return [f for f in self._hub.options.faults if f.action in actions and f.applies_to(self._number)]
+
+    async def _fault(self, fault: Fault) -> None:
+        logger.info("connection %d: injecting fault %s", self._number, fault.action)
+        if fault.action == "close":
+            await self._close(fault.code, fault.reason or "Internal error encountered.")
+        elif fault.action == "drop":
+            self._ws.transport.abort()
+            self._cancel()
+        elif fault.action == "delay":
+            self._silent_until = time.monotonic() + fault.seconds
+        elif fault.action == "garbage":
+            with anyio.CancelScope(shield=True):
+                await self._ws.send(b"\x00\xffnot json{")
+
+    async def _close(self, code: int, reason: str) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._ws.close(code, clip_reason(reason))
+        logger.info("connection %d: closed with %d %s", self._number, code, reason)
+        self._cancel()
+
+    def _cancel(self) -> None:
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
