@@ -1,0 +1,170 @@
+"""`WakeGate`: a microphone that says nothing until it is addressed.
+
+It wraps the real `AudioIn` and is an `AudioIn` itself, so a session reads it like any microphone and
+never learns about wake words. While listening, every block goes only to the local detector and a short
+pre-roll ring, and `read()` keeps waiting: nothing can reach the network. On a detection it plays the
+start earcon, returns the pre-roll, then returns live blocks until `idle_timeout_s` of audio passes with
+neither user speech (a local energy VAD) nor model speech (`AudioOut.playing`); then it plays the end
+earcon and listens again. Time is counted in audio frames read, so the timeout is exact to one block.
+
+Pre-roll policy: it IS sent. The detector fires 100–300 ms after the wake word ends (microWakeWord averages
+five 30 ms steps), so people who say "okay nabu what's the time" in one breath have already started the
+request when the gate opens; dropping the pre-roll would clip it. The ~300 ms sent holds the tail of the
+wake word and what follows it — audio the user addressed to the agent — and costs ~8 audio tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+
+from runtime.audio.ports import MIC_RATE_HZ, SAMPLE_BYTES, AudioIn, AudioOut
+from runtime.wake.detector import Detection, WakeDetector
+from runtime.wake.lifecycle import (
+    ConversationEvent,
+    ConversationListener,
+    ConversationState,
+    EnergyVad,
+    IdleTimer,
+)
+from runtime.wake.mute import MutedAudioIn, MuteSwitch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREROLL_MS = 300
+
+
+class Earcons:
+    """Where and what to play on the lifecycle's edges (both sounds optional, 24 kHz int16)."""
+
+    def __init__(self, speaker: AudioOut | None, start: bytes | None = None, end: bytes | None = None) -> None:
+        self.speaker = speaker
+        self.start = start
+        self.end = end
+
+    def play(self, pcm: bytes | None) -> None:
+        if self.speaker is None or not pcm:
+            return
+        self.speaker.write(pcm)
+        self.speaker.end_of_turn()
+
+    @property
+    def model_speaking(self) -> bool:
+        return self.speaker is not None and self.speaker.playing
+
+
+class WakeGate:
+    """An `AudioIn` that returns microphone audio only inside a conversation opened by the wake word."""
+
+    def __init__(
+        self,
+        mic: AudioIn,
+        detector: WakeDetector,
+        *,
+        idle_timeout_s: float = 20.0,
+        earcons: Earcons | None = None,
+        mute: MuteSwitch | None = None,
+        preroll_ms: int = DEFAULT_PREROLL_MS,
+        vad: EnergyVad | None = None,
+        agent: str = "agent",
+    ) -> None:
+        self.block_frames = mic.block_frames
+        self.agent = agent
+        self._mic = MutedAudioIn(mic, mute or MuteSwitch(), self._mute_changed)
+        self._detector = detector
+        self._earcons = earcons or Earcons(None)
+        self._vad = vad or EnergyVad()
+        self._idle = IdleTimer(idle_timeout_s)
+        preroll_blocks = max(1, math.ceil(preroll_ms * MIC_RATE_HZ / 1000 / mic.block_frames))
+        self._preroll: deque[bytes] = deque(maxlen=preroll_blocks)
+        self._pending: deque[bytes] = deque()
+        self._listeners: list[ConversationListener] = []
+        self._frames_read = 0
+        self._state = ConversationState.MUTED if mute is not None and mute.muted else ConversationState.LISTENING
+
+    @property
+    def state(self) -> ConversationState:
+        return self._state
+
+    @property
+    def now_s(self) -> float:
+        """Audio time: seconds of microphone audio read so far (muted time does not count)."""
+        return self._frames_read / MIC_RATE_HZ
+
+    def status_text(self) -> str:
+        """A short phrase for sd_notify `STATUS=`: `muted`, `listening for okay_nabu`, `in conversation`."""
+        if self._state is ConversationState.LISTENING:
+            return f"listening for {self._detector.model}"
+        return "in conversation" if self._state is ConversationState.CONVERSATION else "muted"
+
+    def add_listener(self, listener: ConversationListener) -> None:
+        """Be told of every transition (see `ConversationListener`)."""
+        self._listeners.append(listener)
+
+    def keep_awake(self) -> None:
+        """Something is still going on that the microphone cannot hear (a tool call, a text reply)."""
+        self._idle.restart(self.now_s)
+
+    def end_conversation(self, reason: str = "ended") -> None:
+        """Stop streaming now (the agent said goodbye) and listen for the wake word again."""
+        if self._state is ConversationState.CONVERSATION:
+            self._enter(ConversationState.LISTENING, reason)
+            self._earcons.play(self._earcons.end)
+
+    async def open(self) -> None:
+        await self._mic.open()
+
+    async def close(self) -> None:
+        await self._mic.close()
+        self._detector.close()
+
+    async def read(self) -> bytes:
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            block = await self._mic.read()
+            self._frames_read += len(block) // SAMPLE_BYTES
+            if self._state is ConversationState.LISTENING:
+                self._listen(block)
+            elif self._still_talking(block):
+                return block
+            else:
+                self.end_conversation("idle")
+
+    def _listen(self, block: bytes) -> None:
+        self._vad.is_speech(block)  # keeps the VAD's noise floor current for the next conversation
+        self._preroll.append(block)
+        detections = self._detector.process(block)
+        if detections:
+            self._wake(detections[-1])
+
+    def _wake(self, detection: Detection) -> None:
+        self._pending.extend(self._preroll)
+        self._preroll.clear()
+        self._idle.restart(self.now_s)
+        self._enter(ConversationState.CONVERSATION, "wake", detection.score)
+        self._earcons.play(self._earcons.start)
+
+    def _still_talking(self, block: bytes) -> bool:
+        if self._vad.is_speech(block) or self._earcons.model_speaking:
+            self._idle.restart(self.now_s)
+            return True
+        return not self._idle.expired(self.now_s)
+
+    def _mute_changed(self, muted: bool) -> None:
+        if muted:
+            self._enter(ConversationState.MUTED, "muted")
+        else:
+            self._enter(ConversationState.LISTENING, "unmuted")
+
+    def _enter(self, state: ConversationState, reason: str, score: float = 0.0) -> None:
+        if state is not ConversationState.CONVERSATION:
+            self._pending.clear()
+            self._preroll.clear()
+            self._detector.reset()
+        self._state = state
+        event = ConversationEvent(state, self.now_s, reason, score)
+        log.info("%s: %s at %.2f s of audio (%s)", self.agent, state.value, event.at_s, reason)
+        for listener in self._listeners:
+            listener(event)
