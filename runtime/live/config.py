@@ -1,0 +1,147 @@
+"""`AgentSpec` → `google.genai.types.LiveConnectConfig`: the one place where agent-file keys meet the wire.
+
+Pure: no I/O, no clock. Tool parameter schemas come in resolved (a Python tool's schema is derived from
+its type hints by the tool runner, which has imported it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google.genai import types
+
+from runtime.spec import Activity, AgentSpec, Generation, Tool
+
+_START_SENSITIVITY = {
+    "high": types.StartSensitivity.START_SENSITIVITY_HIGH,
+    "low": types.StartSensitivity.START_SENSITIVITY_LOW,
+}
+_END_SENSITIVITY = {
+    "high": types.EndSensitivity.END_SENSITIVITY_HIGH,
+    "low": types.EndSensitivity.END_SENSITIVITY_LOW,
+}
+_SCHEDULING = {
+    "interrupt": types.FunctionResponseScheduling.INTERRUPT,
+    "when_idle": types.FunctionResponseScheduling.WHEN_IDLE,
+    "silent": types.FunctionResponseScheduling.SILENT,
+}
+EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+def live_config(
+    spec: AgentSpec,
+    *,
+    handle: str | None = None,
+    tool_parameters: Mapping[str, dict[str, Any]] | None = None,
+) -> types.LiveConnectConfig:
+    """The connect config of one connection; `handle` resumes an earlier session when resumption is on."""
+    audio = spec.response == "audio"
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO if audio else types.Modality.TEXT],
+        speech_config=_speech_config(spec) if audio else None,
+        system_instruction=_instructions(spec.instructions),
+        **_generation_fields(spec.generation),
+        enable_affective_dialog=True if spec.session.affective_dialog else None,
+        proactivity=types.ProactivityConfig(proactive_audio=True) if spec.session.proactive_audio else None,
+        realtime_input_config=realtime_input_config(spec.activity),
+        context_window_compression=_compression(spec),
+        session_resumption=types.SessionResumptionConfig(handle=handle) if spec.session.resumption else None,
+        input_audio_transcription=types.AudioTranscriptionConfig() if spec.session.transcription.input else None,
+        output_audio_transcription=(
+            types.AudioTranscriptionConfig() if audio and spec.session.transcription.output else None
+        ),
+        tools=_tools(spec.tools, tool_parameters or {}),
+    )
+
+
+def _speech_config(spec: AgentSpec) -> types.SpeechConfig | None:
+    if spec.voice.name is None and spec.voice.language is None:
+        return None
+    voice = None
+    if spec.voice.name is not None:
+        voice = types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=spec.voice.name))
+    return types.SpeechConfig(voice_config=voice, language_code=spec.voice.language)
+
+
+def _instructions(text: str | None) -> types.Content | None:
+    if not text:
+        return None
+    return types.Content(role="user", parts=[types.Part(text=text)])
+
+
+def _generation_fields(generation: Generation) -> dict[str, Any]:
+    """Sampling fields; the penalties have no top-level Live field, so they ride in `generation_config`."""
+    penalties = None
+    if generation.presence_penalty is not None or generation.frequency_penalty is not None:
+        penalties = types.GenerationConfig(
+            presence_penalty=generation.presence_penalty, frequency_penalty=generation.frequency_penalty
+        )
+    thinking = None
+    if generation.thinking_budget is not None:
+        thinking = types.ThinkingConfig(thinking_budget=generation.thinking_budget)
+    return {
+        "generation_config": penalties,
+        "temperature": generation.temperature,
+        "top_p": generation.top_p,
+        "top_k": generation.top_k,
+        "max_output_tokens": generation.max_output_tokens,
+        "thinking_config": thinking,
+    }
+
+
+def realtime_input_config(activity: Activity) -> types.RealtimeInputConfig:
+    """Server VAD for `server` and `wake_word`; the client marks activity itself in `manual`/`push_to_talk`."""
+    handling = (
+        types.ActivityHandling.START_OF_ACTIVITY_INTERRUPTS
+        if activity.barge_in
+        else types.ActivityHandling.NO_INTERRUPTION
+    )
+    if client_marks_activity(activity):
+        detection = types.AutomaticActivityDetection(disabled=True)
+    else:
+        detection = types.AutomaticActivityDetection(
+            disabled=False,
+            start_of_speech_sensitivity=_START_SENSITIVITY[activity.start_sensitivity],
+            end_of_speech_sensitivity=_END_SENSITIVITY[activity.end_sensitivity],
+            prefix_padding_ms=activity.prefix_padding_ms,
+            silence_duration_ms=activity.silence_duration_ms,
+        )
+    return types.RealtimeInputConfig(automatic_activity_detection=detection, activity_handling=handling)
+
+
+def client_marks_activity(activity: Activity) -> bool:
+    """True when the client sends `activityStart`/`activityEnd` itself."""
+    return activity.mode in ("manual", "push_to_talk")
+
+
+def _compression(spec: AgentSpec) -> types.ContextWindowCompressionConfig | None:
+    compression = spec.context.compression
+    if not compression.enabled:
+        return None
+    return types.ContextWindowCompressionConfig(
+        trigger_tokens=compression.trigger_tokens,
+        sliding_window=types.SlidingWindow(target_tokens=compression.target_tokens),
+    )
+
+
+def _tools(tools: list[Tool], parameters: Mapping[str, dict[str, Any]]) -> list[types.Tool] | None:
+    if not tools:
+        return None
+    declarations = [
+        types.FunctionDeclaration(
+            name=tool.name,
+            description=tool.description or None,
+            parameters_json_schema=tool.parameters or parameters.get(tool.name) or EMPTY_PARAMETERS,
+            behavior=types.Behavior.NON_BLOCKING if tool.behavior == "non_blocking" else None,
+        )
+        for tool in tools
+    ]
+    return [types.Tool(function_declarations=declarations)]
+
+
+def scheduling(tool: Tool) -> types.FunctionResponseScheduling | None:
+    """How a non-blocking tool's result is delivered; blocking tools carry no scheduling."""
+    if tool.behavior != "non_blocking":
+        return None
+    return _SCHEDULING[tool.scheduling or "when_idle"]

@@ -1,0 +1,153 @@
+"""Where sessions connect and with which credentials: Google's service, the emulator, or any proxy.
+
+Keys come from `GEMINI_API_KEY`/`GOOGLE_API_KEY`, a systemd credential (`$CREDENTIALS_DIRECTORY/
+gemini-api-key`), or a token URL that mints a short-lived token per connection, so the device never holds
+the long-lived key. Every key or token read is registered with the redactor.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runtime.errors import FatalSessionError, SessionError
+
+if TYPE_CHECKING:
+    from google import genai
+
+logger = logging.getLogger(__name__)
+
+CREDENTIAL_NAME = "gemini-api-key"
+TOKEN_API_VERSION = "v1alpha"
+"""Ephemeral tokens only work on v1alpha (BidiGenerateContentConstrained)."""
+
+
+def register_secret(value: str) -> None:
+    """Tell the redactor about a key or token so that it never appears in a log line."""
+    try:
+        redact = importlib.import_module("runtime.redact")
+    except ImportError:
+        return
+    secrets = getattr(redact, "SECRETS", None)
+    if secrets is not None:
+        secrets.add(value)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A Live endpoint and how to authenticate to it."""
+
+    base_url: str | None = None
+    """Base URL (https://HOST:PORT); None means Google's service."""
+    ca_file: Path | None = None
+    """PEM file of certificates to trust for `base_url` (the emulator's own CA)."""
+    api_key: str | None = field(default=None, repr=False)
+    """Long-lived API key."""
+    token_url: str | None = None
+    """URL of a token service: POST returns {"token": "auth_tokens/..."}; one token per connection."""
+    api_version: str = "v1beta"
+    """API version of the WebSocket path."""
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        base_url: str | None = None,
+        ca_file: Path | str | None = None,
+        token_url: str | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Endpoint:
+        """Arguments win over `RUNTIME_BASE_URL`, `RUNTIME_CA_FILE`, `RUNTIME_TOKEN_URL`; keys as the module says."""
+        ca = ca_file or environ.get("RUNTIME_CA_FILE") or None
+        return cls(
+            base_url=base_url or environ.get("RUNTIME_BASE_URL") or None,
+            ca_file=Path(ca) if ca else None,
+            api_key=_read_api_key(environ),
+            token_url=token_url or environ.get("RUNTIME_TOKEN_URL") or None,
+        )
+
+    def has_credentials(self) -> bool:
+        return bool(self.api_key or self.token_url)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A context trusting `ca_file`, or None for the system's default trust."""
+        if self.ca_file is None:
+            return None
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    async def client(self) -> genai.Client:
+        """A google-genai client for one connection (fetches a fresh token when a token URL is set)."""
+        from google import genai
+        from google.genai import types
+
+        api_version = self.api_version
+        if self.token_url:
+            key = await fetch_token(self.token_url, self.ssl_context())
+            api_version = TOKEN_API_VERSION
+        elif self.api_key:
+            key = self.api_key
+        else:
+            raise FatalSessionError(
+                "no Gemini API key: set GEMINI_API_KEY, a systemd credential named gemini-api-key, "
+                "or a token URL (--token-url / RUNTIME_TOKEN_URL)"
+            )
+        context = self.ssl_context()
+        options = types.HttpOptions(
+            base_url=self.base_url,
+            api_version=api_version,
+            async_client_args={"ssl": context} if context is not None else None,
+        )
+        return genai.Client(api_key=key, http_options=options)
+
+
+def _read_api_key(environ: Mapping[str, str]) -> str | None:
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        if environ.get(name):
+            key = environ[name].strip()
+            register_secret(key)
+            return key
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        path = Path(directory) / CREDENTIAL_NAME
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            logger.warning("cannot read credential %s: %s", path, exc)
+            return None
+        if key:
+            register_secret(key)
+            return key
+    return None
+
+
+async def fetch_token(token_url: str, context: ssl.SSLContext | None) -> str:
+    """POST to the token service; it answers {"token": "auth_tokens/..."}."""
+    import httpx2
+
+    verify: ssl.SSLContext | bool = context if context is not None else True
+    try:
+        async with httpx2.AsyncClient(timeout=10.0, verify=verify) as client:
+            response = await client.post(token_url)
+    except httpx2.HTTPError as exc:
+        raise SessionError(f"token service {token_url} unreachable: {exc}") from exc
+    if response.status_code in (401, 403):
+        raise FatalSessionError(f"token service {token_url} refused this device (HTTP {response.status_code})")
+    if response.status_code != 200:
+        raise SessionError(f"token service {token_url} answered HTTP {response.status_code}")
+    try:
+        token = json.loads(response.text)["token"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SessionError(f"token service {token_url} sent no token: expected JSON {{\"token\": ...}}") from exc
+    if not isinstance(token, str) or not token:
+        raise SessionError(f"token service {token_url} sent an empty token")
+    register_secret(token)
+    return token

@@ -1,0 +1,157 @@
+"""Resumption handles that outlive a connection and a daemon restart, and what to do when a connection ends.
+
+The store is one small JSON file per agent in the state directory, replaced atomically (write a temporary
+file, fsync, rename) so a power cut leaves either the old handle or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+HANDLE_VALIDITY_S = 2 * 60 * 60
+"""The service keeps a session resumable about two hours after it ends."""
+
+
+class HandleStore:
+    """The latest resumption handle of one agent, in `state_dir/<name>.json`."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        name: str,
+        *,
+        max_age_s: float = HANDLE_VALIDITY_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = state_dir / f"{name}.json"
+        self._max_age_s = max_age_s
+        self._clock = clock
+
+    def load(self) -> str | None:
+        """The stored handle if it is younger than the handle validity, else None."""
+        try:
+            stored = json.loads(self.path.read_text(encoding="utf-8"))
+            handle, saved_at = stored["handle"], float(stored["saved_at"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("ignoring unreadable resumption state %s: %s", self.path, exc)
+            return None
+        if not isinstance(handle, str) or not handle:
+            return None
+        if self._clock() - saved_at > self._max_age_s:
+            logger.info("resumption handle in %s is older than %.0f s; starting fresh", self.path, self._max_age_s)
+            return None
+        return handle
+
+    def save(self, handle: str) -> None:
+        """Replace the stored handle atomically (blocking file I/O: call it from a worker thread)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"handle": handle, "saved_at": self._clock()})
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with open(tmp, "w", encoding="utf-8") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)
+
+    def clear(self) -> None:
+        """Forget the handle (the service said the session no longer exists)."""
+        self.path.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable; not every file system lets a directory be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Recovery(enum.Enum):
+    """What a session does after its connection ended."""
+
+    HANDOVER = "handover"
+    """A planned switch (goAway): the old socket was closed at a resumable point; resume at once."""
+    RESUME = "resume"
+    """Transient (drop, server error, deadline, goAway): reconnect at once, with the handle."""
+    FRESH = "fresh"
+    """The handle is stale (session not found): forget it and start a new conversation."""
+    FATAL = "fatal"
+    """Auth, quota, unknown model: retrying soon will not help; report and retry slowly."""
+
+
+STALE_HANDLE_MARKERS = ("session not found", "invalid handle", "session_resumption")
+
+
+def classify_close(code: int | None, reason: str) -> Recovery:
+    """Map a close code and reason to a recovery; unknown codes are treated as transient."""
+    text = reason.lower()
+    if any(marker in text for marker in STALE_HANDLE_MARKERS):
+        return Recovery.FRESH
+    if code in (1008, 1007, 4001, 4003):
+        return Recovery.FATAL
+    return Recovery.RESUME
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter; `reset()` after a connection proved healthy."""
+
+    first_s: float = 0.25
+    longest_s: float = 10.0
+    rng: random.Random = field(default_factory=random.Random)
+    attempts: int = 0
+
+    def next_delay(self) -> float:
+        """Seconds to wait before the next attempt: 0 for the first retry, then jittered doubling."""
+        self.attempts += 1
+        if self.attempts == 1:
+            return 0.0
+        ceiling: float = min(self.longest_s, self.first_s * 2.0 ** (self.attempts - 2))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+
+def goaway_deadline_s(time_left: str | float | None, *, margin_s: float = 10.0, fraction: float = 0.5) -> float:
+    """How long to wait for a resumable point after `goAway` before handing over anyway.
+
+    The timer fires well before the server's deadline: at most `fraction` of `timeLeft`, and at least
+    `margin_s` before it, so a handover happens even if the server goes silent.
+    """
+    seconds = parse_duration_s(time_left)
+    if seconds is None:
+        return 5.0
+    return max(0.0, min(seconds * fraction, seconds - margin_s))
+
+
+def parse_duration_s(value: str | float | None) -> float | None:
+    """`"50s"`, `"1.5s"` or a number of seconds → seconds; None when unparseable."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text[:-1] if text.endswith("s") else text)
+    except ValueError:
+        return None

@@ -1,0 +1,179 @@
+"""`ToolRunner`: runs the agent's python and http tools for the model, never letting one crash a session.
+
+Every failure — bad arguments, an exception, a timeout, a non-2xx answer — becomes `{"error": "..."}`
+for the model. A sync Python tool runs in a worker thread; on timeout the model gets its error at once but
+the thread cannot be killed and runs to its end in the background.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import inspect
+import json
+import logging
+import sys
+import time
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import jsonschema  # type: ignore[import-untyped]
+
+from runtime.errors import Location, RuntimeConfigError
+from runtime.live.events import ToolOutcome
+from runtime.live.http_tools import ToolCallError, call_http
+from runtime.spec import Tool
+
+logger = logging.getLogger(__name__)
+
+
+class ToolRunner:
+    """The tools of one agent, loaded once; `call` runs one call to completion and always returns."""
+
+    def __init__(self, tools: list[Tool], *, agent: str, base_dir: Path) -> None:
+        self.agent = agent
+        self.tools = {tool.name: tool for tool in tools}
+        self._functions: dict[str, Callable[..., Any]] = {}
+        self.parameters: dict[str, dict[str, Any]] = {}
+        for tool in tools:
+            if tool.python is not None:
+                func = resolve_entry_point(tool.python, base_dir)
+                self._functions[tool.name] = func
+                self.parameters[tool.name] = tool.parameters or derive_parameters(func)
+            else:
+                self.parameters[tool.name] = tool.parameters or {"type": "object", "properties": {}}
+
+    async def call(self, name: str, call_id: str, args: dict[str, Any]) -> ToolOutcome:
+        """Run one call; cancellation (toolCallCancellation) propagates, everything else is a result."""
+        started = time.monotonic()
+        result = await self._result(name, args)
+        duration_s = time.monotonic() - started
+        ok = "error" not in result
+        outcome = ToolOutcome(name=name, call_id=call_id, args=args, result=result, duration_s=duration_s, ok=ok)
+        if ok:
+            logger.info("%s: tool %s (%s) ok in %.3f s", self.agent, name, call_id, duration_s)
+        else:
+            logger.warning("%s: tool %s (%s) failed in %.3f s: %s", self.agent, name, call_id, duration_s,
+                           result["error"])
+        logger.debug("%s: tool %s (%s) args %s", self.agent, name, call_id, args)
+        return outcome
+
+    async def _result(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        tool = self.tools.get(name)
+        if tool is None:
+            return {"error": f"unknown tool {name!r}"}
+        problem = validation_error(self.parameters[name], args)
+        if problem is not None:
+            return {"error": f"invalid arguments: {problem}"}
+        try:
+            with anyio.fail_after(tool.timeout_s):
+                if tool.http is not None:
+                    request_timeout_s = tool.http.timeout_s or tool.timeout_s
+                    return await call_http(tool.http, args, timeout_s=request_timeout_s)
+                return await self._call_python(self._functions[name], args)
+        except TimeoutError:
+            return {"error": f"tool {name} timed out after {tool.timeout_s:g} s"}
+        except ToolCallError as exc:
+            return {"error": str(exc)}
+        except Exception as exc:
+            logger.debug("%s: tool %s raised", self.agent, name, exc_info=True)
+            return {"error": f"{type(exc).__name__}: {exc}"}
+
+    @staticmethod
+    async def _call_python(func: Callable[..., Any], args: dict[str, Any]) -> dict[str, Any]:
+        if inspect.iscoroutinefunction(func):
+            value = await func(**args)
+        else:
+            value = await anyio.to_thread.run_sync(functools.partial(func, **args), abandon_on_cancel=True)
+        return as_response(value)
+
+
+def as_response(value: Any) -> dict[str, Any]:
+    """A tool's return value as a JSON object for the model: dicts as they are, anything else under "result"."""
+    response = value if isinstance(value, dict) else {"result": value}
+    return dict(json.loads(json.dumps(response, default=str)))
+
+
+def validation_error(schema: dict[str, Any], args: dict[str, Any]) -> str | None:
+    """The first way `args` breaks the declared JSON Schema, or None."""
+    validator_cls = jsonschema.validators.validator_for(schema)
+    error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(args))
+    if error is None:
+        return None
+    where = ".".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+def resolve_entry_point(entry: str, base_dir: Path) -> Callable[..., Any]:
+    """`module:function`, looked up beside the agent file first (the loader's resolver when it exists)."""
+    try:
+        checks = importlib.import_module("runtime.checks")
+        resolver = getattr(checks, "resolve_entry_point", None)
+    except ImportError:
+        resolver = None
+    if resolver is not None:
+        return typing.cast(Callable[..., Any], resolver(entry, base_dir))
+    return _resolve_beside(entry, base_dir)
+
+
+def _resolve_beside(entry: str, base_dir: Path) -> Callable[..., Any]:
+    module_name, _, attribute = entry.partition(":")
+    path = base_dir.joinpath(*module_name.split(".")).with_suffix(".py")
+    try:
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location(f"runtime_tools_{abs(hash(path))}_{path.stem}", path)
+            assert spec is not None and spec.loader is not None
+            module: types.ModuleType = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+        target: Any = module
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as exc:
+        raise _load_error(entry, base_dir, exc) from exc
+    if not callable(target):
+        raise _load_error(entry, base_dir, TypeError(f"{attribute} is not callable"))
+    return typing.cast(Callable[..., Any], target)
+
+
+def _load_error(entry: str, base_dir: Path, exc: BaseException) -> RuntimeConfigError:
+    return RuntimeConfigError(
+        Location(str(base_dir)), f"cannot load tool {entry!r}: {type(exc).__name__}: {exc}",
+        hint="check the module name and that the file sits beside the agent file",
+    )
+
+
+_JSON_TYPES: Mapping[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
+                                  list: "array", dict: "object"}
+
+
+def derive_parameters(func: Callable[..., Any]) -> dict[str, Any]:
+    """A JSON Schema from type hints (the checks module's derivation when it exists)."""
+    try:
+        checks = importlib.import_module("runtime.checks")
+        derive = getattr(checks, "derive_parameters", None)
+    except ImportError:
+        derive = None
+    if derive is not None:
+        return dict(derive(func))
+    hints = typing.get_type_hints(func)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, parameter in inspect.signature(func).parameters.items():
+        hint = hints.get(name)
+        origin = typing.get_origin(hint) or hint
+        json_type = _JSON_TYPES.get(origin)
+        properties[name] = {"type": json_type} if json_type else {}
+        if parameter.default is inspect.Parameter.empty:
+            required.append(name)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
