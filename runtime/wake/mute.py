@@ -56,9 +56,17 @@ class MuteSwitch:
 
     def set(self, muted: bool, source: str = "api") -> None:
         """Mute or unmute; `source` (SIGUSR1, the button's name, ...) is logged."""
+        self._change(lambda _: muted, source)
+
+    def toggle(self, source: str = "api") -> bool:
+        """Flip the switch atomically; returns the new state (True = muted)."""
+        return self._change(lambda was_muted: not was_muted, source)
+
+    def _change(self, decide: Callable[[bool], bool], source: str) -> bool:
         with self._lock:
+            muted = decide(self._muted)
             if muted == self._muted:
-                return
+                return muted
             self._muted = muted
             waiters, self._waiters = (self._waiters, []) if not muted else ([], self._waiters)
             subscribers = list(self._subscribers)
@@ -67,13 +75,7 @@ class MuteSwitch:
             waiter.wake()
         for callback in subscribers:
             callback(muted)
-
-    def toggle(self, source: str = "api") -> bool:
-        """Flip the switch; returns the new state (True = muted)."""
-        with self._lock:
-            target = not self._muted
-        self.set(target, source)
-        return target
+        return muted
 
     def status_text(self) -> str:
         """A short phrase for sd_notify `STATUS=` and logs."""
