@@ -1,15 +1,75 @@
-"""`runtime run`: not implemented yet."""
+"""`runtime run [AGENTS_DIR]`: the daemon. Every valid agent of the directory runs under its own supervisor,
+invalid files are reported and skipped, edits are applied live, SIGHUP reloads, SIGTERM stops cleanly."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options yet."""
+    parser.add_argument(
+        "agents_dir", nargs="?", type=Path, metavar="AGENTS_DIR",
+        help="directory of agent files (default: $RUNTIME_AGENTS or ./agents)",
+    )
+    parser.add_argument(
+        "--backend", choices=("auto", "gemini", "emulator"), default="auto",
+        help="gemini (Google's service), emulator (built in, no key needed) or auto: gemini when a key or "
+        "token URL is configured, else the emulator, with a warning (default: auto)",
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, metavar="DIR",
+        help="resumption handles and the demo reply (default: $STATE_DIRECTORY, /var/lib/runtime as root, "
+        "else ~/.local/state/runtime)",
+    )
+    parser.add_argument("--base-url", metavar="URL", help="a Live-compatible endpoint instead of Google's "
+                        "(env RUNTIME_BASE_URL)")
+    parser.add_argument("--ca-file", type=Path, metavar="FILE", help="certificates to trust for --base-url "
+                        "(env RUNTIME_CA_FILE)")
+    parser.add_argument("--token-url", metavar="URL", help="fetch a short-lived token per connection from this "
+                        "token service instead of holding an API key (env RUNTIME_TOKEN_URL)")
+    parser.add_argument("--secrets-dir", type=Path, metavar="DIR",
+                        help="where ${secret:NAME} files live (default: $RUNTIME_SECRETS_DIR or /etc/runtime/secrets)")
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="play a bundled spoken request into the first listening agent, write its reply to a WAV file in "
+        "the state directory, print the conversation, and exit",
+    )
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="stderr log lines: text (journald-friendly) or json (default: text)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging (transcripts, tool arguments)")
+    parser.add_argument("--insecure-permissions", action="store_true",
+                        help="accept agent files, tool modules and secrets that other users can change")
+    parser.add_argument("--emulator-scenario", type=Path, metavar="FILE",
+                        help="scenario of the built-in emulator (default: the bundled demo scenario)")
+    parser.add_argument("--emulator-faults", type=Path, metavar="FILE",
+                        help="faults the built-in emulator injects (for testing recovery)")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("runtime run: not implemented yet", file=sys.stderr)
-    return 2
+    import logging
+
+    from runtime.daemon.app import main, options_from_env
+    from runtime.daemon.backend import BackendOptions
+    from runtime.daemon.logs import setup_logging
+
+    setup_logging(args.log_format, level=logging.DEBUG if args.verbose else logging.INFO)
+    options = options_from_env(
+        agents_dir=args.agents_dir,
+        state_dir=args.state_dir,
+        backend=BackendOptions(
+            backend=args.backend,
+            base_url=args.base_url,
+            ca_file=args.ca_file,
+            token_url=args.token_url,
+            scenario=args.emulator_scenario,
+            faults=args.emulator_faults,
+        ),
+        secrets_dir=args.secrets_dir,
+        demo=args.demo,
+        insecure_permissions=args.insecure_permissions,
+        print_conversation=args.demo or (sys.stdout.isatty() and "INVOCATION_ID" not in os.environ),
+    )
+    return main(options)

@@ -1,15 +1,14 @@
 """The agents directory as the daemon sees it: safe files loaded, bad ones reported, never fatal.
 
-Guard (threat model): agent files name Python tool modules that the daemon imports and runs with its own
-rights, and `${secret:...}` values. A directory or file that another local user can write would let that
-user run code as the service, so like sshd with `authorized_keys` we refuse group- or world-writable ones
-(and everything under a writable directory) unless `--insecure-permissions` says the admin accepts that.
+Guard (threat model, see `runtime.permissions`): agent files name Python tool modules that the daemon
+imports and runs with its own rights. The whole directory is checked once at start-up; on every reload each
+file (and the tool modules beside it) is checked again before it is loaded, because a file that turned
+group-writable since start-up may already hold someone else's code. Unless `--insecure-permissions`.
 """
 
 from __future__ import annotations
 
 import logging
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Protocol
 
 from runtime.daemon.reload import AGENT_SUFFIXES, AgentConfig, fingerprint
 from runtime.errors import Location, RuntimeConfigError
+from runtime.permissions import check_private
 from runtime.spec import AgentSpec
 
 log = logging.getLogger(__name__)
@@ -52,24 +52,15 @@ class DirectoryState:
         self.errors.append(error)
 
 
-def writable_by_others(path: Path) -> bool:
-    mode = path.stat().st_mode
-    return bool(mode & (stat.S_IWGRP | stat.S_IWOTH))
-
-
-def permission_error(path: Path) -> RuntimeConfigError | None:
-    """A located error when `path` can be written by group or others, else None."""
-    try:
-        if not writable_by_others(path):
-            return None
-    except OSError as exc:
-        return RuntimeConfigError(Location(str(path)), f"cannot stat: {exc.strerror}")
-    what = "directory" if path.is_dir() else "file"
+def permission_error(path: Path, *, parents: bool = False) -> RuntimeConfigError | None:
+    """A located error when other users could change `path` (see `runtime.permissions`), else None."""
+    problems = check_private(path, parents=parents)
+    if not problems:
+        return None
     return RuntimeConfigError(
         Location(str(path)),
-        f"{what} is writable by group or others: refusing it, since anyone who can write it can run code as this "
-        "service",
-        hint=f"chmod go-w {path}   (or run with --insecure-permissions)",
+        "refusing it, since whoever can change it can run code as this service: " + "; ".join(problems),
+        hint="make it private (chmod go-w, owned by root or the service user), or run with --insecure-permissions",
     )
 
 
@@ -77,14 +68,14 @@ def agent_files(directory: Path) -> list[Path]:
     """Agent files of a directory, in name order (hidden files and editor droppings left out)."""
     return sorted(
         p for p in directory.iterdir()
-        if p.suffix in AGENT_SUFFIXES and p.is_file() and not p.name.startswith((".", "#"))
+        if p.suffix in AGENT_SUFFIXES and p.is_file() and not p.name.startswith((".", "#", "~"))
     )
 
 
 def read_directory(directory: Path, load: LoadAgent, *, check_permissions: bool = True) -> DirectoryState:
     """Load every agent file of `directory`; an unsafe or invalid file becomes an error, never an exception."""
     state = DirectoryState()
-    if check_permissions and (problem := permission_error(directory)) is not None:
+    if check_permissions and (problem := permission_error(directory, parents=True)) is not None:
         state.errors.append(problem)
         state.failed_paths.extend(agent_files(directory))
         return state

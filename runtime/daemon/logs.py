@@ -42,6 +42,11 @@ class AgentFilter(logging.Filter):
         return True
 
 
+def process_part(logger_name: str) -> str:
+    """Who logged a line that belongs to no agent: the built-in emulator or the daemon itself."""
+    return "emulator" if logger_name.startswith(("runtime.emulator", "websockets.server")) else "runtime"
+
+
 class TextFormatter(logging.Formatter):
     """`<6>kitchen: session ready` under journald, `INFO  kitchen: session ready` in a terminal."""
 
@@ -50,7 +55,7 @@ class TextFormatter(logging.Formatter):
         self.journald = journald
 
     def format(self, record: logging.LogRecord) -> str:
-        agent = getattr(record, "agent", "") or "runtime"
+        agent = getattr(record, "agent", "") or process_part(record.name)
         message = record.getMessage()
         if record.exc_info and record.levelno <= logging.DEBUG:
             message += " | " + self.formatException(record.exc_info).replace("\n", " | ")

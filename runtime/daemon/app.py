@@ -1,0 +1,218 @@
+"""`runtime run` put together: paths, permissions, backend, sessions, the daemon, and the `--demo` run."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from runtime.audio.ports import AudioIn, AudioOut
+from runtime.daemon import systemd
+from runtime.daemon.agentdir import DirectoryState, LoadedAgentLike, read_directory
+from runtime.daemon.backend import BackendError, BackendOptions, bundled, open_endpoint
+from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
+from runtime.daemon.daemon import Daemon, DaemonTimings
+from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
+from runtime.daemon.supervisor import Runnable
+from runtime.errors import AgentRuntimeError, DeviceError
+from runtime.live.endpoint import Endpoint
+from runtime.live.events import SessionEvents
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    agents_dir: Path
+    state_dir: Path
+    backend: BackendOptions = field(default_factory=BackendOptions)
+    secrets_dir: Path | None = None
+    demo: bool = False
+    insecure_permissions: bool = False
+    print_conversation: bool = False
+    """Print transcripts and tool calls to stdout as they happen (a terminal, `--demo`)."""
+
+
+def default_agents_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("RUNTIME_AGENTS") or "agents")
+
+
+def default_state_dir(env: Mapping[str, str], euid: int, home: Path) -> Path:
+    """systemd's `StateDirectory=`, else /var/lib/runtime for root, else the XDG state directory."""
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0])
+    if euid == 0:
+        return Path("/var/lib/runtime")
+    return Path(env.get("XDG_STATE_HOME") or home / ".local" / "state") / "runtime"
+
+
+def open_device_ports(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
+    """The agent's microphone and speaker as its file says (`runtime.audio.factory`)."""
+    try:
+        factory: Any = importlib.import_module("runtime.audio.factory")
+    except ImportError:
+        return _file_ports_only(agent)
+    ports: tuple[AudioIn, AudioOut] = factory.open_ports(
+        agent.spec.audio, base_dir=agent.path.resolve().parent, agent=agent.name
+    )
+    return ports
+
+
+def _file_ports_only(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
+    from runtime.audio.files import WavFileIn, WavFileOut, file_path
+
+    base_dir = agent.path.resolve().parent
+    mic, speaker = file_path(agent.spec.audio.input.device), file_path(agent.spec.audio.output.device)
+    if mic is None or speaker is None:
+        raise DeviceError("sound card ports are not available in this build; use file: devices")
+    return WavFileIn(base_dir / mic), WavFileOut(base_dir / speaker)
+
+
+class SessionFactory:
+    """Builds one `AgentSession` per start of an agent; the demo agent gets the bundled WAV as microphone."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        state_dir: Path,
+        events: SessionEvents,
+        *,
+        ports: Callable[[LoadedAgentLike], tuple[AudioIn, AudioOut]] = open_device_ports,
+        retry: Any = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.state_dir = state_dir
+        self.events = events
+        self.ports = ports
+        self.retry = retry
+        self.outputs: dict[str, AudioOut] = {}
+        """The speaker of each agent's latest session (the demo waits for its reply to play out)."""
+
+    def __call__(self, agent: LoadedAgentLike) -> Runnable:
+        from runtime.live.session import AgentSession
+
+        audio_in, audio_out = self.ports(agent)
+        self.outputs[agent.name] = audio_out
+        return AgentSession(
+            agent.spec,
+            name=agent.name,
+            base_dir=agent.path.resolve().parent,
+            endpoint=self.endpoint,
+            audio_in=audio_in,
+            audio_out=audio_out,
+            state_dir=self.state_dir,
+            events=self.events,
+            policy=self.retry,
+        )
+
+
+def demo_ports(
+    demo_agent: str, request: Path, reply: Path
+) -> Callable[[LoadedAgentLike], tuple[AudioIn, AudioOut]]:
+    """The demo agent hears the bundled request and speaks into a WAV file; the others keep their devices."""
+    from runtime.audio.files import WavFileIn, WavFileOut
+
+    def ports(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
+        if agent.name == demo_agent:
+            return WavFileIn(request), WavFileOut(reply)
+        return open_device_ports(agent)
+
+    return ports
+
+
+def prepare(options: RunOptions) -> str | None:
+    """Checks before anything starts; the reason the daemon cannot start, or None."""
+    from runtime.permissions import InsecurePermissionsError, ensure_safe_permissions
+    from runtime.secrets import secrets_dir_from_env
+
+    if not options.agents_dir.is_dir():
+        return f"agents directory {options.agents_dir} does not exist (give AGENTS_DIR or set $RUNTIME_AGENTS)"
+    try:
+        ensure_safe_permissions(
+            [options.agents_dir], options.insecure_permissions, secrets=[secrets_dir_from_env(options.secrets_dir)]
+        )
+    except InsecurePermissionsError as exc:
+        return str(exc)
+    try:
+        options.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        return f"cannot create the state directory {options.state_dir}: {exc.strerror} (use --state-dir DIR)"
+    return None
+
+
+def directory_reader(options: RunOptions) -> Callable[[], DirectoryState]:
+    from runtime.loader import load_agent
+
+    load = functools.partial(load_agent, secrets_dir=options.secrets_dir)
+    return functools.partial(
+        read_directory, options.agents_dir, load, check_permissions=not options.insecure_permissions
+    )
+
+
+async def serve(options: RunOptions) -> int:
+    """Run the daemon until SIGTERM/SIGINT (or, with `--demo`, until the demo conversation is over)."""
+    problem = prepare(options)
+    if problem is not None:
+        log.error("%s", problem)
+        return EXIT_FAILED
+    read = directory_reader(options)
+    printer = ConversationPrinter(lambda line: print(line, flush=True)) if options.print_conversation else None
+    try:
+        async with open_endpoint(options.backend) as endpoint:
+            if not options.demo:
+                events: SessionEvents = FanOut(printer, LogEvents()) if printer else LogEvents()
+                factory = SessionFactory(endpoint, options.state_dir, events)
+                await Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env()).run()
+                return EXIT_OK
+            return await _serve_demo(options, endpoint, read, printer)
+    except (BackendError, AgentRuntimeError) as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+
+
+async def _serve_demo(
+    options: RunOptions, endpoint: Endpoint, read: Callable[[], DirectoryState], printer: ConversationPrinter | None
+) -> int:
+    agent = pick_demo_agent(read())
+    if agent is None:
+        log.error("--demo needs a valid agent with `activity: {mode: server}` in %s", options.agents_dir)
+        return EXIT_FAILED
+    reply = options.state_dir / "demo-reply.wav"
+    progress = DemoProgress(agent)
+    receivers: list[SessionEvents] = [progress, LogEvents()]
+    if printer:
+        receivers.append(printer)
+    factory = SessionFactory(
+        endpoint, options.state_dir, FanOut(*receivers), ports=demo_ports(agent, bundled("demo-request.wav"), reply)
+    )
+    daemon = Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env(), DaemonTimings())
+    print(f"demo: playing {bundled('demo-request.wav').name} into the microphone of `{agent}`; "
+          f"the reply goes to {reply}", file=sys.stderr, flush=True)
+    ok = await run_demo(daemon, progress, lambda: factory.outputs.get(agent))
+    if printer:
+        printer.flush()
+    if ok:
+        print(f"demo: done; the agent's spoken reply is in {reply}", file=sys.stderr, flush=True)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def options_from_env(**given: Any) -> RunOptions:
+    """RunOptions with the defaults filled from the environment (used by the command and tests)."""
+    env = os.environ
+    agents = given.pop("agents_dir", None) or default_agents_dir(env)
+    state = given.pop("state_dir", None) or default_state_dir(env, os.geteuid(), Path.home())
+    return RunOptions(agents_dir=Path(agents), state_dir=Path(state), **given)
+
+
+def main(options: RunOptions) -> int:
+    return anyio.run(serve, options)

@@ -1,0 +1,104 @@
+"""`runtime run --demo`: a spoken request through one agent's microphone path, the reply into a WAV file.
+
+What a fresh machine without a sound card or an API key shows: the daemon starts every agent, the demo
+agent hears the bundled request, calls its tool, answers, and the run ends by itself once it has.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import anyio
+import anyio.abc
+
+from runtime.audio.ports import AudioOut
+from runtime.daemon.agentdir import DirectoryState
+from runtime.daemon.daemon import Daemon
+from runtime.daemon.supervisor import AgentState
+from runtime.live.events import ToolOutcome, Usage
+
+log = logging.getLogger(__name__)
+
+DEMO_TIMEOUT_S = 60.0
+PLAYOUT_TIMEOUT_S = 20.0
+
+
+def pick_demo_agent(state: DirectoryState) -> str | None:
+    """The first agent (by name) that listens by itself (server activity detection) and answers aloud."""
+    for name, config in sorted(state.configs.items()):
+        spec = config.agent.spec
+        if spec.activity.mode == "server" and spec.response == "audio":
+            return name
+    for name, config in sorted(state.configs.items()):
+        if config.agent.spec.activity.mode == "server":
+            return name
+    return None
+
+
+class DemoProgress:
+    """Session events of the demo agent, reduced to one question: has it answered yet?"""
+
+    def __init__(self, agent: str) -> None:
+        self.agent = agent
+        self.answered = anyio.Event()
+        self._model_spoke = False
+        self.tool_calls = 0
+
+    def transcript(self, agent: str, role: str, text: str) -> None:
+        if agent == self.agent and role == "model" and text.strip():
+            self._model_spoke = True
+
+    def text(self, agent: str, text: str) -> None:
+        self.transcript(agent, "model", text)
+
+    def tool_call(self, agent: str, outcome: ToolOutcome) -> None:
+        if agent == self.agent:
+            self.tool_calls += 1
+
+    def usage(self, agent: str, usage: Usage) -> None:
+        pass
+
+    def state(self, agent: str, state: str, detail: str = "") -> None:
+        if agent == self.agent and state == "turn_complete" and self._model_spoke:
+            self.answered.set()
+
+
+async def run_demo(
+    daemon: Daemon, progress: DemoProgress, speaker: Callable[[], AudioOut | None], *, timeout_s: float = DEMO_TIMEOUT_S
+) -> bool:
+    """Run the daemon until the demo agent answered and its reply played out; False if it never did."""
+    answered = False
+    async with anyio.create_task_group() as tg:
+
+        async def run_daemon(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+            await daemon.run(task_status=task_status)
+            tg.cancel_scope.cancel()  # stopped by a signal before the demo ended
+
+        await tg.start(run_daemon)
+        with anyio.move_on_after(timeout_s):
+            answered = await _wait_answer(daemon, progress)
+        if not answered:
+            log.error("demo: `%s` gave no answer within %g s (%s)", progress.agent, timeout_s, daemon.status())
+        else:
+            await _play_out(speaker())
+        daemon.stop()
+    return answered
+
+
+async def _wait_answer(daemon: Daemon, progress: DemoProgress) -> bool:
+    while not progress.answered.is_set():
+        if daemon.states().get(progress.agent) in (AgentState.PARKED, AgentState.STOPPED):
+            return False
+        with anyio.move_on_after(0.1):
+            await progress.answered.wait()
+    return True
+
+
+async def _play_out(speaker: AudioOut | None) -> None:
+    """The reply file is written at playback pace: wait until the speaker has played everything."""
+    if speaker is None:
+        return
+    with anyio.move_on_after(PLAYOUT_TIMEOUT_S):
+        while speaker.playing:
+            await anyio.sleep(0.05)
