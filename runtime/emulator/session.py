@@ -52,7 +52,6 @@ class LiveSession:
         self._admission = admission
         self._opened = time.monotonic()
         self._silent_until = 0.0
-        self._consumed = -1
         self._tg: anyio.abc.TaskGroup | None = None
         self._replies: set[anyio.CancelScope] = set()
         self._turn_lock = anyio.Lock()
@@ -119,7 +118,6 @@ class LiveSession:
             payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise ProtocolViolation(INVALID_ARGUMENT, f"Invalid JSON payload received. {error}") from None
-        self._consumed += 1
         self._hub.traffic.client_message(self._number, payload)
         return payload
 
@@ -219,7 +217,7 @@ class LiveSession:
                         await self._replier.play(steps)
                     finally:
                         self._generating = False
-                    self._enforce_context()
+                    self._compress()
                     if self._config.resumption:
                         await self._send_handle(self._conversation, resumable=True)
             except ProtocolViolation as violation:
@@ -239,15 +237,20 @@ class LiveSession:
         if ids:
             await self._send({"toolCallCancellation": {"ids": ids}})
 
+    def _compress(self) -> None:
+        """Sliding-window compression: past the trigger, the oldest turns go until the target fits."""
+        if self._config.compression is None:
+            return
+        trigger, target = self._config.compression
+        if self._conversation.context_tokens() > trigger:
+            dropped = self._conversation.trim_to(target)
+            logger.info("connection %d: context compressed, %d turns dropped", self._number, dropped)
+
     def _enforce_context(self) -> None:
-        """Compression trims the oldest turns; without it a full window ends the session."""
+        """New input must fit the context window: compression makes room, without it the session ends."""
+        self._compress()
         total = self._conversation.context_tokens()
-        if self._config.compression is not None:
-            trigger, target = self._config.compression
-            if total > trigger:
-                dropped = self._conversation.trim_to(target)
-                logger.info("connection %d: context compressed, %d turns dropped", self._number, dropped)
-        elif total > self._config.context_limit:
+        if self._config.compression is None and total > self._config.context_limit:
             raise ProtocolViolation(
                 INVALID_ARGUMENT,
                 f"The input token count ({total}) exceeds the maximum number of tokens allowed "
@@ -255,11 +258,8 @@ class LiveSession:
             )
 
     async def _send_handle(self, conversation: Conversation, resumable: bool) -> None:
-        update = {
-            "newHandle": self._hub.sessions.issue(conversation),
-            "resumable": resumable,
-            "lastConsumedClientMessageIndex": str(max(self._consumed, 0)),
-        }
+        # No lastConsumedClientMessageIndex: the published v1beta SessionResumptionUpdate has no such field.
+        update = {"newHandle": self._hub.sessions.issue(conversation), "resumable": resumable}
         await self._send({"sessionResumptionUpdate": update})
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -311,7 +311,7 @@ class LiveSession:
             self._silent_until = time.monotonic() + fault.seconds
         elif fault.action == "garbage":
             with anyio.CancelScope(shield=True):
-                await self._ws.send(b"\x00\xffnot json{")
+                await self._ws.send(b"{not json")
 
     async def _close(self, code: int, reason: str) -> None:
         with anyio.CancelScope(shield=True):

@@ -1,0 +1,150 @@
+"""Tool calls: blocking waits for the response, NON_BLOCKING with scheduling, cancellation on barge-in."""
+
+from __future__ import annotations
+
+import pytest
+from google.genai import types
+
+from runtime.emulator import parse_scenario
+from tests.emulator.helpers import (
+    audio_of,
+    collect_until,
+    live,
+    send_audio,
+    silence,
+    speech,
+    text_of,
+    turn_complete,
+)
+
+pytestmark = pytest.mark.anyio
+
+SCENARIO = parse_scenario(
+    {
+        "speech_transcripts": ["set a timer", "never mind"],
+        "rules": [
+            {
+                "when": {"text": "timer"},
+                "then": [{"tool_call": {"name": "set_timer", "args": {"minutes": 5}}}, {"say": "Your timer is set."}],
+            },
+            {
+                "when": {"text": "weather"},
+                "then": [
+                    {"say": "Let me check."},
+                    {"tool_call": {"name": "weather", "args": {"city": "Paris"}}},
+                    {"say_tool_result": "weather"},
+                ],
+            },
+            {
+                "when": {"text": "lookup"},
+                "then": [
+                    {"tool_call": {"name": "lookup", "args": {}}},
+                    {"say": "While that runs, here is a long story about a robot and a lighthouse by the sea."},
+                ],
+            },
+        ],
+    }
+)
+
+DECLARATIONS = [
+    types.FunctionDeclaration(name="set_timer", description="timer"),
+    types.FunctionDeclaration(name="weather", description="weather"),
+    types.FunctionDeclaration(name="lookup", description="slow lookup", behavior=types.Behavior.NON_BLOCKING),
+]
+
+
+def config(modality: types.Modality = types.Modality.TEXT) -> types.LiveConnectConfig:
+    return types.LiveConnectConfig(
+        response_modalities=[modality], tools=[types.Tool(function_declarations=DECLARATIONS)]
+    )
+
+
+def tool_call(message: types.LiveServerMessage) -> bool:
+    return message.tool_call is not None
+
+
+async def say(session: object, text: str) -> None:
+    await session.send_client_content(  # type: ignore[attr-defined]
+        turns=types.Content(role="user", parts=[types.Part(text=text)])
+    )
+
+
+async def test_blocking_call_waits_for_the_response_then_speaks_its_result() -> None:
+    async with live(config(), scenario_obj=SCENARIO) as (emulator, session):
+        await say(session, "what's the weather?")
+        before = await collect_until(session, tool_call)
+        call = before[-1].tool_call.function_calls[0]  # type: ignore[union-attr,index]
+        assert (call.name, call.args) == ("weather", {"city": "Paris"})
+        assert not any(turn_complete(m) for m in before)
+        response = types.FunctionResponse(id=call.id, name=call.name, response={"forecast": "Sunny, 21 degrees"})
+        await session.send_tool_response(function_responses=[response])
+        after = await collect_until(session, turn_complete)
+    assert text_of(before) == "Let me check."
+    assert text_of(after) == "Sunny, 21 degrees"
+    sent_names = [list(e["msg"]) for e in emulator.records]
+    assert ["tool_response"] in sent_names  # the SDK sends snake_case; the emulator reads it
+
+
+async def test_non_blocking_call_keeps_talking_and_when_idle_result_follows_the_turn() -> None:
+    async with live(config(), scenario_obj=SCENARIO) as (_emulator, session):
+        await say(session, "lookup please")
+        messages = await collect_until(session, turn_complete)
+        call = next(m.tool_call.function_calls[0] for m in messages if m.tool_call)  # type: ignore[index]
+        assert "long story" in text_of(messages)
+        response = types.FunctionResponse(
+            id=call.id,
+            name="lookup",
+            response={"result": "found it"},
+            scheduling=types.FunctionResponseScheduling.WHEN_IDLE,
+        )
+        await session.send_tool_response(function_responses=[response])
+        result = await collect_until(session, turn_complete)
+    assert text_of(result) == "found it"
+
+
+async def test_interrupt_scheduling_stops_current_audio_and_speaks_the_result() -> None:
+    async with live(config(types.Modality.AUDIO), scenario_obj=SCENARIO) as (emulator, session):
+        await say(session, "lookup please")
+        messages = await collect_until(session, tool_call)
+        call = messages[-1].tool_call.function_calls[0]  # type: ignore[union-attr,index]
+        await collect_until(session, lambda m: bool(audio_of([m])))
+        response = types.FunctionResponse(
+            id=call.id,
+            name="lookup",
+            response={"result": "done"},
+            scheduling=types.FunctionResponseScheduling.INTERRUPT,
+        )
+        await session.send_tool_response(function_responses=[response])
+        rest = await collect_until(session, turn_complete)
+    interrupted_at = next(i for i, m in enumerate(rest) if m.server_content and m.server_content.interrupted)
+    assert len(audio_of(rest[interrupted_at:])) == len("done") * 60 * 48
+    completes = [e for e in emulator.sent if e["msg"].get("serverContent", {}).get("turnComplete")]
+    assert len(completes) == 1  # the story never completed
+
+
+async def test_silent_scheduling_only_adds_to_context() -> None:
+    async with live(config(), scenario_obj=SCENARIO) as (emulator, session):
+        await say(session, "lookup please")
+        messages = await collect_until(session, turn_complete)
+        call = next(m.tool_call.function_calls[0] for m in messages if m.tool_call)  # type: ignore[index]
+        response = types.FunctionResponse(
+            id=call.id, name="lookup", response={"result": "quiet"}, scheduling=types.FunctionResponseScheduling.SILENT
+        )
+        await session.send_tool_response(function_responses=[response])
+        await say(session, "hello")
+        after = await collect_until(session, turn_complete)
+    assert text_of(after) == "You said: hello"
+    assert not any("quiet" in str(e["msg"]) for e in emulator.sent)
+
+
+async def test_barge_in_during_a_pending_call_cancels_it() -> None:
+    audio = types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO], tools=[types.Tool(function_declarations=DECLARATIONS)]
+    )
+    async with live(audio, scenario_obj=SCENARIO) as (_emulator, session):
+        await send_audio(session, speech(0.4) + silence(0.7))
+        messages = await collect_until(session, tool_call)
+        call_id = messages[-1].tool_call.function_calls[0].id  # type: ignore[union-attr,index]
+        await send_audio(session, speech(0.4))
+        cancelled = await collect_until(session, lambda m: m.tool_call_cancellation is not None)
+    assert cancelled[-1].tool_call_cancellation.ids == [call_id]  # type: ignore[union-attr]
