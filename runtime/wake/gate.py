@@ -7,6 +7,10 @@ start earcon, returns the pre-roll, then returns live blocks until `idle_timeout
 neither user speech (a local energy VAD) nor model speech (`AudioOut.playing`); then it plays the end
 earcon and listens again. Time is counted in audio frames read, so the timeout is exact to one block.
 
+The detector hears every captured block, in conversation too: its state stays continuous (no stale
+wake word waiting in its buffers when listening resumes, no re-priming cost), its refractory period
+covers the wake word it just fired on, and saying the wake word again simply keeps the conversation open.
+
 Pre-roll policy: it IS sent. The detector fires 100–300 ms after the wake word ends (microWakeWord averages
 five 30 ms steps), so people who say "okay nabu what's the time" in one breath have already started the
 request when the gate opens; dropping the pre-roll would clip it. The ~300 ms sent holds the tail of the
@@ -125,19 +129,16 @@ class WakeGate:
                 return self._pending.popleft()
             block = await self._mic.read()
             self._frames_read += len(block) // SAMPLE_BYTES
+            detections = self._detector.process(block)
+            speech = self._vad.is_speech(block)
             if self._state is ConversationState.LISTENING:
-                self._listen(block)
-            elif self._still_talking(block):
+                self._preroll.append(block)
+                if detections:
+                    self._wake(detections[-1])
+            elif self._still_talking(speech or bool(detections)):
                 return block
             else:
                 self.end_conversation("idle")
-
-    def _listen(self, block: bytes) -> None:
-        self._vad.is_speech(block)  # keeps the VAD's noise floor current for the next conversation
-        self._preroll.append(block)
-        detections = self._detector.process(block)
-        if detections:
-            self._wake(detections[-1])
 
     def _wake(self, detection: Detection) -> None:
         self._pending.extend(self._preroll)
@@ -146,8 +147,8 @@ class WakeGate:
         self._enter(ConversationState.CONVERSATION, "wake", detection.score)
         self._earcons.play(self._earcons.start)
 
-    def _still_talking(self, block: bytes) -> bool:
-        if self._vad.is_speech(block) or self._earcons.model_speaking:
+    def _still_talking(self, user_speaking: bool) -> bool:
+        if user_speaking or self._earcons.model_speaking:
             self._idle.restart(self.now_s)
             return True
         return not self._idle.expired(self.now_s)
@@ -162,7 +163,8 @@ class WakeGate:
         if state is not ConversationState.CONVERSATION:
             self._pending.clear()
             self._preroll.clear()
-            self._detector.reset()
+        if reason == "unmuted":
+            self._detector.reset()  # its last audio is from before the mute: do not join the two
         self._state = state
         event = ConversationEvent(state, self.now_s, reason, score)
         log.info("%s: %s at %.2f s of audio (%s)", self.agent, state.value, event.at_s, reason)

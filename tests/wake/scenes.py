@@ -192,4 +192,6 @@ def espeak(text: str, voice: str = "en-us", speed: int = 160) -> np.ndarray | No
         rate = source.getframerate()
         pcm = np.frombuffer(source.readframes(source.getnframes()), "<i2").astype(np.float32) / 32768
     speech = soxr.resample(pcm, rate, RATE)
+    loud = np.flatnonzero(np.abs(speech) > 0.01 * np.abs(speech).max())
+    speech = speech[loud[0] : loud[-1] + 1]  # espeak pads with silence: marks must be where speech is
     return (speech / (np.abs(speech).max() + 1e-9) * 0.3).astype(np.float32)
