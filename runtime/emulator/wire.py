@@ -46,7 +46,8 @@ def camel_case(name: str) -> str:
 
 
 def _invalid(path: str, message: str) -> ProtocolViolation:
-    return ProtocolViolation(INVALID_ARGUMENT, f"Invalid JSON payload received. {message} at '{path}'")
+    """Name the field first: close reasons are cut at 123 bytes."""
+    return ProtocolViolation(INVALID_ARGUMENT, f"Invalid value at '{path}': {message}")
 
 
 def parse_client_message(raw: str | bytes) -> dict[str, Any]:
@@ -68,13 +69,17 @@ def parse_client_message(raw: str | bytes) -> dict[str, Any]:
 def normalize(value: Any, message_name: str, path: str) -> dict[str, Any]:
     """Check `value` against one message type; return it with camelCase keys."""
     if not isinstance(value, dict):
-        raise _invalid(path or message_name, f"Expected an object for {message_name}")
+        raise _invalid(path or message_name, f"expected an object ({message_name})")
     fields = MESSAGES[message_name]
     result: dict[str, Any] = {}
     for key, item in value.items():
         name = key if key in fields else camel_case(key)
         if name not in fields:
-            raise _invalid(path or message_name, f'Unknown name "{key}": Cannot find field.')
+            where = path or message_name
+            raise ProtocolViolation(
+                INVALID_ARGUMENT,
+                f"Invalid JSON payload received. Unknown name \"{key}\" at '{where}': Cannot find field.",
+            )
         if item is None:
             continue
         field_path = f"{path}.{key}" if path else key
@@ -85,11 +90,11 @@ def normalize(value: Any, message_name: str, path: str) -> dict[str, Any]:
 def _convert(item: Any, type_name: str, path: str) -> Any:
     if type_name.endswith("[]"):
         if not isinstance(item, list):
-            raise _invalid(path, "Expected a list")
+            raise _invalid(path, "expected a list")
         return [_convert(element, type_name[:-2], f"{path}[{index}]") for index, element in enumerate(item)]
     if type_name.startswith("map:"):
         if not isinstance(item, dict):
-            raise _invalid(path, "Expected an object")
+            raise _invalid(path, "expected an object")
         return {key: _convert(element, type_name[4:], f"{path}.{key}") for key, element in item.items()}
     if type_name.startswith("."):
         return normalize(item, type_name[1:], path)
@@ -104,7 +109,7 @@ def _convert_enum(item: Any, enum_name: str, path: str) -> str:
         return values[item]
     if isinstance(item, str) and item in values:
         return item
-    raise _invalid(path, f'Invalid value "{item}" for enum {enum_name}')
+    raise _invalid(path, f"{json.dumps(item)[:40]} is not a {enum_name}")
 
 
 def _convert_scalar(item: Any, type_name: str, path: str) -> Any:
@@ -126,7 +131,7 @@ def _convert_scalar(item: Any, type_name: str, path: str) -> Any:
         return item
     if type_name == "Duration" and isinstance(item, str) and _DURATION.fullmatch(item):
         return item
-    raise _invalid(path, f"Invalid value {json.dumps(item)[:40]} for a {type_name} field")
+    raise _invalid(path, f"{json.dumps(item)[:40]} is not a {type_name}")
 
 
 def decode_bytes(text: str, path: str = "data") -> bytes:
@@ -135,7 +140,7 @@ def decode_bytes(text: str, path: str = "data") -> bytes:
     try:
         return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
     except (binascii.Error, ValueError):
-        raise _invalid(path, "Invalid base64 data") from None
+        raise _invalid(path, "not base64") from None
 
 
 def encode_bytes(raw: bytes) -> str:
