@@ -234,6 +234,7 @@ def _check_http(c: _Context, loc: KeyPath, tool: Tool) -> None:
     url_loc = (*loc, "http", "url")
     try:
         parts = urlsplit(re.sub(r"\{[^{}]*\}", "x", tool.http.url))
+        host = parts.hostname
         names = set(_placeholders(tool.http.url))
     except ValueError:
         c.error(url_loc, "`url` is not a valid URL", "e.g. http://127.0.0.1:8080/weather?city={city}")
@@ -242,10 +243,10 @@ def _check_http(c: _Context, loc: KeyPath, tool: Tool) -> None:
         scheme = f"`{parts.scheme}:` URLs are" if parts.scheme else "a URL without a scheme is"
         c.error(url_loc, f"{scheme} not allowed: tools call http:// or https:// only", "start the URL with http://")
         return
-    if not parts.hostname:
+    if not host:
         c.error(url_loc, "`url` has no host", "e.g. http://127.0.0.1:8080/weather")
         return
-    _check_private_host(c, url_loc, parts.hostname, tool)
+    _check_private_host(c, url_loc, host, tool)
     body = tool.http.body
     templates = [body] if isinstance(body, str) else [v for v in (body or {}).values() if isinstance(v, str)]
     for template in templates:
@@ -253,7 +254,8 @@ def _check_http(c: _Context, loc: KeyPath, tool: Tool) -> None:
             names |= set(_placeholders(template))
         except ValueError:
             c.error((*loc, "http", "body"), "`body` has an unbalanced `{`", "write `{{` for a literal brace")
-    known = set((tool.parameters or {}).get("properties", {}))
+    properties = (tool.parameters or {}).get("properties")
+    known = set(properties) if isinstance(properties, dict) else set()
     for name in sorted(names - known):
         c.error(
             url_loc,

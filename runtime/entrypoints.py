@@ -24,13 +24,15 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from runtime.errors import AgentRuntimeError
+
 __all__ = ["EntryPointError", "derive_parameters", "describe", "resolve_entry_point"]
 
 _JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _SUPPORTED = "str, int, float, bool, list, dict, Literal[...], an Enum or Optional of these"
 
 
-class EntryPointError(Exception):
+class EntryPointError(AgentRuntimeError):
     """An entry point cannot be imported, is not callable, or cannot be described to the model."""
 
     def __init__(self, message: str, hint: str = "") -> None:

@@ -132,8 +132,8 @@ def _interpolator(doc: yamldoc.Document, resolver: Resolver) -> yamldoc.StringHo
         value, failures = resolver.interpolate(text)
         if failures:
             locations = _reference_locations(doc, node)
-            for number, failure in enumerate(failures):
-                where = locations[min(number, len(locations) - 1)] if locations else doc.locate(path)
+            for failure in failures:
+                where = locations[failure.ordinal] if failure.ordinal < len(locations) else doc.locate(path)
                 doc.error(where, failure.message, failure.hint)
         return value
 

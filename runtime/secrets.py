@@ -33,6 +33,8 @@ class UnresolvedReference(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.ordinal = 0
+        """Which reference of the string failed (0 for the first `${...}`, escaped ones not counted)."""
 
 
 def secrets_dir_from_env(explicit: Path | None, environ: Mapping[str, str] | None = None) -> Path:
@@ -53,17 +55,21 @@ class Resolver:
     resolved_secrets: int = 0
 
     def interpolate(self, text: str) -> tuple[str, list[UnresolvedReference]]:
-        """`text` with every reference replaced, and the references that failed (replaced by "")."""
+        """`text` with every reference replaced, and the references that failed (each replaced by "")."""
         if "${" not in text:
             return text, []
         failures: list[UnresolvedReference] = []
+        count = 0
 
         def replace(match: re.Match[str]) -> str:
+            nonlocal count
             if match.group(1):
                 return "${" + match.group(2) + "}"
+            count += 1
             try:
                 return self.resolve(match.group(2))
             except UnresolvedReference as failure:
+                failure.ordinal = count - 1
                 failures.append(failure)
                 return ""
 

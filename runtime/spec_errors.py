@@ -158,7 +158,9 @@ def _value_message(loc: KeyPath, details: list[ErrorDetails]) -> tuple[str, str]
         if field in _PATTERN_MESSAGES:
             return _PATTERN_MESSAGES[field]
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"`{name}` must be a mapping of keys (`key: value` lines)", ""
+        value = first["input"]
+        hint = "put a space after each colon: `key: value`" if isinstance(value, str) and ":" in value else ""
+        return f"`{name}` must be a mapping of keys (`key: value` lines)", hint
     if kind in ("list_type", "tuple_type"):
         return f"`{name}` must be a list (`- item` lines or `[a, b]`)", ""
     if kind == "value_error":

@@ -1,0 +1,161 @@
+"""Semantic checks (what a JSON Schema cannot say), each located at the key or value at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime import catalogue
+from runtime.loader import load_agent
+from tests.foundation.helpers import MODEL, failures, only_error, position, write
+
+M = f"model: {MODEL}\n"
+NATIVE = "model: gemini-2.5-flash-native-audio-preview-09-2025\n"
+HTTP = "    http: {url: 'http://127.0.0.1:8080/x'}\n    description: d\n"
+
+CASES = [
+    (
+        "target-not-below-trigger",
+        M + "context:\n  compression:\n    trigger_tokens: 10000\n    target_tokens: 10000\n",
+        "5:20",
+        "`target_tokens` (10000) must be below `trigger_tokens` (10000)",
+    ),
+    (
+        "trigger-above-half-cascade-window",
+        M + "context:\n  compression: {trigger_tokens: 40000}\n",
+        "3:33",
+        "larger than the context window of `gemini-live-2.5-flash-preview` (32768 tokens)",
+    ),
+    (
+        "trigger-above-native-window",
+        NATIVE + "context:\n  compression: {trigger_tokens: 200000}\n",
+        "3:33",
+        "(131072 tokens)",
+    ),
+    (
+        "scheduling-without-non-blocking",
+        M + "tools:\n  - name: t\n" + HTTP + "    scheduling: when_idle\n",
+        "6:5",
+        "`scheduling` only applies to tools with `behavior: non_blocking`",
+    ),
+    (
+        "duplicate-tool-names",
+        M + "tools:\n  - name: t\n" + HTTP + "  - name: t\n" + HTTP,
+        "6:11",
+        "tool name `t` is used twice",
+    ),
+    (
+        "file-url",
+        M + "tools:\n  - name: t\n    http: {url: 'file:///etc/passwd'}\n",
+        "4:17",
+        "`file:` URLs are not allowed",
+    ),
+    ("ftp-url", M + "tools:\n  - name: t\n    http:\n      url: ftp://host/x\n", "5:12", "`ftp:` URLs are not allowed"),
+    ("url-without-scheme", M + "tools:\n  - name: t\n    http: {url: '127.0.0.1/x'}\n", "4:17", "without a scheme"),
+    ("url-without-host", M + "tools:\n  - name: t\n    http: {url: 'http:///x'}\n", "4:17", "has no host"),
+    (
+        "metadata-address",
+        M + "tools:\n  - name: t\n    http: {url: 'http://169.254.169.254/latest'}\n",
+        "4:17",
+        "cloud metadata address",
+    ),
+    (
+        "placeholder-not-a-parameter",
+        M + "tools:\n  - name: t\n    description: d\n    http: {url: 'http://h/w?city={city}'}\n",
+        "5:17",
+        "the placeholder `{city}` is not a parameter of tool `t`",
+    ),
+    (
+        "parameters-not-an-object-schema",
+        M + "tools:\n  - name: t\n" + HTTP + "    parameters: {type: string}\n",
+        "6:17",
+        "`type: object`",
+    ),
+    (
+        "parameters-invalid-json-schema",
+        M + "tools:\n  - name: t\n" + HTTP + "    parameters:\n      type: object\n      required: 3\n",
+        "8:17",
+        "not a valid JSON Schema",
+    ),
+    ("video", M + "session:\n  video: true\n", "3:10", "no camera input yet"),
+    (
+        "affective-dialog-on-half-cascade",
+        M + "session: {affective_dialog: true}\n",
+        "2:29",
+        "`gemini-live-2.5-flash-preview` does not support affective dialog",
+    ),
+    (
+        "proactive-audio-on-half-cascade",
+        "model: gemini-2.0-flash-live-001\nsession: {proactive_audio: true}\n",
+        "2:28",
+        "does not support proactive audio",
+    ),
+    ("thinking-on-half-cascade", M + "generation: {thinking_budget: 512}\n", "2:31", "does not support thinking"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_semantic_error_is_located(tmp_path: Path, text: str, where: str, message: str) -> None:
+    error = only_error(write(tmp_path, text))
+    assert position(error) == where, error.render()
+    assert message in error.message, error.render()
+
+
+def test_native_audio_model_allows_affective_dialog_and_thinking(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        NATIVE + "session: {affective_dialog: true, proactive_audio: true}\ngeneration: {thinking_budget: 0}\n",
+    )
+    assert load_agent(path).warnings == []
+
+
+def test_unknown_model_is_a_warning_with_a_hint(tmp_path: Path) -> None:
+    path = write(tmp_path, "model: gemini-live-2.5-flash-previw\n")
+    agent = load_agent(path)
+    [warning] = agent.warnings
+    assert warning.severity == "warning"
+    assert position(warning) == "1:8"
+    assert warning.hint == "did you mean `gemini-live-2.5-flash-preview`?"
+
+
+def test_unknown_model_is_an_error_when_strict(tmp_path: Path) -> None:
+    error = only_error(write(tmp_path, "model: my-own-model\n"), strict=True)
+    assert position(error) == "1:8"
+    assert "unknown model `my-own-model`" in error.message
+
+
+def test_models_prefix_is_understood() -> None:
+    assert catalogue.lookup("models/gemini-2.0-flash-live-001") is catalogue.MODELS["gemini-2.0-flash-live-001"]
+
+
+def test_catalogue_knows_the_four_seed_models() -> None:
+    windows = {name: info.context_window_tokens for name, info in catalogue.MODELS.items()}
+    assert windows == {
+        "gemini-2.5-flash-native-audio-preview-09-2025": 131072,
+        "gemini-live-2.5-flash-preview": 32768,
+        "gemini-2.0-flash-live-001": 32768,
+        "gemini-2.0-flash-live-preview-04-09": 32768,
+    }
+
+
+def test_wake_word_mode_is_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, M + "activity:\n  mode: wake_word\n  wake: {model: hey_jarvis}\n")
+    assert load_agent(path).spec.activity.mode == "wake_word"
+
+
+def test_server_only_settings_warn_in_manual_mode(tmp_path: Path) -> None:
+    agent = load_agent(write(tmp_path, M + "activity:\n  mode: manual\n  silence_duration_ms: 300\n"))
+    assert [(position(w), w.message) for w in agent.warnings] == [
+        ("4:3", "`silence_duration_ms` only applies to `mode: server`")
+    ]
+
+
+def test_compression_off_warns(tmp_path: Path) -> None:
+    agent = load_agent(write(tmp_path, M + "context:\n  compression: {enabled: false}\n"))
+    assert [position(w) for w in agent.warnings] == ["3:26"]
+
+
+def test_one_error_per_problem_in_one_file(tmp_path: Path) -> None:
+    text = M + "session: {video: true}\ntools:\n  - name: t\n    http: {url: 'gopher://x'}\n"
+    assert [position(e) for e in failures(write(tmp_path, text)) if e.severity == "error"] == ["2:18", "5:17"]

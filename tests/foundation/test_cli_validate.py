@@ -1,0 +1,174 @@
+"""`runtime validate` and `runtime schema` as users run them: real files, a real subprocess, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jsonschema import validators
+
+from runtime.commands.schema import schema_text
+from tests.foundation.helpers import MODEL, write
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_FILE = ROOT / "schemas" / "agent.schema.json"
+
+
+def runtime(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RUNTIME_SECRETS_DIR": "/nonexistent-secrets"}
+    env.pop("CREDENTIALS_DIRECTORY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "runtime", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def test_examples_validate_with_exit_0() -> None:
+    result = runtime("validate", "agents/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "3 files valid" in result.stderr
+
+
+def test_invalid_file_exits_1_with_a_located_error_and_hint(tmp_path: Path) -> None:
+    path = write(tmp_path, f"model: {MODEL}\nrespnse: audio\n")
+    result = runtime("validate", path)
+    assert result.returncode == 1
+    assert result.stdout == f"{path}:2:1: error: unknown key `respnse`\n  hint: did you mean `response`?\n"
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    result = runtime("validate", tmp_path / "nope.yaml")
+    assert result.returncode == 2
+    assert "no such file or directory" in result.stderr
+
+
+def test_no_path_is_a_usage_error() -> None:
+    assert runtime("validate").returncode == 2
+
+
+def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
+    assert runtime("validate", "--format", "xml", "agents/").returncode == 2
+
+
+def test_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
+    assert runtime("validate", tmp_path).returncode == 2
+
+
+def test_json_format(tmp_path: Path) -> None:
+    good = write(tmp_path, f"model: {MODEL}\n", "good.yaml")
+    bad = write(tmp_path, f"model: {MODEL}\ngeneration: {{stop_sequences: [x]}}\n", "bad.yaml")
+    result = runtime("validate", "--format", "json", good, bad)
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == [
+        {
+            "path": str(bad),
+            "line": 2,
+            "column": 14,
+            "severity": "error",
+            "message": "`stop_sequences` is not supported by the Live API",
+            "hint": json.loads(result.stdout)[0]["hint"],
+        }
+    ]
+
+
+def test_json_format_of_valid_files_is_an_empty_list() -> None:
+    result = runtime("validate", "--format", "json", "agents/")
+    assert (result.returncode, json.loads(result.stdout)) == (0, [])
+
+
+def test_github_format(tmp_path: Path) -> None:
+    path = write(tmp_path, f"model: {MODEL}\nvoice: {{nme: Kore}}\n")
+    result = runtime("validate", "--format", "github", path)
+    assert result.returncode == 1
+    assert result.stdout == (
+        f"::error file={path},line=2,col=9,title=runtime validate::unknown key `nme` in `voice`"
+        "%0Ahint: did you mean `name`?\n"
+    )
+
+
+def test_warnings_pass_unless_strict(tmp_path: Path) -> None:
+    path = write(tmp_path, "model: gemini-9-live\n")
+    relaxed = runtime("validate", path)
+    assert relaxed.returncode == 0
+    assert f"{path}:1:8: warning: unknown model `gemini-9-live`" in relaxed.stdout
+    strict = runtime("validate", "--strict", path)
+    assert strict.returncode == 1
+    assert f"{path}:1:8: error: unknown model" in strict.stdout
+
+
+def test_secrets_dir_option(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "who").write_text("kitchen")
+    path = write(tmp_path, f"model: {MODEL}\nname: ${{secret:who}}\n")
+    assert runtime("validate", path).returncode == 1
+    assert runtime("validate", "--secrets-dir", secrets, path).returncode == 0
+
+
+def test_duplicate_names_in_a_directory_fail(tmp_path: Path) -> None:
+    write(tmp_path, f"model: {MODEL}\nname: twin\n", "a.yaml")
+    write(tmp_path, f"model: {MODEL}\nname: twin\n", "b.yaml")
+    result = runtime("validate", tmp_path)
+    assert result.returncode == 1
+    assert f"{tmp_path / 'b.yaml'}:2:7: error: agent name `twin` is already used by" in result.stdout
+
+
+def test_committed_schema_is_up_to_date() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), "run: runtime schema -o schemas/agent.schema.json"
+
+
+def test_schema_command_prints_a_draft_2020_12_schema(tmp_path: Path) -> None:
+    result = runtime("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    validators.Draft202012Validator.check_schema(schema)
+    assert schema["required"] == ["model"]
+    activity = schema["$defs"]["Activity"]["properties"]["mode"]
+    assert activity["enum"] == ["server", "manual", "push_to_talk", "wake_word"]
+    assert activity["default"] == "server" and activity["description"]
+    assert runtime("schema", "--output", tmp_path / "s.json").returncode == 0
+    assert (tmp_path / "s.json").read_text() == result.stdout
+
+
+def test_example_agents_satisfy_the_json_schema() -> None:
+    import yaml
+
+    validator = validators.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+    for path in sorted((ROOT / "agents").glob("*.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert errors == [], (path, errors)
+
+
+def test_validating_100_files_is_fast(tmp_path: Path) -> None:
+    """Measured and printed, not asserted: the issue wants well under a second after start-up."""
+    for number in range(100):
+        shutil.copy(ROOT / "agents" / "kitchen.yaml", tmp_path / f"agent{number:03}.yaml")
+        text = (tmp_path / f"agent{number:03}.yaml").read_text().replace("name: kitchen", f"name: kitchen{number}")
+        (tmp_path / f"agent{number:03}.yaml").write_text(text)
+    shutil.copy(ROOT / "agents" / "kitchen_tools.py", tmp_path)
+    from runtime.commands.validate import check_files
+    from runtime.loader import agent_files, load_agent
+
+    load_agent(ROOT / "agents" / "minimal.yaml")  # start-up: imports done
+    started = time.perf_counter()
+    findings = check_files(agent_files(tmp_path), secrets_dir=None, strict=False)
+    in_process = time.perf_counter() - started
+    assert findings == []
+    started = time.perf_counter()
+    result = runtime("validate", tmp_path)
+    whole_command = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout
+    started = time.perf_counter()
+    runtime("--help")
+    help_time = time.perf_counter() - started
+    print(
+        f"\nvalidate 100 kitchen-sized files: {in_process * 1000:.0f} ms in process, "
+        f"{whole_command * 1000:.0f} ms as a command (start-up included); runtime --help {help_time * 1000:.0f} ms"
+    )
