@@ -1,0 +1,164 @@
+"""Each metric is its own function; a metric that cannot run yields "not available: why", never a crash.
+
+The result has the same keys for the runtime (top level) and for every baseline (under "baselines"), so a
+partial run still has the shape of a full one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import analysis, load, plans, startup
+from bench.runs import RunResult, Unavailable, run_plan
+from bench.stats import percentiles, ratios, unavailable
+
+logger = logging.getLogger(__name__)
+
+CLIENTS = ("runtime", "quickstart", "pipecat")
+LATENCY_KEYS = ("uplink_added_ms", "downlink_added_ms", "interrupt_to_silence_ms", "underruns")
+LOAD_KEYS = ("cpu_pct", "rss_mb")
+STARTUP_KEYS = ("cold_start_s", "reload_s", "validate_100_s", "help_s")
+
+
+def guarded(name: str, keys: tuple[str, ...], measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Runs one metric; on any failure every key it owns gets a "not available" entry with the reason."""
+    started = time.monotonic()
+    try:
+        figures = measure()
+    except Unavailable as why:
+        figures = {key: unavailable(str(why)) for key in keys}
+    except Exception as error:  # a broken piece must not take the other figures down with it
+        logger.exception("%s failed", name)
+        figures = {key: unavailable(f"{type(error).__name__}: {error}"[:300]) for key in keys}
+    logger.info("%s done in %.1f s", name, time.monotonic() - started)
+    return figures
+
+
+Samples = dict[str, dict[str, list[float]]]
+"""Raw latency samples per client and metric, for the report's histogram (not part of the JSON)."""
+
+
+def conversation_figures(run: RunResult, samples_out: dict[str, list[float]]) -> dict[str, Any]:
+    samples = {
+        "uplink_added_ms": analysis.uplink_ms(run.records, run.log),
+        "downlink_added_ms": analysis.downlink_ms(run.sent, run.log),
+        "interrupt_to_silence_ms": analysis.interrupt_ms(run.sent, run.log),
+    }
+    samples_out.update(samples)
+    figures: dict[str, Any] = {key: percentiles(values) for key, values in samples.items()}
+    return figures | {"underruns": run.log.underruns}
+
+
+def handover_figures(run: RunResult) -> dict[str, Any]:
+    """Frames lost/duplicated over the run, and the longest speaker gap after a goAway and after a drop."""
+    lost, duplicated = analysis.frame_accounting(run.records, run.log)
+    go_aways, drops = analysis.handover_kinds(run.sent, run.records)
+    figures: dict[str, Any] = {
+        "lost_frames": lost,
+        "duplicated_frames": duplicated,
+        "speaker_gap_ms": analysis.speaker_gap_ms(run.log, go_aways + drops),
+        "go_away_gap_ms": analysis.speaker_gap_ms(run.log, go_aways),
+        "drop_gap_ms": analysis.speaker_gap_ms(run.log, drops),
+        "connections": len({record.get("conn") for record in run.records}),
+    }
+    if run.log.ended:
+        figures["session_ended"] = run.log.ended
+    return figures
+
+
+def latency_metrics(kind: str, quick: bool, samples: Samples) -> dict[str, Any]:
+    def conversation() -> dict[str, Any]:
+        return conversation_figures(run_plan(kind, plans.conversation(quick), quick), samples.setdefault(kind, {}))
+
+    def handover() -> dict[str, Any]:
+        return {"handover": handover_figures(run_plan(kind, plans.handover(quick), quick))}
+
+    figures = guarded(f"{kind} conversation", LATENCY_KEYS, conversation)
+    return figures | guarded(f"{kind} handover", ("handover",), handover)
+
+
+def load_metrics(kind: str, quick: bool) -> dict[str, Any]:
+    def measure() -> dict[str, Any]:
+        with load.emulator_process() as endpoint:
+            return load.cpu_and_memory(kind, endpoint, quick)
+
+    return guarded(f"{kind} load", LOAD_KEYS, measure)
+
+
+def runtime_startup(quick: bool) -> dict[str, Any]:
+    repeats = 3 if quick else 10
+    figures = guarded("help", ("help_s",), lambda: {"help_s": startup.help_s(repeats)})
+    figures |= guarded("validate", ("validate_100_s",), lambda: {"validate_100_s": startup.validate_100_s(repeats)})
+    figures |= guarded("daemon", ("cold_start_s", "reload_s"), lambda: startup.daemon_figures(1 if quick else 5))
+    return figures
+
+
+def baseline_startup(kind: str, connect_s: Any) -> dict[str, Any]:
+    """A baseline is a script: no daemon, no reload, no validator; cold start is process start → connected."""
+    what = "the quick-start script" if kind == "quickstart" else "a Pipecat bot script"
+    return {
+        "cold_start_s": connect_s,
+        "reload_s": unavailable(f"{what} cannot reload its configuration: it is restarted"),
+        "validate_100_s": unavailable(f"{what} has no configuration files to validate"),
+        "help_s": unavailable(f"{what} has no command line"),
+    }
+
+
+def cpu_model() -> str:
+    """The CPU's name: `model name` on x86, `Model` (the board) or `Hardware` on a Raspberry Pi."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                name, _, value = line.partition(":")
+                fields.setdefault(name.strip().lower(), value.strip())
+    except OSError:
+        pass
+    for name in ("model name", "model", "hardware"):
+        if fields.get(name) and not fields[name].isdigit():
+            return fields[name]
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "executable": sys.executable,
+    }
+
+
+def client_figures(kind: str, quick: bool, samples: Samples) -> dict[str, Any]:
+    figures = latency_metrics(kind, quick, samples) | load_metrics(kind, quick)
+    connect_s = figures.get("connect_s", unavailable("the load run failed"))
+    figures |= runtime_startup(quick) if kind == "runtime" else baseline_startup(kind, connect_s)
+    return figures
+
+
+def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, Any], Samples]:
+    """The whole report (runtime figures at the top level, baselines beside, ratios runtime/baseline),
+    and the raw latency samples behind it."""
+    started = time.monotonic()
+    samples: Samples = {}
+    result: dict[str, Any] = {"machine": machine(), "quick": quick}
+    result |= client_figures("runtime", quick, samples)
+    result["baselines"] = {}
+    for kind in clients:
+        if kind != "runtime":
+            result["baselines"][kind] = client_figures(kind, quick, samples)
+    keys = (*LATENCY_KEYS, "handover", *LOAD_KEYS, *STARTUP_KEYS)
+    runtime = {key: result[key] for key in keys}
+    result["ratios"] = {
+        kind: {key: value for key in keys if (value := ratios(runtime[key], figures[key])) is not None}
+        for kind, figures in result["baselines"].items()
+    }
+    result["duration_s"] = round(time.monotonic() - started, 1)
+    return result, samples

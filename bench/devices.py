@@ -1,0 +1,174 @@
+"""Sound cards in software for the baselines: a clocked callback thread behind PyAudio-style blocking calls.
+
+A real PortAudio stream runs a callback every period on its own thread; PyAudio's blocking `read`/`write`
+wait on the buffer that callback fills or drains. These classes do the same with a thread on an absolute
+20 ms schedule, and report the two instants the bench needs from the callback itself: when a microphone
+block became ready, and when speaker samples were handed over (or silence played).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench.analysis import DeviceLog
+from bench.markers import numbered_blocks
+
+MIC_RATE_HZ, SPEAKER_RATE_HZ = 16_000, 24_000
+PERIOD_S = 0.020
+
+
+class DeviceClock:
+    """Calls `tick()` every `period_s` on an absolute schedule (no drift) until stopped."""
+
+    def __init__(self, tick: Callable[[], None], period_s: float = PERIOD_S, name: str = "device") -> None:
+        self._tick, self._period_s = tick, period_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1)
+
+    def _run(self) -> None:
+        deadline = time.monotonic()
+        while not self._stop.is_set():
+            deadline += self._period_s
+            delay = deadline - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                return
+            self._tick()
+
+
+@dataclass
+class MicScript:
+    """What the simulated microphone captures: numbered blocks, loud (speech) between given block indices."""
+
+    speech: list[tuple[int, int]] = field(default_factory=list)
+    """[first, end) block ranges where the user "speaks" (a loud tone)."""
+    amplitude: int = 6000
+
+    def block(self, index: int, block_frames: int) -> bytes:
+        loud = any(first <= index < end for first, end in self.speech)
+        pcm = numbered_blocks(index, 1, block_frames, MIC_RATE_HZ, self.amplitude if loud else 0)
+        return pcm.tobytes()
+
+
+class BlockingMic:
+    """PyAudio-like input stream: a 20 ms capture callback fills a buffer; `read(frames)` blocks on it."""
+
+    def __init__(self, script: MicScript, log: DeviceLog, block_frames: int = 320) -> None:
+        self.script, self.block_frames, self.log = script, block_frames, log
+        self._buffer = bytearray()
+        self._cond = threading.Condition()
+        self._next = 0
+        self._stopped = False
+        self._clock = DeviceClock(self._capture, name="bench-mic")
+
+    def start(self) -> None:
+        self._clock.start()
+
+    def stop(self) -> None:
+        self._clock.stop()
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def _capture(self) -> None:
+        block = self.script.block(self._next, self.block_frames)
+        with self._cond:
+            self.log.mic_ready[self._next] = time.monotonic()
+            self._buffer += block
+            self._next += 1
+            self._cond.notify_all()
+
+    def read(self, frames: int, timeout_s: float = 5.0) -> bytes:
+        """Blocks until `frames` frames are captured, like `pyaudio.Stream.read`."""
+        wanted = frames * 2
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._buffer) >= wanted or self._stopped, timeout=timeout_s)
+            if len(self._buffer) < wanted:
+                raise EOFError("simulated microphone stopped")
+            chunk = bytes(self._buffer[:wanted])
+            del self._buffer[:wanted]
+        return chunk
+
+
+class SpeakerMeter:
+    """Called from inside a speaker callback: logs audio handed over, silences and mid-turn gaps."""
+
+    def __init__(self, log: DeviceLog, period_frames: int) -> None:
+        self.log, self.period_frames = log, period_frames
+        self._offset = 0
+        self._was_audible = False
+        self._gap_start: float | None = None
+
+    def on_callback(self, frames: int, now: float, flushed: bool, in_turn: bool) -> None:
+        """`frames` came from the queue (the rest of the period is silence); `flushed`: a barge-in cut it."""
+        if frames and not flushed:
+            self.log.played.append((self._offset, frames * 2, now))
+            self._offset += frames * 2
+        if (flushed or not frames) and self._was_audible:
+            self.log.silence_after_audio.append(now)
+        if frames < self.period_frames and in_turn and self._was_audible and self._gap_start is None:
+            self._gap_start = now
+        elif frames and self._gap_start is not None:
+            self.log.gaps.append((self._gap_start, now))
+            self._gap_start = None
+        self._was_audible = bool(frames) and not flushed
+
+
+class BlockingSpeaker:
+    """PyAudio-like output stream: `write` blocks while the device buffer is full; a 20 ms callback drains it."""
+
+    def __init__(self, log: DeviceLog, buffer_frames: int = 2048, period_frames: int = 480) -> None:
+        self.log = log
+        self._meter = SpeakerMeter(log, period_frames)
+        self._capacity = buffer_frames * 2
+        self._period_bytes = period_frames * 2
+        self._buffer = bytearray()
+        self._cond = threading.Condition()
+        self._in_turn = False
+        self._stopped = False
+        self._clock = DeviceClock(self._play, name="bench-speaker")
+
+    def start(self) -> None:
+        self._clock.start()
+
+    def stop(self) -> None:
+        self._clock.stop()
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def write(self, pcm: bytes) -> None:
+        """Blocks until all of `pcm` is in the device buffer, like `pyaudio.Stream.write`."""
+        view = memoryview(pcm)
+        with self._cond:
+            self._in_turn = True
+            while view and not self._stopped:
+                self._cond.wait_for(lambda: len(self._buffer) < self._capacity or self._stopped)
+                room = self._capacity - len(self._buffer)
+                self._buffer += view[:room]
+                view = view[room:]
+
+    def end_of_turn(self) -> None:
+        """Instrumentation only: a short buffer after this is the end of speech, not an underrun."""
+        with self._cond:
+            self._in_turn = False
+
+    def _play(self) -> None:
+        with self._cond:
+            chunk_bytes = min(len(self._buffer), self._period_bytes)
+            del self._buffer[:chunk_bytes]
+            in_turn = self._in_turn
+            self._cond.notify_all()
+        if chunk_bytes < self._period_bytes and in_turn:
+            self.log.underruns += 1
+        self._meter.on_callback(chunk_bytes // 2, time.monotonic(), False, in_turn)

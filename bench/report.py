@@ -1,0 +1,118 @@
+"""The markdown report: one small table per metric, runtime beside each baseline, and a latency histogram."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bench.collect import Samples
+from bench.stats import is_number, ratios
+
+TARGETS = {
+    "uplink_added_ms": "p95 ≤ 20 ms",
+    "downlink_added_ms": "p95 ≤ 40 ms",
+    "interrupt_to_silence_ms": "p95 ≤ 30 ms",
+    "underruns": "0",
+    "handover": "0 lost, 0 duplicated, gap ≤ 20 ms",
+    "cpu_pct": "≤ 3 % for 1 agent, +2 % per extra agent",
+    "rss_mb": "≤ 80 MB for 1 agent, +15 MB per extra agent",
+    "cold_start_s": "≤ 1.5 s",
+    "reload_s": "≤ 0.3 s",
+    "validate_100_s": "≤ 1 s",
+    "help_s": "fast",
+}
+TITLES = {
+    "uplink_added_ms": "Uplink latency added (mic block ready → received by the emulator), ms",
+    "downlink_added_ms": "Downlink latency added (chunk sent by the emulator → handed to the speaker callback), ms",
+    "interrupt_to_silence_ms": "Interrupt to silence (`interrupted` sent → speaker callback plays silence), ms",
+    "underruns": "Speaker underruns (callback periods short of audio mid-turn)",
+    "handover": "Handover (goAway and 1011 drop): microphone frames lost/duplicated, speaker gap",
+    "cpu_pct": "CPU, % of one core, for N agents streaming at once (whole client process)",
+    "rss_mb": "Resident memory, MB, for N agents streaming at once (whole client process)",
+    "cold_start_s": "Cold start, s (runtime: process start → READY=1; baselines: process start → connected)",
+    "reload_s": "Hot reload, s (agent file saved → new session's setupComplete)",
+    "validate_100_s": "`runtime validate` on 100 agent files, s",
+    "help_s": "`runtime --help`, s",
+}
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, Mapping) and value.get("available") is False:
+        return f"n/a ({value.get('reason', '')})".replace("|", "/")
+    if is_number(value):
+        return f"{value:g}"
+    if value is None:
+        return "—"
+    return str(value).replace("|", "/")
+
+
+def table(key: str, result: Mapping[str, Any]) -> list[str]:
+    """Rows = the metric's fields (p50/p95/p99, agent counts, ...), columns = runtime, baselines, ratios."""
+    baselines: Mapping[str, Any] = result.get("baselines", {})
+    columns = {"runtime": result.get(key), **{kind: figures.get(key) for kind, figures in baselines.items()}}
+    ratio_columns = {
+        f"runtime/{kind}": ratios(columns["runtime"], value) for kind, value in columns.items() if kind != "runtime"
+    }
+    runtime_value = columns["runtime"]
+    fields = (
+        [name for name in runtime_value if name != "n"]
+        if isinstance(runtime_value, Mapping) and runtime_value.get("available") is not False
+        else [""]
+    )
+    header = ["", *columns, *ratio_columns]
+    lines = [f"### {TITLES.get(key, key)}", "", f"Target: {TARGETS.get(key, '—')}", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in fields:
+        row = [name or key]
+        for value in [*columns.values(), *ratio_columns.values()]:
+            row.append(cell(value.get(name) if name and isinstance(value, Mapping) and name in value else value))
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def histogram(samples: Samples, path: Path) -> bool:
+    """Latency histograms, one panel per metric, one colour per client; False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    metrics = ("uplink_added_ms", "downlink_added_ms", "interrupt_to_silence_ms")
+    figure, axes = plt.subplots(1, len(metrics), figsize=(15, 4))
+    for axis, metric in zip(axes, metrics, strict=True):
+        for kind, by_metric in samples.items():
+            values = by_metric.get(metric) or []
+            if values:
+                axis.hist(values, bins=40, alpha=0.5, label=f"{kind} (n={len(values)})")
+        axis.set_title(metric)
+        axis.set_xlabel("ms")
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return True
+
+
+def markdown(result: Mapping[str, Any], samples: Samples, path: Path) -> None:
+    """Writes the report to `path` and the histogram next to it (`<stem>-latency.png`)."""
+    machine = result.get("machine", {})
+    lines = [
+        "# runtime benchmark",
+        "",
+        f"Machine: {machine.get('cpu_model')}, {machine.get('cores')} cores, Python {machine.get('python')}; "
+        f"{'quick run (short durations: figures are rough)' if result.get('quick') else 'full run'}; "
+        f"took {result.get('duration_s')} s.",
+        "",
+        "Every client ran the same plans against the same emulator with the same simulated sound card "
+        "(see bench/README.md). Ratios below 1 mean the runtime is lower (better for every metric here).",
+        "",
+    ]
+    png = path.with_name(f"{path.stem}-latency.png")
+    if histogram(samples, png):
+        lines += [f"![latency histograms]({png.name})", ""]
+    for key in TARGETS:
+        lines += table(key, result)
+    path.write_text("\n".join(lines))

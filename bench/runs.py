@@ -1,0 +1,84 @@
+"""Runs one client process through one plan against an emulator in this process, and collects both sides.
+
+The emulator runs on its own thread here, so its record (`records`, `sent`) is at hand; the client runs in
+a child process, so the two never share an interpreter lock. Both stamp `time.monotonic()`, which Linux
+shares between processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import plans
+from bench.analysis import DeviceLog
+
+REPO = Path(__file__).resolve().parent.parent
+PIPECAT_PYTHON = Path(os.environ.get("BENCH_PIPECAT_PYTHON", "/tmp/pipecat-venv/bin/python"))
+
+
+class Unavailable(Exception):
+    """A metric cannot be measured here; the message says why (it goes into the report)."""
+
+
+@dataclass
+class RunResult:
+    log: DeviceLog
+    records: list[dict[str, Any]]
+    sent: list[dict[str, Any]]
+
+
+def client_command(kind: str) -> list[str]:
+    """The interpreter and module that run one kind of client."""
+    if kind == "pipecat":
+        if not PIPECAT_PYTHON.exists():
+            raise Unavailable(
+                f"no Pipecat interpreter at {PIPECAT_PYTHON}: see bench/README.md (python -m venv /tmp/pipecat-venv "
+                "&& /tmp/pipecat-venv/bin/pip install 'pipecat-ai[google,local]'), or set BENCH_PIPECAT_PYTHON"
+            )
+        return [str(PIPECAT_PYTHON), "-m", "bench.baselines.pipecat_agent"]
+    return [sys.executable, "-m", "bench.client", kind]
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name, "")]))
+    return env
+
+
+def emulator_options(plan: plans.Plan) -> Any:
+    from runtime.emulator import EmulatorOptions, Fault, parse_scenario
+
+    return EmulatorOptions(
+        scenario_obj=parse_scenario(plans.scenario_document(200)),
+        go_away_after_s=plan.go_away_after_s,
+        connection_limit_s=plan.connection_limit_s,
+        faults=tuple(Fault(**fault) for fault in plan.faults),
+    )
+
+
+def run_plan(kind: str, plan: plans.Plan, quick: bool) -> RunResult:
+    """One client through one plan; raises `Unavailable` when the client could not run."""
+    from runtime.emulator import EmulatorThread
+
+    command = client_command(kind)
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp, EmulatorThread(emulator_options(plan)) as emu:
+        out = Path(tmp) / "log.json"
+        command += ["--base-url", emu.base_url, "--ca-file", str(emu.ca_file), "--plan", plan.name, "--out", str(out)]
+        command += ["--quick"] if quick else []
+        done = subprocess.run(
+            command, cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=plan.duration_s + 90
+        )
+        if done.returncode != 0 or not out.exists():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise Unavailable(f"{kind} client failed (exit {done.returncode}): {' | '.join(tail)}"[:400])
+        log = DeviceLog.from_json(json.loads(out.read_text()))
+        return RunResult(log, list(emu.records), list(emu.sent))
