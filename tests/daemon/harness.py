@@ -46,7 +46,7 @@ class NotifySocket:
     """The systemd side of sd_notify: a datagram socket that learns each sender's pid, like NotifyAccess=main."""
 
     def __init__(self, directory: Path) -> None:
-        self.path = directory / "notify.sock"
+        self.path = directory / f"notify-{time.monotonic_ns()}.sock"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.path))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)

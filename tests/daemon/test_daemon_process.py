@@ -118,3 +118,74 @@ def test_every_log_line_names_its_agent_and_carries_a_level(tmp_path: Path) -> N
     entries = [json.loads(line) for line in daemon.lines]
     assert {e["level"] for e in entries} <= {"debug", "info", "warning", "error"}
     assert any(e["agent"] == "alpha" and "running" in e["msg"] for e in entries)
+
+
+def test_invalid_files_and_a_tool_module_that_raises_at_import_are_reported_and_skipped(tmp_path: Path) -> None:
+    agents = make_agents(tmp_path / "agents", ["alpha", "gamma"])
+    (agents / "broken.yaml").write_text("model: [unclosed\n")
+    (agents / "boom_tools.py").write_text("raise RuntimeError('tool module broken at import')\n")
+    (agents / "boom.yaml").write_text(agent_yaml("boom", extra="tools:\n  - name: go\n    python: boom_tools:go\n"))
+    (agents / "gamma_tools.py").write_text(GAMMA_TOOLS.format(v=1))
+    (agents / "gamma.yaml").write_text(agent_yaml("gamma", extra=GAMMA_EXTRA))
+    daemon = start_daemon(agents, tmp_path, "--backend", "emulator")
+    try:
+        assert daemon.notify.expect("READY")["STATUS"] == "2 agents: 2 running; 2 invalid files"
+        daemon.wait_line(r"broken\.yaml:\d+:\d+: error: .*\(skipped\)")
+        daemon.wait_line(r"boom\.yaml:\d+:\d+: error: .*tool module broken at import")
+        reload_cycle(daemon, lambda: save_atomically(agents / "gamma_tools.py", "raise ImportError('half-saved')\n"),
+                     "no change")
+        daemon.wait_line(r"gamma\.yaml:\d+:\d+: error: .*half-saved.*keeps running on its last good version")
+        assert starts(daemon, "gamma") == 1
+        assert daemon.stop() == 0
+    finally:
+        daemon.stop()
+        daemon.notify.close()
+
+
+def test_refuses_agent_files_other_users_can_change_unless_told_otherwise(tmp_path: Path) -> None:
+    agents = make_agents(tmp_path / "agents", ["alpha", "beta"])
+    (agents / "alpha.yaml").chmod(0o664)
+    refused = start_daemon(agents, tmp_path, "--backend", "emulator")
+    try:
+        assert refused.process.wait(30) == 1
+    finally:
+        refused.stop()
+        refused.notify.close()
+    assert refused.matching(r"alpha\.yaml: writable by its group")
+    (agents / "alpha.yaml").chmod(0o644)
+    daemon = start_daemon(agents, tmp_path, "--backend", "emulator", notify=None)
+    try:
+        daemon.notify.expect("READY")
+        (agents / "beta.yaml").chmod(0o666)
+        mark = len(daemon.lines)
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_line(r"reload \(SIGHUP\): no change", after=mark)
+        daemon.wait_line(r"beta\.yaml: error: refusing it.*keeps running on its last good version", after=mark)
+        assert daemon.stop() == 0
+    finally:
+        daemon.stop()
+        daemon.notify.close()
+
+
+def test_demo_plays_the_bundled_request_prints_the_conversation_and_exits_0(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    agents = tmp_path / "agents"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "agents", agents)
+    environ = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "NOTIFY_SOCKET")}
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "run", str(agents), "--demo", "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=80, env=environ,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "NO GEMINI API KEY" in result.stderr, "the emulator backend is announced loudly"
+    lines = result.stdout.splitlines()
+    assert any(" you " in line and "timer" in line.lower() for line in lines), result.stdout
+    assert any(" tool " in line and "set_timer(" in line for line in lines), result.stdout
+    assert any(" agent " in line for line in lines) and any(" usage " in line for line in lines), result.stdout
+    import wave
+
+    with wave.open(str(tmp_path / "state" / "demo-reply.wav")) as reply:
+        assert reply.getframerate() == 24000 and reply.getnframes() > 24000

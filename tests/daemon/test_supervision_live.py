@@ -1,0 +1,116 @@
+"""Supervision with the real pieces: `AgentSession` and the google-genai SDK against emulators that misbehave.
+
+In-process, so that each agent can get its own emulator (one rejects setup, one stalls), while the daemon,
+its supervisors and the sessions are exactly those `runtime run` uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+
+from runtime.daemon.agentdir import LoadedAgentLike, read_directory
+from runtime.daemon.app import SessionFactory, open_device_ports
+from runtime.daemon.daemon import Daemon, DaemonTimings
+from runtime.daemon.supervisor import AgentState, Runnable
+from runtime.daemon.systemd import Notifier
+from runtime.emulator import EmulatorOptions, Fault, serve
+from runtime.live.endpoint import Endpoint
+from runtime.live.events import NullEvents
+from runtime.live.session import RetryPolicy
+from runtime.loader import load_agent
+from tests.daemon.harness import agent_yaml, make_agents
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+FAST_SUPERVISION = "supervision: {backoff_s: [0.05, 0.1], max_restarts: 2, window_s: 60, watchdog_s: 1.5}\n"
+FAST_RETRY = RetryPolicy(first_backoff_s=0.01, longest_backoff_s=0.05, fatal_retry_s=0.01, fatal_attempts=1,
+                         give_up_after=2)
+
+
+@asynccontextmanager
+async def emulators(faults: dict[str, tuple[Fault, ...]]) -> AsyncIterator[dict[str, Endpoint]]:
+    """One emulator per agent name, each with its own faults."""
+    async with AsyncExitStack() as stack:
+        endpoints = {}
+        for name, agent_faults in faults.items():
+            emulator = await stack.enter_async_context(serve(EmulatorOptions(faults=agent_faults)))
+            endpoints[name] = Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key")
+        yield endpoints
+
+
+def per_agent_factory(endpoints: dict[str, Endpoint], state_dir: Path) -> object:
+    factories = {name: SessionFactory(endpoint, state_dir, NullEvents(), retry=FAST_RETRY)
+                 for name, endpoint in endpoints.items()}
+
+    def factory(agent: LoadedAgentLike) -> Runnable:
+        return factories[agent.name](agent)
+
+    return factory
+
+
+async def wait_state(daemon: Daemon, name: str, state: AgentState, timeout_s: float = 20.0) -> None:
+    with anyio.fail_after(timeout_s):
+        while daemon.states().get(name) is not state:
+            await anyio.sleep(0.02)
+
+
+def directory(tmp_path: Path, names: list[str]) -> Path:
+    agents = make_agents(tmp_path / "agents", [])
+    for name in names:
+        (agents / f"{name}.yaml").write_text(agent_yaml(name, extra=FAST_SUPERVISION))
+    return agents
+
+
+async def test_an_agent_whose_emulator_rejects_setup_is_parked_and_the_other_keeps_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    agents = directory(tmp_path, ["good", "rejected"])
+    reject = (Fault(action="reject_setup", code=1008, reason="API key not valid. Please pass a valid API key."),)
+    async with emulators({"good": (), "rejected": reject}) as endpoints:
+        read = functools.partial(read_directory, agents, load_agent)
+        factory = per_agent_factory(endpoints, tmp_path)
+        daemon = Daemon(agents, read, factory, Notifier(None), DaemonTimings(watch=False))  # type: ignore[arg-type]
+        async with anyio.create_task_group() as tg:
+            await tg.start(daemon.run)
+            await wait_state(daemon, "rejected", AgentState.PARKED)
+            assert daemon.states()["good"] is AgentState.RUNNING
+            assert "1 failed (rejected)" in daemon.status()
+            daemon.stop()
+    parked = [r.getMessage() for r in caplog.records if "parked as failed" in r.getMessage()]
+    assert parked and "restarts within" in parked[0]
+    assert len([r for r in caplog.records if r.getMessage().startswith("running (start")]) == 1
+
+
+async def test_a_session_whose_server_stalls_is_restarted_by_the_watchdog(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    agents = directory(tmp_path, ["stalled"])
+    stall_first = (Fault(action="delay", seconds=30.0, conn=1),)
+    async with emulators({"stalled": stall_first}) as endpoints:
+        read = functools.partial(read_directory, agents, load_agent)
+        daemon = Daemon(agents, read, per_agent_factory(endpoints, tmp_path),  # type: ignore[arg-type]
+                        Notifier(None), DaemonTimings(watch=False, settle_timeout_s=0.1))
+        async with anyio.create_task_group() as tg:
+            await tg.start(daemon.run)
+            with anyio.fail_after(20):
+                while not any(r.getMessage() == "running (start #2)" for r in caplog.records):
+                    await anyio.sleep(0.02)
+            daemon.stop()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("watchdog: no progress") for m in messages), messages
+    assert any(m == "running (start #2)" for m in messages)
+
+
+def test_device_ports_of_a_file_agent_are_wav_files(tmp_path: Path) -> None:
+    agents = directory(tmp_path, ["filey"])
+    mic, speaker = open_device_ports(load_agent(agents / "filey.yaml"))
+    assert type(mic).__name__ == "WavFileIn" and type(speaker).__name__ == "WavFileOut"
