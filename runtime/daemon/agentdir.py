@@ -89,6 +89,10 @@ def read_directory(directory: Path, load: LoadAgent, *, check_permissions: bool 
         except RuntimeConfigError as exc:
             state.fail(path, exc)
             continue
+        except Exception as exc:  # a loader bug on one file must not stop the others from loading
+            log.debug("loading %s raised", path, exc_info=exc)
+            state.fail(path, RuntimeConfigError(Location(str(path)), f"cannot load: {type(exc).__name__}: {exc}"))
+            continue
         if agent.name in paths:
             state.fail(path, RuntimeConfigError(
                 Location(str(path)), f"agent name {agent.name!r} is already used by {paths[agent.name]}",

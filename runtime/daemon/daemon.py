@@ -25,6 +25,8 @@ from runtime.daemon.supervisor import AgentState, Runnable, Supervisor
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[LoadedAgentLike], Runnable]
+
+WATCH_RETRY_S = 2.0
 Config = AgentConfig[LoadedAgentLike]
 
 
@@ -127,9 +129,15 @@ class Daemon:
         await self.reload("SIGHUP", force=True)
 
     async def _watch_loop(self) -> None:
-        async for paths in watch_changes(self.directory):
-            names = ", ".join(sorted(Path(p).name for p in paths))
-            await self.reload(f"changed: {names}")
+        """Reload on every burst of edits; if watching fails (directory replaced), retry: SIGHUP still works."""
+        while True:
+            try:
+                async for paths in watch_changes(self.directory):
+                    names = ", ".join(sorted(Path(p).name for p in paths))
+                    await self.reload(f"changed: {names}")
+            except Exception as exc:  # the watcher is a convenience; it must never take the agents down
+                log.warning("watching %s failed (%s); retrying in %g s", self.directory, exc, WATCH_RETRY_S)
+            await anyio.sleep(WATCH_RETRY_S)
 
     async def _watchdog_loop(self, interval_s: float) -> None:
         """WATCHDOG=1 from the event loop itself: if the loop blocks, the pings stop and systemd restarts us."""
@@ -145,7 +153,13 @@ class Daemon:
             began = time.monotonic()
             if not initial:
                 self._notifier.send(systemd.reloading_message(f"reloading ({reason})", systemd.monotonic_usec()))
-            state = await anyio.to_thread.run_sync(self._read)
+            try:
+                state = await anyio.to_thread.run_sync(self._read)
+            except OSError as exc:
+                log.error("cannot read %s (%s); the running agents keep going", self.directory, exc)
+                if not initial:
+                    self._notifier.send(systemd.ready_message(self.status()))
+                return Plan()
             self._report_errors(state)
             current = {name: hosted.config for name, hosted in self._hosted.items()}
             wanted = keep_last_good(current, state.configs, state.failed_paths)
