@@ -75,6 +75,9 @@ def test_ready_reload_cycles_sighup_and_sigterm(tmp_path: Path) -> None:
         reload_cycle(daemon, lambda: (agents / "beta.yaml").write_text(beta), "no change")
         assert starts(daemon, "beta") == 1, "fixing a broken edit back to the running version costs nothing"
 
+        reload_cycle(daemon, lambda: os.replace(agents / "beta.yaml", agents / "b.yaml"), "no change")
+        assert starts(daemon, "beta") == 1, "renaming a file that names its agent changes nothing"
+
         timings["delete"] = reload_cycle(daemon, lambda: (agents / "alpha.yaml").unlink(), "stop alpha")
         timings["add"] = reload_cycle(
             daemon, lambda: (agents / "delta.yaml").write_text(agent_yaml("delta")), "start delta")

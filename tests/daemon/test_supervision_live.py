@@ -83,10 +83,13 @@ async def test_an_agent_whose_emulator_rejects_setup_is_parked_and_the_other_kee
             await wait_state(daemon, "rejected", AgentState.PARKED)
             assert daemon.states()["good"] is AgentState.RUNNING
             assert "1 failed (rejected)" in daemon.status()
+            plan = await daemon.reload("SIGHUP", force=True)
+            assert plan.restart == ("rejected",), "SIGHUP gives a parked agent a fresh start, and only it"
+            await wait_state(daemon, "rejected", AgentState.PARKED)
             daemon.stop()
     parked = [r.getMessage() for r in caplog.records if "parked as failed" in r.getMessage()]
     assert parked and "restarts within" in parked[0]
-    assert len([r for r in caplog.records if r.getMessage().startswith("running (start")]) == 1
+    assert len([r for r in caplog.records if r.getMessage().startswith("running (start")]) == 1, "good ran once"
 
 
 async def test_a_session_whose_server_stalls_is_restarted_by_the_watchdog(
