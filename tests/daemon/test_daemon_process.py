@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.harness import Daemon, agent_yaml, make_agents, start_daemon
+from tests.daemon.harness import MODEL, Daemon, agent_yaml, make_agents, start_daemon
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -130,9 +130,11 @@ def test_invalid_files_and_a_tool_module_that_raises_at_import_are_reported_and_
     (agents / "boom.yaml").write_text(agent_yaml("boom", extra="tools:\n  - name: go\n    python: boom_tools:go\n"))
     (agents / "gamma_tools.py").write_text(GAMMA_TOOLS.format(v=1))
     (agents / "gamma.yaml").write_text(agent_yaml("gamma", extra=GAMMA_EXTRA))
+    (agents / "ghost.yaml").write_text(f"name: ghost\nmodel: {MODEL}\naudio: {{input: {{device: no-such-card-xyz}}}}\n")
     daemon = start_daemon(agents, tmp_path, "--backend", "emulator")
     try:
-        assert daemon.notify.expect("READY")["STATUS"] == "2 agents: 2 running; 2 invalid files"
+        ready = daemon.notify.expect("READY")["STATUS"]
+        assert ready == "3 agents: 2 running, 1 waiting for device (ghost); 2 invalid files"
         daemon.wait_line(r"broken\.yaml:\d+:\d+: error: .*\(skipped\)")
         daemon.wait_line(r"boom\.yaml:\d+:\d+: error: .*tool module broken at import")
         reload_cycle(daemon, lambda: save_atomically(agents / "gamma_tools.py", "raise ImportError('half-saved')\n"),
@@ -143,6 +145,7 @@ def test_invalid_files_and_a_tool_module_that_raises_at_import_are_reported_and_
     finally:
         daemon.stop()
         daemon.notify.close()
+    assert len(daemon.matching(r"ghost: .*waiting for it")) == 1, "a missing device is reported once"
 
 
 def test_refuses_agent_files_other_users_can_change_unless_told_otherwise(tmp_path: Path) -> None:
