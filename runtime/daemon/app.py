@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -19,12 +19,15 @@ from runtime.daemon import systemd
 from runtime.daemon.agentdir import DirectoryState, LoadedAgentLike, read_directory
 from runtime.daemon.backend import BackendError, BackendOptions, bundled, open_endpoint
 from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
-from runtime.daemon.daemon import Daemon, DaemonTimings
+from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
 from runtime.daemon.supervisor import Runnable
 from runtime.errors import AgentRuntimeError, DeviceError
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import SessionEvents
+
+if TYPE_CHECKING:
+    from runtime.live.session import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,7 @@ class SessionFactory:
         events: SessionEvents,
         *,
         ports: Callable[[LoadedAgentLike], tuple[AudioIn, AudioOut]] = open_device_ports,
-        retry: Any = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.state_dir = state_dir
@@ -195,7 +198,7 @@ async def _serve_demo(
     factory = SessionFactory(
         endpoint, options.state_dir, FanOut(*receivers), ports=demo_ports(agent, bundled("demo-request.wav"), reply)
     )
-    daemon = Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env(), DaemonTimings())
+    daemon = Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env(), DaemonSettings())
     print(f"demo: playing {bundled('demo-request.wav').name} into the microphone of `{agent}`; "
           f"the reply goes to {reply}", file=sys.stderr, flush=True)
     ok = await run_demo(daemon, progress, lambda: factory.outputs.get(agent))

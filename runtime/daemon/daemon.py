@@ -56,7 +56,7 @@ class _Hosted:
 
 
 @dataclass
-class DaemonTimings:
+class DaemonSettings:
     settle_timeout_s: float = 20.0
     """READY=1 is sent once every agent settled (running, waiting for its device, failed) or after this."""
     stop_timeout_s: float = 5.0
@@ -74,13 +74,13 @@ class Daemon:
         read: Callable[[], DirectoryState],
         factory: SessionFactory,
         notifier: systemd.Notifier,
-        timings: DaemonTimings | None = None,
+        settings: DaemonSettings | None = None,
     ) -> None:
         self.directory = directory
         self._read = read
         self._factory = factory
         self._notifier = notifier
-        self.timings = timings or DaemonTimings()
+        self.settings = settings or DaemonSettings()
         self._hosted: dict[str, _Hosted] = {}
         self._invalid: dict[str, str] = {}
         self._lock = anyio.Lock()
@@ -95,7 +95,7 @@ class Daemon:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 tg.start_soon(self._signal_loop, signals)
-                if self.timings.watch:
+                if self.settings.watch:
                     tg.start_soon(self._watch_loop)
                 started_at = time.monotonic()
                 self._notifier.send(systemd.status_message("starting agents"))
@@ -195,7 +195,7 @@ class Daemon:
         starting = []
         for name in plan.start + plan.restart:
             starting.append(await self._start_agent(wanted[name]))
-        with anyio.move_on_after(self.timings.settle_timeout_s):
+        with anyio.move_on_after(self.settings.settle_timeout_s):
             for supervisor in starting:
                 await supervisor.settled.wait()
 
@@ -219,10 +219,10 @@ class Daemon:
     async def _stop_agent(self, name: str) -> None:
         hosted = self._hosted.pop(name)
         hosted.scope.cancel()
-        with anyio.move_on_after(self.timings.stop_timeout_s) as waited:
+        with anyio.move_on_after(self.settings.stop_timeout_s) as waited:
             await hosted.supervisor.finished.wait()
         if waited.cancelled_caught:
-            log.warning("%s: did not stop within %g s", name, self.timings.stop_timeout_s)
+            log.warning("%s: did not stop within %g s", name, self.settings.stop_timeout_s)
         self._on_change(hosted.supervisor)
 
     # -- status ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 import anyio.abc
@@ -196,6 +196,3 @@ class Supervisor:
         if state in SETTLED_STATES:
             self.settled.set()
         self._on_change(self)
-
-    def summary(self) -> dict[str, Any]:
-        return {"agent": self.name, "state": self.state.value, "detail": self.detail, "starts": self.starts}

@@ -17,7 +17,7 @@ import pytest
 
 from runtime.daemon.agentdir import LoadedAgentLike, read_directory
 from runtime.daemon.app import SessionFactory, open_device_ports
-from runtime.daemon.daemon import Daemon, DaemonTimings
+from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.supervisor import AgentState, Runnable
 from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, Fault, serve
@@ -77,7 +77,7 @@ async def test_an_agent_whose_emulator_rejects_setup_is_parked_and_the_other_kee
     async with emulators({"good": (), "rejected": reject}) as endpoints:
         read = functools.partial(read_directory, agents, load_agent)
         factory = per_agent_factory(endpoints, tmp_path)
-        daemon = Daemon(agents, read, factory, Notifier(None), DaemonTimings(watch=False))  # type: ignore[arg-type]
+        daemon = Daemon(agents, read, factory, Notifier(None), DaemonSettings(watch=False))  # type: ignore[arg-type]
         async with anyio.create_task_group() as tg:
             await tg.start(daemon.run)
             await wait_state(daemon, "rejected", AgentState.PARKED)
@@ -101,7 +101,7 @@ async def test_a_session_whose_server_stalls_is_restarted_by_the_watchdog(
     async with emulators({"stalled": stall_first}) as endpoints:
         read = functools.partial(read_directory, agents, load_agent)
         daemon = Daemon(agents, read, per_agent_factory(endpoints, tmp_path),  # type: ignore[arg-type]
-                        Notifier(None), DaemonTimings(watch=False, settle_timeout_s=0.1))
+                        Notifier(None), DaemonSettings(watch=False, settle_timeout_s=0.1))
         async with anyio.create_task_group() as tg:
             await tg.start(daemon.run)
             with anyio.fail_after(20):
