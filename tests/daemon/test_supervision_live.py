@@ -117,3 +117,23 @@ def test_device_ports_of_a_file_agent_are_wav_files(tmp_path: Path) -> None:
     agents = directory(tmp_path, ["filey"])
     mic, speaker = open_device_ports(load_agent(agents / "filey.yaml"))
     assert type(mic).__name__ == "WavFileIn" and type(speaker).__name__ == "WavFileOut"
+
+
+async def test_stopping_the_daemon_closes_every_live_session_with_1000(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="websockets.server")
+    agents = directory(tmp_path, ["one", "two"])
+    async with emulators({"one": (), "two": ()}) as endpoints:
+        read = functools.partial(read_directory, agents, load_agent)
+        daemon = Daemon(agents, read, per_agent_factory(endpoints, tmp_path),  # type: ignore[arg-type]
+                        Notifier(None), DaemonSettings(watch=False))
+        async with anyio.create_task_group() as tg:
+            await tg.start(daemon.run)
+            assert daemon.status() == "2 agents: 2 running"
+            began = anyio.current_time()
+            daemon.stop()
+        stop_s = anyio.current_time() - began
+    closes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("< CLOSE")]
+    assert closes == ["< CLOSE 1000 (OK) [2 bytes]"] * 2, closes
+    print(f"\nstop with two live sessions: {stop_s * 1000:.0f} ms")
