@@ -6,7 +6,6 @@ that a typo fails at `runtime validate`, not on the first call of a tool in some
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import string
 from collections.abc import Callable, Iterator
@@ -226,14 +225,12 @@ def _placeholders(template: str) -> Iterator[str]:
             yield name
 
 
-_PRIVATE_HOSTS = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fd00:ec2::254/128"))
-
-
 def _check_http(c: _Context, loc: KeyPath, tool: Tool) -> None:
     assert tool.http is not None
     url_loc = (*loc, "http", "url")
     try:
-        parts = urlsplit(re.sub(r"\{[^{}]*\}", "x", tool.http.url))
+        filled = re.sub(r"\{[^{}]*\}", "x", tool.http.url)
+        parts = urlsplit(filled)
         host = parts.hostname
         names = set(_placeholders(tool.http.url))
     except ValueError:
@@ -246,7 +243,7 @@ def _check_http(c: _Context, loc: KeyPath, tool: Tool) -> None:
     if not host:
         c.error(url_loc, "`url` has no host", "e.g. http://127.0.0.1:8080/weather")
         return
-    _check_private_host(c, url_loc, host, tool)
+    _check_ssrf(c, url_loc, filled, tool.http.allow_private_networks)
     body = tool.http.body
     templates = [body] if isinstance(body, str) else [v for v in (body or {}).values() if isinstance(v, str)]
     for template in templates:
@@ -264,18 +261,16 @@ def _check_http(c: _Context, loc: KeyPath, tool: Tool) -> None:
         )
 
 
-def _check_private_host(c: _Context, loc: KeyPath, host: str, tool: Tool) -> None:
-    assert tool.http is not None
+def _check_ssrf(c: _Context, loc: KeyPath, url: str, allow_private_networks: bool) -> None:
+    """The SSRF guard the tool runner applies to every call (`runtime.netguard`), applied early: credentials in
+    URLs, link-local and metadata addresses however spelt (decimal, IPv4-mapped), metadata host names."""
+    from runtime.netguard import ToolSecurityError, check_url  # loads the HTTP client: only files with HTTP tools
+
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return
-    if not tool.http.allow_private_networks and any(address in network for network in _PRIVATE_HOSTS):
-        c.error(
-            loc,
-            "the URL points at a link-local or cloud metadata address",
-            "set `allow_private_networks: true` if this is really meant",
-        )
+        check_url(url, allow_private_networks=allow_private_networks)
+    except ToolSecurityError as refusal:
+        message, _, hint = str(refusal).removeprefix("HTTP tool refused: ").partition("; ")
+        c.error(loc, message, hint)
 
 
 _CHECKS: tuple[Callable[[_Context], None], ...] = (

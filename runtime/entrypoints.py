@@ -20,7 +20,7 @@ import threading
 import types
 import typing
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, redirect_stdout, suppress
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class EntryPointError(AgentRuntimeError):
         self.hint = hint
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _modules: dict[tuple[str, int, int], types.ModuleType] = {}
 
 
@@ -80,11 +80,14 @@ def _beside(module_name: str, base_dir: Path) -> Path | None:
 
 def _import(module_name: str, base_dir: Path) -> types.ModuleType:
     beside = _beside(module_name, base_dir)
+    # One import at a time (sys.path is shared), and whatever a module prints on import goes to stderr:
+    # `runtime validate --format json` owns stdout.
     try:
-        if beside is not None and "." not in module_name and beside.name != "__init__.py":
-            return _import_file(module_name, beside, base_dir)
-        with _on_path(base_dir if beside is not None else None):
-            return importlib.import_module(module_name)
+        with _lock, redirect_stdout(sys.stderr):
+            if beside is not None and "." not in module_name and beside.name != "__init__.py":
+                return _import_file(module_name, beside, base_dir)
+            with _on_path(base_dir if beside is not None else None):
+                return importlib.import_module(module_name)
     except EntryPointError:
         raise
     except ModuleNotFoundError as error:
@@ -99,37 +102,41 @@ def _import(module_name: str, base_dir: Path) -> types.ModuleType:
 
 
 def _describe_exception(error: BaseException) -> str:
-    message = str(error)
+    """`Type: message (file.py:line)`, the line being the deepest one outside the import machinery."""
     where = ""
-    frames = inspect.trace()
-    if frames:
-        frame = frames[-1]
-        where = f" ({Path(frame.filename).name}:{frame.lineno})"
+    trace = error.__traceback__
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        if not code.co_filename.startswith("<"):
+            where = f" ({Path(code.co_filename).name}:{trace.tb_lineno})"
+        trace = trace.tb_next
+    message = str(error)
     return f"{type(error).__name__}: {message}{where}" if message else f"{type(error).__name__}{where}"
 
 
 def _import_file(module_name: str, file: Path, base_dir: Path) -> types.ModuleType:
     stat = file.stat()
     key = (str(file.resolve()), stat.st_mtime_ns, stat.st_size)
-    with _lock:
-        cached = _modules.get(key)
-        if cached is not None:
-            return cached
-        digest = hashlib.sha1(key[0].encode()).hexdigest()[:10]
-        private_name = f"_runtime_agent_{digest}_{module_name}"
-        spec = importlib.util.spec_from_file_location(private_name, file)
-        if spec is None or spec.loader is None:
-            raise EntryPointError(f"cannot load `{file}` as a Python module")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[private_name] = module
-        try:
-            with _on_path(base_dir):
-                spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(private_name, None)
-            raise
-        _modules[key] = module
-        return module
+    cached = _modules.get(key)
+    if cached is not None:
+        return cached
+    digest = hashlib.sha1(key[0].encode()).hexdigest()[:10]
+    private_name = f"_runtime_agent_{digest}_{module_name}"
+    spec = importlib.util.spec_from_file_location(private_name, file)
+    if spec is None or spec.loader is None:
+        raise EntryPointError(f"cannot load `{file}` as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[private_name] = module
+    try:
+        with _on_path(base_dir):
+            spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(private_name, None)
+        raise
+    for stale in [other for other in _modules if other[0] == key[0]]:
+        del _modules[stale]
+    _modules[key] = module
+    return module
 
 
 @contextmanager

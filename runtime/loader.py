@@ -8,6 +8,7 @@ of its errors; a stage with errors stops the file there, so later stages never r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from runtime.checks import check_agent, complete_tools
 from runtime.errors import Location, RuntimeConfigError
 from runtime.redact import SECRETS
 from runtime.secrets import REFERENCE, Resolver, secrets_dir_from_env
-from runtime.spec import AgentSpec
+from runtime.spec import SLUG_PATTERN, AgentSpec
 from runtime.spec_errors import translate
 
 _log = logging.getLogger(__name__)
@@ -71,6 +72,15 @@ def load_agent(path: Path, *, secrets_dir: Path | None = None, strict: bool = Fa
     outcome = check_agent(spec, doc, base_dir=path.resolve().parent, strict=strict)
     findings = _redacted(outcome.findings)
     if any(finding.severity == "error" for finding in findings):
+        raise ConfigErrors(findings)
+    if spec.name is None and not re.fullmatch(SLUG_PATTERN, path.stem):
+        findings.append(
+            RuntimeConfigError(
+                Location(str(path), 1, 1),
+                f"the file name `{path.stem}` cannot be the agent's name",
+                "set `name:` (lowercase letters, digits, `-`, `_`) or rename the file",
+            )
+        )
         raise ConfigErrors(findings)
     name = spec.agent_name(path.stem)
     name_location = doc.locate(("name",)) if doc.has(("name",)) else Location(str(path), 1, 1)

@@ -247,14 +247,24 @@ class AgentSpec(Section):
         frozen=True,
         use_attribute_docstrings=True,
         title="runtime agent",
-        json_schema_extra={"$id": "https://github.com/live-agent-runtime/runtime/schemas/agent.schema.json"},
+        json_schema_extra={
+            "$id": "https://github.com/live-agent-runtime/runtime/schemas/agent.schema.json",
+            "examples": [{"name": "kitchen", "model": "gemini-live-2.5-flash-preview", "instructions": "Be brief."}],
+        },
     )
 
     name: str | None = Field(default=None, pattern=SLUG_PATTERN, examples=["kitchen"])
     """Agent name (lowercase letters, digits, `-`, `_`); defaults to the file name. Names state files,
     log lines and metrics."""
-    model: str = Field(examples=["gemini-live-2.5-flash-preview", "gemini-2.5-flash-native-audio-preview-09-2025"])
-    """Gemini Live model."""
+    model: str = Field(
+        examples=[
+            "gemini-live-2.5-flash-preview",
+            "gemini-2.5-flash-native-audio-preview-09-2025",
+            "gemini-2.0-flash-live-001",
+            "gemini-2.0-flash-live-preview-04-09",
+        ]
+    )
+    """Gemini Live model: native-audio models (128k context, affective dialog) or half-cascade ones (32k)."""
     instructions: str | None = None
     """System instruction: who the agent is and how it answers."""
     response: Literal["audio", "text"] = "audio"

@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 
 from runtime.errors import RuntimeConfigError
 from runtime.spec import AgentSpec
-from runtime.yamldoc import Document, KeyPath
+from runtime.yamldoc import MAX_ERRORS, Document, KeyPath
 
 LIVE_UNSUPPORTED = frozenset(
     {
@@ -93,14 +93,17 @@ def _item_type(annotation: Any) -> Any:
 def translate(error: ValidationError, doc: Document) -> list[RuntimeConfigError]:
     """One located error per problem; union branches of one value are merged into one message."""
     groups: dict[tuple[KeyPath, str], list[ErrorDetails]] = {}
-    for detail in error.errors(include_url=False):
+    for detail in error.errors(include_url=False, include_input=True)[: MAX_ERRORS * 4]:
         loc = tuple(detail["loc"])
         if detail["type"] in ("missing", "extra_forbidden"):
             key = (loc, detail["type"])
         else:
             key = (doc.known_prefix(loc), "value")
         groups.setdefault(key, []).append(detail)
-    return [_finding(doc, loc, kind, details) for (loc, kind), details in groups.items()]
+    findings = [_finding(doc, loc, kind, details) for (loc, kind), details in list(groups.items())[:MAX_ERRORS]]
+    if len(groups) > MAX_ERRORS:
+        findings.append(RuntimeConfigError(findings[-1].location, f"more than {MAX_ERRORS} errors; stopping here"))
+    return findings
 
 
 def _finding(doc: Document, loc: KeyPath, kind: str, details: list[ErrorDetails]) -> RuntimeConfigError:

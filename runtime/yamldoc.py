@@ -30,6 +30,11 @@ from yaml.scanner import Scanner
 from runtime.errors import Location, RuntimeConfigError
 
 MAX_DEPTH = 50
+MAX_NODES = 10_000
+"""Keys, values and list items in one file: an agent with many tools has a few hundred; PyYAML keeps about
+300 bytes per node, so the cap also bounds memory (a 1 MiB file of `1,1,1,...` would otherwise need 300 MiB)."""
+MAX_ERRORS = 50
+"""Errors reported per file; past this the file is clearly not an agent file and listing more helps nobody."""
 
 KeyPath = tuple[str | int, ...]
 """Where a value sits in the document: keys and list indices from the root, like pydantic's `loc`."""
@@ -67,6 +72,7 @@ class _GuardedComposer(Composer):
     """PyYAML's composer up to the node graph, refusing aliases and deep nesting as it goes."""
 
     depth = 0
+    node_count = 0
 
     if TYPE_CHECKING:  # provided by the parser half of each loader
 
@@ -82,7 +88,14 @@ class _GuardedComposer(Composer):
                 "write the value out in full",
             )
         self.depth += 1
+        self.node_count += 1
         try:
+            if self.node_count > MAX_NODES:
+                raise _Refused(
+                    self.peek_event().start_mark,
+                    f"the file has more than {MAX_NODES} keys and values",
+                    "an agent file is small; is this the right file?",
+                )
             if self.depth > MAX_DEPTH:
                 raise _Refused(
                     self.peek_event().start_mark,
@@ -179,7 +192,11 @@ class Document:
         return Location(self.path, line, column)
 
     def error(self, location: Location, message: str, hint: str = "") -> None:
-        self.errors.append(RuntimeConfigError(location, message, hint))
+        """Record an error; past `MAX_ERRORS` only a last one saying so."""
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(RuntimeConfigError(location, message, hint))
+        elif len(self.errors) == MAX_ERRORS:
+            self.errors.append(RuntimeConfigError(location, f"more than {MAX_ERRORS} errors; stopping here"))
 
 
 def display_tag(tag: str) -> str:

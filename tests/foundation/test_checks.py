@@ -58,7 +58,20 @@ CASES = [
         "metadata-address",
         M + "tools:\n  - name: t\n    http: {url: 'http://169.254.169.254/latest'}\n",
         "4:17",
-        "cloud metadata address",
+        "169.254.169.254 is in 169.254.0.0/16 (link-local or cloud metadata)",
+    ),
+    ("decimal-metadata-address", M + "tools:\n  - name: t\n    http: {url: 'http://2852039166/'}\n", "4:17", "169.254"),
+    (
+        "metadata-host-name",
+        M + "tools:\n  - name: t\n    http: {url: 'http://metadata.google.internal/'}\n",
+        "4:17",
+        "is a cloud metadata service",
+    ),
+    (
+        "credentials-in-url",
+        M + "tools:\n  - name: t\n    http: {url: 'http://u:p@127.0.0.1/'}\n",
+        "4:17",
+        "credentials in the URL",
     ),
     (
         "placeholder-not-a-parameter",
@@ -100,6 +113,15 @@ def test_semantic_error_is_located(tmp_path: Path, text: str, where: str, messag
     error = only_error(write(tmp_path, text))
     assert position(error) == where, error.render()
     assert message in error.message, error.render()
+
+
+def test_private_networks_can_be_allowed(tmp_path: Path) -> None:
+    text = (
+        M
+        + "tools:\n  - name: t\n    description: d\n"
+        + "    http: {url: 'http://169.254.1.1/', allow_private_networks: true}\n"
+    )
+    assert load_agent(write(tmp_path, text)).warnings == []
 
 
 def test_native_audio_model_allows_affective_dialog_and_thinking(tmp_path: Path) -> None:

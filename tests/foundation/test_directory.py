@@ -61,3 +61,12 @@ def test_examples_can_be_copied_anywhere(tmp_path: Path) -> None:
     shutil.copytree(AGENTS, tmp_path / "agents", ignore=shutil.ignore_patterns("__pycache__"))
     agents, errors = load_directory(tmp_path / "agents")
     assert errors == [] and len(agents) == 3
+
+
+def test_file_name_that_is_no_slug_needs_a_name(tmp_path: Path) -> None:
+    from tests.foundation.helpers import only_error
+
+    error = only_error(write(tmp_path, f"model: {MODEL}\n", "Living Room.yaml"))
+    assert position(error) == "1:1"
+    assert "`Living Room` cannot be the agent's name" in error.message
+    assert load_agent(write(tmp_path, f"model: {MODEL}\nname: living-room\n", "Living Room.yaml")).name == "living-room"

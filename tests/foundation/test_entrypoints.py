@@ -168,3 +168,18 @@ def test_callable_object_is_described_by_its_call() -> None:
 def test_entry_point_error_is_a_runtime_error() -> None:
     with pytest.raises(EntryPointError):
         resolve_entry_point("no_module_here_q:f", Path("/nonexistent"))
+
+
+def test_what_a_tool_module_prints_on_import_stays_off_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "chatty_mod.py").write_text("print('hello from import')\ndef f() -> None: ...\n")
+    resolve_entry_point("chatty_mod:f", tmp_path)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "hello from import" in captured.err
+
+
+def test_import_failure_names_the_line(tmp_path: Path) -> None:
+    error = only_error(agent_with_tool(tmp_path, "toolsmod:f", "toolsmod", "x = 1\ny = 1 / 0\n"))
+    assert error.message == "importing `toolsmod` failed: ZeroDivisionError: division by zero (toolsmod.py:2)"

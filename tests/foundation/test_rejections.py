@@ -191,3 +191,17 @@ def test_pure_python_parser_reports_the_same_position(text: str, where: str) -> 
             doc.errors.append(error)
         positions.append([f"{e.location.line}:{e.location.column}" for e in doc.errors])
     assert positions[0] == positions[1]
+
+
+def test_too_many_nodes_are_refused_where_the_cap_is_reached(tmp_path: Path) -> None:
+    error = only_error(write(tmp_path, M + "instructions: [" + ",".join(["1"] * 20_000) + "]\n"))
+    assert "more than 10000 keys and values" in error.message
+    assert position(error) == f"2:{16 + 2 * 9995}"  # root, 2 keys, 2 values, list: item 9996 is node 10001
+
+
+def test_errors_per_file_are_capped(tmp_path: Path) -> None:
+    from tests.foundation.helpers import failures
+
+    errors = failures(write(tmp_path, M + "".join(f"k{i}: 1\nk{i}: 2\n" for i in range(80))))
+    assert len(errors) == 51
+    assert errors[-1].message == "more than 50 errors; stopping here"

@@ -224,24 +224,17 @@ def test_a_secret_in_a_loader_exception_message_is_redacted(tmp_path: Path, secr
     assert not any(leaked(str(text), TOKEN) for text in texts), texts
 
 
-NOT_CHECKED_AT_VALIDATE = pytest.mark.xfail(
-    strict=True,
-    reason="runtime/checks.py has its own URL check instead of calling runtime.netguard.check_url (issue 3): "
-    "it misses credentials in URLs, decimal/mapped IPv4, fe80::/10 and metadata host names",
-)
-
-
 @pytest.mark.parametrize(
     "url",
     [
         "file:///etc/passwd",
         "gopher://h/",
         "http://169.254.169.254/latest/meta-data/",
-        pytest.param("http://u:p@127.0.0.1/", marks=NOT_CHECKED_AT_VALIDATE),
-        pytest.param("http://2852039166/", marks=NOT_CHECKED_AT_VALIDATE),
-        pytest.param("http://[::ffff:169.254.169.254]/", marks=NOT_CHECKED_AT_VALIDATE),
-        pytest.param("http://[fe80::1]/", marks=NOT_CHECKED_AT_VALIDATE),
-        pytest.param("http://metadata.google.internal/", marks=NOT_CHECKED_AT_VALIDATE),
+        "http://u:p@127.0.0.1/",
+        "http://2852039166/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[fe80::1]/",
+        "http://metadata.google.internal/",
     ],
 )
 def test_runtime_validate_refuses_tool_urls_the_ssrf_guard_refuses(tmp_path: Path, url: str) -> None:
