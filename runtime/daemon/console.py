@@ -19,7 +19,8 @@ log = logging.getLogger("runtime.conversation")
 Role = Literal["user", "model"]
 
 ROLE_LABEL = {"user": "you", "model": "agent"}
-QUIET_STATES = frozenset({"connecting"})
+SHOWN_STATES = frozenset({"interrupted", "tool_cancelled"})
+"""Conversation events worth a line; connection changes are in the log already."""
 
 
 def short_json(value: Any, limit: int = 160) -> str:
@@ -71,7 +72,7 @@ class ConversationPrinter:
     def state(self, agent: str, state: str, detail: str = "") -> None:
         with self._lock:
             self._flush(agent)
-            if state not in QUIET_STATES and state != "turn_complete":
+            if state in SHOWN_STATES:
                 self._write(format_line(agent, "·", f"{state}{': ' + detail if detail else ''}"))
 
     def flush(self) -> None:

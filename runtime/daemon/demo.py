@@ -7,6 +7,7 @@ agent hears the bundled request, calls its tool, answers, and the run ends by it
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import anyio
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 DEMO_TIMEOUT_S = 60.0
 PLAYOUT_TIMEOUT_S = 20.0
+QUIET_S = 1.5
+"""The demo ends once the agent has answered and then stayed silent this long (follow-up turns included)."""
 
 
 def pick_demo_agent(state: DirectoryState) -> str | None:
@@ -44,10 +47,13 @@ class DemoProgress:
         self.answered = anyio.Event()
         self._model_spoke = False
         self.tool_calls = 0
+        self.last_event_at = time.monotonic()
 
     def transcript(self, agent: str, role: str, text: str) -> None:
-        if agent == self.agent and role == "model" and text.strip():
-            self._model_spoke = True
+        if agent == self.agent:
+            self.last_event_at = time.monotonic()
+            if role == "model" and text.strip():
+                self._model_spoke = True
 
     def text(self, agent: str, text: str) -> None:
         self.transcript(agent, "model", text)
@@ -55,12 +61,16 @@ class DemoProgress:
     def tool_call(self, agent: str, outcome: ToolOutcome) -> None:
         if agent == self.agent:
             self.tool_calls += 1
+            self.last_event_at = time.monotonic()
 
     def usage(self, agent: str, usage: Usage) -> None:
         pass
 
     def state(self, agent: str, state: str, detail: str = "") -> None:
-        if agent == self.agent and state == "turn_complete" and self._model_spoke:
+        if agent != self.agent:
+            return
+        self.last_event_at = time.monotonic()
+        if state == "turn_complete" and self._model_spoke:
             self.answered.set()
 
 
@@ -81,7 +91,7 @@ async def run_demo(
         if not answered:
             log.error("demo: `%s` gave no answer within %g s (%s)", progress.agent, timeout_s, daemon.status())
         else:
-            await _play_out(speaker())
+            await _play_out(progress, speaker())
         daemon.stop()
     return answered
 
@@ -95,10 +105,9 @@ async def _wait_answer(daemon: Daemon, progress: DemoProgress) -> bool:
     return True
 
 
-async def _play_out(speaker: AudioOut | None) -> None:
-    """The reply file is written at playback pace: wait until the speaker has played everything."""
-    if speaker is None:
-        return
+async def _play_out(progress: DemoProgress, speaker: AudioOut | None) -> None:
+    """Wait until the agent is done: nothing heard from it for QUIET_S and its reply played out (the reply
+    file is written at playback pace)."""
     with anyio.move_on_after(PLAYOUT_TIMEOUT_S):
-        while speaker.playing:
+        while (speaker is not None and speaker.playing) or time.monotonic() - progress.last_event_at < QUIET_S:
             await anyio.sleep(0.05)
