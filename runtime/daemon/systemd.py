@@ -63,11 +63,6 @@ def socket_address(notify_socket: str) -> str:
     return "\0" + notify_socket[1:] if notify_socket.startswith("@") else notify_socket
 
 
-def credentials_directory(env: Mapping[str, str]) -> str | None:
-    """`$CREDENTIALS_DIRECTORY`, where `LoadCredential=` puts secrets (the loader reads `${secret:...}` there)."""
-    return env.get("CREDENTIALS_DIRECTORY") or None
-
-
 @dataclass
 class Notifier:
     """Sends notifications to systemd; silently does nothing when not started by systemd."""
