@@ -157,7 +157,7 @@ class Session(Section):
     proactive_audio: bool = False
     """Let the model stay silent when the input is not meant for it (native-audio models only)."""
     video: bool = False
-    """Send camera frames (not supported by this runtime's audio devices yet; models must allow video)."""
+    """Send camera frames; this runtime has no camera input yet, so `true` is refused by `runtime validate`."""
 
 
 class Generation(Section):
@@ -194,7 +194,8 @@ class HttpCall(Section):
     timeout_s: float | None = Field(default=None, gt=0, le=300)
     """Request timeout (seconds); defaults to the tool's `timeout_s`."""
     allow_private_networks: bool = False
-    """Allow link-local and cloud metadata addresses (169.254.0.0/16, fd00:ec2::254); off for safety."""
+    """Allow link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata host
+    names); off for safety. Loopback and LAN addresses are always allowed."""
 
 
 class Tool(Section):
