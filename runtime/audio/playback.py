@@ -37,6 +37,7 @@ class PlaybackBuffer:
         self._turn_end_mark = NO_MARK  # written-index at the last end_of_turn (set by the writer)
         self.started = False
         """True while a turn is playing (set by the reader)."""
+        self._announce_flush = True
         self.flush_served = False
         """Set by the reader when a flush was applied; the port reports it to its observer and clears it."""
 
@@ -51,8 +52,12 @@ class PlaybackBuffer:
         if len(samples):
             self.ring.write(samples)
 
-    def flush(self) -> None:
-        """Drop everything queued so far; the reader fades out and goes silent in its next period."""
+    def flush(self, announce: bool = True) -> None:
+        """Drop everything queued so far; the reader fades out and goes silent in its next period.
+
+        `announce=False` (a device reopened after a loss) keeps it from being reported as a barge-in flush.
+        """
+        self._announce_flush = announce
         self._flush_mark = self.ring.written
 
     def end_of_turn(self) -> None:
@@ -105,5 +110,5 @@ class PlaybackBuffer:
         out[played:] = 0
         ring.skip_to(flush_mark)
         self.started = False
-        self.flush_served = True
+        self.flush_served = self._announce_flush
         return played

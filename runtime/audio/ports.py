@@ -55,3 +55,20 @@ class AudioOut(Protocol):
 
     async def close(self) -> None:
         """Stop and release the device; safe to call twice."""
+
+
+class AudioObserver(Protocol):
+    """Benchmark hook a port calls from its audio thread; must return at once (no I/O, no locks).
+
+    Times are `time.monotonic()` seconds, comparable with timestamps taken on the event loop.
+    """
+
+    def mic_block_ready(self, t_s: float, frames: int) -> None:
+        """A microphone block of `frames` (device rate) arrived in the input callback."""
+
+    def samples_played(self, t_s: float, first_frame: int, frames: int) -> None:
+        """The output callback handed queued audio to the device: 24 kHz frames [first, first + frames)
+        counted from the first `write` (excluding flushed audio is the caller's business)."""
+
+    def silence_after_flush(self, t_s: float) -> None:
+        """After a `flush`, the output callback faded out and started playing silence at `t_s`."""

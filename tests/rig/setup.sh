@@ -76,6 +76,20 @@ pcm.rig_micfeed { type pulse; device "rig_micfeed"; hint { show on; description 
 # --- runtime audio rig end
 ALSA
 fi
+# A second, private sound server that tests kill and restart to unplug a device (tests/audio/rig.py).
+if ! grep -q 'rig_lossy' "$ASOUND" 2>/dev/null; then
+    sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo
+    $sudo_ tee -a "$ASOUND" >/dev/null <<ALSA
+pcm.rig_lossy { type pulse; server "unix:$RIG_DIR/lossy/run/pulse/native"; device "lossy"; hint { show on; description "rig: a speaker the tests unplug" } }
+pcm.rig_lossy_mic { type pulse; server "unix:$RIG_DIR/lossy/run/pulse/native"; device "lossy.monitor"; hint { show on; description "rig: a microphone the tests unplug" } }
+ALSA
+fi
+mkdir -p "$RIG_DIR/lossy/run"
+chmod 700 "$RIG_DIR/lossy/run"
+cat > "$RIG_DIR/lossy/lossy.pa" <<'PA'
+load-module module-native-protocol-unix auth-anonymous=1
+load-module module-null-sink sink_name=lossy rate=48000 channels=2
+PA
 cat > "$RIG_DIR/rig.env" <<ENV
 export RIG_DIR=$RIG_DIR
 export XDG_RUNTIME_DIR=$RUN_DIR

@@ -1,0 +1,315 @@
+"""Real microphones and speakers through sounddevice (PortAudio callbacks).
+
+The callbacks run on PortAudio's threads and never block: they copy samples into preallocated rings
+(`ring.py`), render the playback buffer (`playback.py`) and wake the event loop with
+`call_soon_threadsafe` only when a reader is waiting. Rate conversion (soxr) happens on the event loop
+side, so a callback does nothing but copy. A device that disappears is handled by `keeper.py`: while it is
+gone the microphone yields silence at real-time pace (the Live session keeps streaming and stays up) and
+the speaker drops what it is given; both resume by themselves when the device returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import anyio
+import numpy as np
+
+from runtime.audio.keeper import StreamKeeper
+from runtime.audio.playback import PlaybackBuffer
+from runtime.audio.ports import MIC_RATE_HZ, SPEAKER_RATE_HZ, AudioObserver
+from runtime.audio.ring import Int16Ring, Samples
+from runtime.audio.selection import Kind, choose_device, choose_format
+from runtime.errors import DeviceError
+
+READ_POLL_S = 0.25
+"""A waiting `read` re-checks the device at least this often."""
+
+
+def open_portaudio_stream(device: str | int, kind: Kind, api_rate_hz: int, period_ms: int, **stream_args: Any) -> Any:
+    """Resolve `device`, pick rate and channels, and start an int16 callback stream on it."""
+    import sounddevice as sd
+
+    try:
+        devices = sd.query_devices()
+        default_index = sd.default.device[0 if kind == "input" else 1]
+        index = choose_device(devices, int(default_index), device, kind)
+        check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+
+        def supports(rate: int, channels: int) -> bool:
+            try:
+                check(device=index, samplerate=rate, channels=channels, dtype="int16")
+                return True
+            except (sd.PortAudioError, ValueError):
+                return False
+
+        rate, channels = choose_format(devices[index], kind, api_rate_hz, supports)
+        cls = sd.InputStream if kind == "input" else sd.OutputStream
+        stream = cls(
+            device=index,
+            samplerate=rate,
+            channels=channels,
+            dtype="int16",
+            blocksize=rate * period_ms // 1000,
+            latency="low",
+            **stream_args,
+        )
+        stream.start()
+    except sd.PortAudioError as exc:
+        raise DeviceError(f"cannot open {kind} device {device!r}: {exc}") from exc
+    return stream
+
+
+class _Resampler:
+    """soxr streaming conversion, or a pass-through when the rates already match."""
+
+    def __init__(self, in_rate_hz: int, out_rate_hz: int) -> None:
+        self._stream: Any = None
+        if in_rate_hz != out_rate_hz:
+            import soxr
+
+            self._stream = soxr.ResampleStream(in_rate_hz, out_rate_hz, 1, dtype="int16")
+
+    def convert(self, samples: Samples, last: bool = False) -> Samples:
+        if self._stream is None:
+            return samples
+        out: Samples = self._stream.resample_chunk(samples, last=last)
+        if last:
+            self._stream.clear()
+        return out
+
+    def clear(self) -> None:
+        if self._stream is not None:
+            self._stream.clear()
+
+
+class _Capture:
+    """What one open input stream needs (replaced as a whole when the device is reopened)."""
+
+    def __init__(self, rate_hz: int, buffer_ms: int) -> None:
+        self.rate_hz = rate_hz
+        self.ring = Int16Ring(max(rate_hz * buffer_ms // 1000, rate_hz // 10))
+        self.resampler = _Resampler(rate_hz, MIC_RATE_HZ)
+
+
+class SoundDeviceIn:
+    """A microphone: 16 kHz mono int16 blocks from any PortAudio input device."""
+
+    def __init__(self, device: str | int = "default", *, block_frames: int = 320, buffer_ms: int = 2000) -> None:
+        self.device = device
+        self.block_frames = block_frames
+        self.buffer_ms = buffer_ms
+        self.observer: AudioObserver | None = None
+        """Benchmark hook: told when each block arrives in the callback (checked once per callback)."""
+        self.xruns = 0
+        """Callbacks PortAudio flagged (input overflow/underflow)."""
+        self.latency_s = 0.0
+        """Input latency PortAudio reports for the open stream (seconds)."""
+        self._keeper = StreamKeeper(f"microphone {device!r}", self._open_stream)
+        self._capture = _Capture(MIC_RATE_HZ, buffer_ms)
+        self._pending = bytearray()
+        self._chunk: Samples = np.zeros(1, dtype=np.int16)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._data_ready = asyncio.Event()
+        self._waiting = False
+        self._silence_deadline = 0.0
+        self._opened = False
+
+    @property
+    def lost(self) -> bool:
+        """True while the device is gone (reads yield silence)."""
+        return self._keeper.lost
+
+    @property
+    def dropped_frames(self) -> int:
+        """Device-rate frames overwritten because nobody read them in time."""
+        return self._capture.ring.dropped
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._data_ready = asyncio.Event()
+        await anyio.to_thread.run_sync(self._keeper.start)
+        self._opened = True
+
+    def _open_stream(self) -> Any:
+        period_ms = max(1, self.block_frames * 1000 // MIC_RATE_HZ)
+        stream = open_portaudio_stream(self.device, "input", MIC_RATE_HZ, period_ms, callback=self._callback)
+        rate = int(stream.samplerate)
+        if rate != self._capture.rate_hz or self._capture.ring.written:
+            self._capture = _Capture(rate, self.buffer_ms)
+        self._chunk = np.zeros(rate // 10, dtype=np.int16)
+        self.latency_s = float(stream.latency)
+        return stream
+
+    def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        self._capture.ring.write(indata[:, 0])
+        keeper = self._keeper
+        keeper.last_beat = time.monotonic()
+        keeper.beats += 1
+        if status:
+            self.xruns += 1
+        observer = self.observer
+        if observer is not None:
+            observer.mic_block_ready(keeper.last_beat, frames)
+        if self._waiting and self._loop is not None:
+            self._waiting = False
+            self._loop.call_soon_threadsafe(self._data_ready.set)
+
+    async def read(self) -> bytes:
+        """The next 16 kHz block; while the device is gone, silence at real-time pace (never raises)."""
+        if not self._opened:
+            raise DeviceError("microphone read before open()")
+        need = self.block_frames * 2
+        while len(self._pending) < need:
+            if self._keeper.lost:
+                return await self._silence()
+            capture = self._capture
+            count = capture.ring.read_into(self._chunk)
+            if count:
+                self._pending += capture.resampler.convert(self._chunk[:count]).tobytes()
+            else:
+                await self._wait_for_data(capture)
+        block = bytes(self._pending[:need])
+        del self._pending[:need]
+        return block
+
+    async def _wait_for_data(self, capture: _Capture) -> None:
+        self._data_ready.clear()
+        self._waiting = True
+        if capture.ring.available:
+            self._waiting = False
+            return
+        with anyio.move_on_after(READ_POLL_S):
+            await self._data_ready.wait()
+        self._waiting = False
+
+    async def _silence(self) -> bytes:
+        self._pending.clear()
+        now = time.monotonic()
+        self._silence_deadline = max(self._silence_deadline, now) + self.block_frames / MIC_RATE_HZ
+        await anyio.sleep(self._silence_deadline - now)
+        return bytes(self.block_frames * 2)
+
+    async def close(self) -> None:
+        self._opened = False
+        await anyio.to_thread.run_sync(self._keeper.stop)
+
+
+class SoundDeviceOut:
+    """A speaker: queued 24 kHz mono int16 audio played through any PortAudio output device."""
+
+    def __init__(
+        self, device: str | int = "default", *, buffer_ms: int = 60, fade_ms: float = 4.0, period_ms: int = 20
+    ) -> None:
+        self.device = device
+        self.buffer_ms = buffer_ms
+        self.fade_ms = fade_ms
+        self.period_ms = period_ms
+        self.observer: AudioObserver | None = None
+        """Benchmark hook: told when queued samples are played and when a flush went silent."""
+        self.xruns = 0
+        """Callbacks PortAudio flagged (output underflow)."""
+        self.latency_s = 0.0
+        """Output latency PortAudio reports for the open stream (seconds)."""
+        self.dropped_frames = 0
+        """24 kHz frames thrown away because the device was gone."""
+        self.played = Int16Ring(SPEAKER_RATE_HZ * 2)
+        """What the callback actually played (device rate, mono): the far end for echo cancellation."""
+        self.rate_hz = SPEAKER_RATE_HZ
+        self._channels = 1
+        self._keeper = StreamKeeper(f"speaker {device!r}", self._open_stream)
+        self._playback = self._new_playback(SPEAKER_RATE_HZ)
+        self._resampler = _Resampler(SPEAKER_RATE_HZ, SPEAKER_RATE_HZ)
+
+    def _new_playback(self, rate_hz: int) -> PlaybackBuffer:
+        return PlaybackBuffer(
+            capacity_frames=rate_hz * 120,
+            prebuffer_frames=rate_hz * self.buffer_ms // 1000,
+            fade_frames=int(rate_hz * self.fade_ms / 1000),
+        )
+
+    @property
+    def lost(self) -> bool:
+        """True while the device is gone (writes are dropped)."""
+        return self._keeper.lost
+
+    async def open(self) -> None:
+        await anyio.to_thread.run_sync(self._keeper.start)
+
+    def _open_stream(self) -> Any:
+        stream = open_portaudio_stream(self.device, "output", SPEAKER_RATE_HZ, self.period_ms, callback=self._callback)
+        rate = int(stream.samplerate)
+        if rate != self.rate_hz:
+            self.rate_hz = rate
+            self._playback = self._new_playback(rate)
+            self.played = Int16Ring(rate * 2)
+            self._resampler = _Resampler(SPEAKER_RATE_HZ, rate)
+        if self._keeper.losses:
+            self._playback.flush(announce=False)  # what was queued before the loss is stale now
+        self._channels = int(stream.channels)
+        self.latency_s = float(stream.latency)
+        return stream
+
+    def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+        playback = self._playback
+        first = playback.ring.consumed
+        mono = outdata[:, 0]
+        played = playback.render(mono)
+        if self._channels > 1:
+            outdata[:, 1:] = outdata[:, :1]
+        self.played.write(mono)
+        keeper = self._keeper
+        keeper.last_beat = time.monotonic()
+        keeper.beats += 1
+        if status:
+            self.xruns += 1
+        observer = self.observer
+        if observer is not None:
+            self._tell(observer, keeper.last_beat, first, played)
+
+    def _tell(self, observer: AudioObserver, now: float, first: int, played: int) -> None:
+        scale = SPEAKER_RATE_HZ / self.rate_hz
+        if played:
+            observer.samples_played(now, int(first * scale), int(played * scale))
+        if self._playback.flush_served:
+            self._playback.flush_served = False
+            observer.silence_after_flush(now + played / self.rate_hz)
+
+    def write(self, pcm: bytes) -> None:
+        if self._keeper.lost:
+            self.dropped_frames += len(pcm) // 2
+            return
+        samples = np.frombuffer(pcm, dtype="<i2")
+        self._playback.write(self._resampler.convert(samples))
+
+    def flush(self) -> None:
+        self._resampler.clear()
+        self._playback.flush()
+
+    def end_of_turn(self) -> None:
+        tail = self._resampler.convert(np.zeros(0, dtype=np.int16), last=True)
+        if len(tail):
+            self._playback.write(tail)
+        self._playback.end_of_turn()
+
+    @property
+    def playing(self) -> bool:
+        return self._playback.playing
+
+    @property
+    def underruns(self) -> int:
+        return self._playback.underruns
+
+    @property
+    def written_frames(self) -> int:
+        """Device-rate frames queued since the port was created (for benchmarks and tests)."""
+        return self._playback.ring.written
+
+    def read_played(self, out: Samples) -> int:
+        """Drain what the speaker played since the last call (device rate); the echo canceller's far end."""
+        return self.played.read_into(out)
+
+    async def close(self) -> None:
+        await anyio.to_thread.run_sync(self._keeper.stop)
