@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import signal
 
     import anyio
 
@@ -65,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
                 if args.ca_out is not None:
                     args.ca_out.write_bytes(emulator.ca_file.read_bytes())
                 print(f"listening on {emulator.ws_url}", flush=True)
-                await anyio.sleep_forever()
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for _ in signals:
+                        break  # leaving serve() closes every connection with 1001
 
         anyio.run(main)
     except RuntimeConfigError as error:

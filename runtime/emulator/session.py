@@ -76,6 +76,9 @@ class LiveSession:
         finally:
             if conversation is not None and conversation.open_conn == self._number:
                 conversation.open_conn, conversation.ended_at = None, time.monotonic()
+            # Tracebacks of cancelled tasks keep this object in reference cycles until a full GC, which is
+            # rare; dropping our references frees the connection and its buffers now (flat memory in soaks).
+            self.__dict__.clear()
 
     async def _open(self) -> tuple[Conversation, SessionConfig]:
         """Read `setup` (which must come first), admit or refuse it, answer setupComplete."""

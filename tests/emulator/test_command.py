@@ -1,0 +1,55 @@
+"""`runtime emulate` as a user starts it: first line, certificate out, record file, clean stop."""
+
+from __future__ import annotations
+
+import json
+import signal
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from google import genai
+from google.genai import types
+
+from tests.emulator.helpers import MODEL, collect_until, text_of, turn_complete
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_runtime_emulate_serves_the_sdk_and_records_client_messages(tmp_path: Path) -> None:
+    ca, record = tmp_path / "ca.pem", tmp_path / "record.jsonl"
+    command = [sys.executable, "-m", "runtime", "emulate", "--port", "0", "--ca-out", str(ca), "--record", str(record)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first_line = process.stdout.readline().rstrip("\n")
+        assert first_line.startswith("listening on wss://127.0.0.1:")
+        port = int(first_line.rsplit(":", 1)[1])
+        assert port > 0
+        trust = ssl.create_default_context(cafile=str(ca))
+        client = genai.Client(
+            api_key="any",
+            http_options=types.HttpOptions(base_url=f"https://127.0.0.1:{port}", async_client_args={"ssl": trust}),
+        )
+        config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(turns=types.Content(role="user", parts=[types.Part(text="hi")]))
+            assert text_of(await collect_until(session, turn_complete)) == "You said: hi"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [sorted(entry) for entry in lines] == [["conn", "mono", "msg", "t"]] * 2
+    assert "setup" in lines[0]["msg"] and "client_content" in lines[1]["msg"]
+    assert lines[0]["conn"] == lines[1]["conn"] == 1 and 0 <= lines[0]["t"] <= lines[1]["t"]
+
+
+def test_runtime_emulate_reports_a_bad_faults_file(tmp_path: Path) -> None:
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("- {action: explode}\n")
+    command = [sys.executable, "-m", "runtime", "emulate", "--faults", str(faults)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "faults.yaml[0]" in result.stderr and "action" in result.stderr
