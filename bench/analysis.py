@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ class DeviceLog:
     """Microphone block index -> when the capture callback had it."""
     played: list[tuple[int, int, float]] = field(default_factory=list)
     """(byte offset in everything played, bytes of audio, callback time) per callback that played audio."""
+    played_pcm: bytearray = field(default_factory=bytearray)
+    """Everything played, so sent chunks can be found in it by content."""
     silence_after_audio: list[float] = field(default_factory=list)
     """Callback times that played silence right after a callback that played audio (or applied a flush)."""
     gaps: list[tuple[float, float]] = field(default_factory=list)
@@ -42,6 +45,7 @@ class DeviceLog:
         return {
             "mic_ready": [[index, mono] for index, mono in self.mic_ready.items()],
             "played": [list(row) for row in self.played],
+            "played_pcm": base64.b64encode(self.played_pcm).decode(),
             "silence_after_audio": self.silence_after_audio,
             "gaps": [list(gap) for gap in self.gaps],
             "underruns": self.underruns,
@@ -55,6 +59,7 @@ class DeviceLog:
         return cls(
             mic_ready={int(index): float(mono) for index, mono in document.get("mic_ready", [])},
             played=[(int(a), int(b), float(c)) for a, b, c in document.get("played", [])],
+            played_pcm=bytearray(base64.b64decode(document.get("played_pcm", ""))),
             silence_after_audio=[float(t) for t in document.get("silence_after_audio", [])],
             gaps=[(float(a), float(b)) for a, b in document.get("gaps", [])],
             underruns=int(document.get("underruns", 0)),
@@ -135,13 +140,24 @@ def received_blocks(records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int,
             yield index, float(record["mono"]), conn
 
 
-def uplink_ms(records: Iterable[Mapping[str, Any]], log: DeviceLog) -> list[float]:
-    """Block ready in the capture callback -> the message holding its marker received, per block (first copy)."""
+def first_setup_complete(sent: Iterable[Mapping[str, Any]]) -> float:
+    """When the first session was up (0.0 if never)."""
+    for message in sent:
+        if _get(message.get("msg"), "setupComplete", "setup_complete") is not None:
+            return float(message["mono"])
+    return 0.0
+
+
+def uplink_ms(records: Iterable[Mapping[str, Any]], log: DeviceLog, since: float = 0.0) -> list[float]:
+    """Block ready in the capture callback -> the message holding its marker received, per block (first copy).
+
+    Blocks captured before `since` (the session's first setupComplete) waited for the connection, not the
+    uplink, and are left out."""
     seen: set[int] = set()
     out: list[float] = []
     for index, mono, _ in received_blocks(records):
         ready = log.mic_ready.get(index)
-        if ready is None or index in seen:
+        if ready is None or index in seen or ready < since:
             continue
         seen.add(index)
         out.append((mono - ready) * 1000)
@@ -163,34 +179,28 @@ def frame_accounting(records: Iterable[Mapping[str, Any]], log: DeviceLog, grace
     return lost, duplicated
 
 
-def downlink_ms(sent: Sequence[Mapping[str, Any]], log: DeviceLog) -> list[float]:
-    """Audio chunk sent -> its first sample handed to the speaker callback, matched by byte offset.
+def downlink_ms(sent: Sequence[Mapping[str, Any]], log: DeviceLog, late_s: float = 1.0) -> list[float]:
+    """Audio chunk sent -> its first sample handed to the speaker callback, per chunk that was played.
 
-    Everything sent is played, in order, only until the first barge-in: only turns completed before it count.
+    Each chunk is looked up by content in what the speaker played, in order; a chunk that was never played
+    (flushed by a barge-in, or dropped) is not found within `late_s` of being sent and is left out.
     """
-    starts: list[tuple[int, float]] = []
-    turn: list[tuple[int, float]] = []
-    offset = 0
-    for message in sent:
-        msg = message.get("msg")
-        if is_interrupted(msg):
-            break
-        audio = downlink_audio(msg)
-        if audio:
-            turn.append((offset, float(message["mono"])))
-            offset += len(audio)
-        if is_turn_complete(msg):
-            starts += turn
-            turn = []
+    starts = [offset for offset, _, _ in log.played]
     out: list[float] = []
-    played = iter(log.played)
-    current = next(played, None)
-    for chunk_offset, sent_mono in starts:
-        while current is not None and current[0] + current[1] <= chunk_offset:
-            current = next(played, None)
-        if current is None:
-            break
-        out.append((current[2] - sent_mono) * 1000)
+    cursor = 0
+    for message in sent:
+        audio = downlink_audio(message.get("msg"))
+        if not audio:
+            continue
+        sent_mono = float(message["mono"])
+        position = log.played_pcm.find(audio, cursor)
+        if position < 0:
+            continue
+        row = log.played[max(0, bisect.bisect_right(starts, position) - 1)]
+        if row[2] - sent_mono > late_s:
+            continue
+        out.append((row[2] - sent_mono) * 1000)
+        cursor = position + len(audio)
     return out
 
 
@@ -225,10 +235,33 @@ def handover_kinds(
     return sorted(go_aways.values()), drops
 
 
-def speaker_gap_ms(log: DeviceLog, around: Sequence[float], window_s: float = 5.0) -> float:
-    """Longest mid-turn silence on the speaker starting within `window_s` after any of the handover times."""
-    longest = 0.0
+def reply_starts(sent: Iterable[Mapping[str, Any]]) -> list[float]:
+    """When each model reply began: its first audio chunk on a connection or after a turn ended."""
+    starts: list[float] = []
+    open_turn: dict[Any, bool] = {}
+    for message in sent:
+        msg, conn = message.get("msg"), message.get("conn", 0)
+        if downlink_audio(msg) and not open_turn.get(conn):
+            starts.append(float(message["mono"]))
+            open_turn[conn] = True
+        if is_turn_complete(msg) or is_interrupted(msg):
+            open_turn[conn] = False
+    return starts
+
+
+def handover_gaps(log: DeviceLog, sent: Sequence[Mapping[str, Any]], around: Sequence[float]) -> tuple[float, int]:
+    """(longest speaker gap inside one reply near a handover, ms; replies cut off by a handover).
+
+    A mid-turn silence that starts within 0.5 s before to 5 s after a handover is a gap when the same reply
+    resumes after it; when the next sound is a new reply, the old one was cut off and is counted instead.
+    """
+    starts = reply_starts(sent)
+    longest, cut = 0.0, 0
     for start, end in log.gaps:
-        if any(at - 0.5 <= start <= at + window_s for at in around):
+        if not any(at - 0.5 <= start <= at + 5.0 for at in around):
+            continue
+        if any(start - 0.1 < reply <= end for reply in starts):
+            cut += 1
+        else:
             longest = max(longest, (end - start) * 1000)
-    return round(longest, 1)
+    return round(longest, 1), cut

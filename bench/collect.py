@@ -26,16 +26,31 @@ LOAD_KEYS = ("cpu_pct", "rss_mb")
 STARTUP_KEYS = ("cold_start_s", "reload_s", "validate_100_s", "help_s")
 
 
+SHAPES: dict[str, tuple[str, ...]] = {
+    "uplink_added_ms": ("p50", "p95", "p99"),
+    "downlink_added_ms": ("p50", "p95", "p99"),
+    "interrupt_to_silence_ms": ("p50", "p95", "p99"),
+    "handover": ("lost_frames", "duplicated_frames", "speaker_gap_ms"),
+    "cpu_pct": ("1", "4", "16"),
+    "rss_mb": ("1", "4", "16"),
+}
+"""The fields of each metric, kept (as null) when the metric is not available, so the JSON has one shape."""
+
+
+def not_available(key: str, reason: str) -> dict[str, Any]:
+    return dict.fromkeys(SHAPES.get(key, ())) | unavailable(reason)
+
+
 def guarded(name: str, keys: tuple[str, ...], measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Runs one metric; on any failure every key it owns gets a "not available" entry with the reason."""
     started = time.monotonic()
     try:
         figures = measure()
     except Unavailable as why:
-        figures = {key: unavailable(str(why)) for key in keys}
+        figures = {key: not_available(key, str(why)) for key in keys}
     except Exception as error:  # a broken piece must not take the other figures down with it
         logger.exception("%s failed", name)
-        figures = {key: unavailable(f"{type(error).__name__}: {error}"[:300]) for key in keys}
+        figures = {key: not_available(key, f"{type(error).__name__}: {error}"[:300]) for key in keys}
     logger.info("%s done in %.1f s", name, time.monotonic() - started)
     return figures
 
@@ -46,7 +61,7 @@ Samples = dict[str, dict[str, list[float]]]
 
 def conversation_figures(run: RunResult, samples_out: dict[str, list[float]]) -> dict[str, Any]:
     samples = {
-        "uplink_added_ms": analysis.uplink_ms(run.records, run.log),
+        "uplink_added_ms": analysis.uplink_ms(run.records, run.log, analysis.first_setup_complete(run.sent)),
         "downlink_added_ms": analysis.downlink_ms(run.sent, run.log),
         "interrupt_to_silence_ms": analysis.interrupt_ms(run.sent, run.log),
     }
@@ -59,13 +74,16 @@ def handover_figures(run: RunResult) -> dict[str, Any]:
     """Frames lost/duplicated over the run, and the longest speaker gap after a goAway and after a drop."""
     lost, duplicated = analysis.frame_accounting(run.records, run.log)
     go_aways, drops = analysis.handover_kinds(run.sent, run.records)
+    gap_ms, cut = analysis.handover_gaps(run.log, run.sent, go_aways + drops)
     figures: dict[str, Any] = {
         "lost_frames": lost,
         "duplicated_frames": duplicated,
-        "speaker_gap_ms": analysis.speaker_gap_ms(run.log, go_aways + drops),
-        "go_away_gap_ms": analysis.speaker_gap_ms(run.log, go_aways),
-        "drop_gap_ms": analysis.speaker_gap_ms(run.log, drops),
-        "connections": len({record.get("conn") for record in run.records}),
+        "speaker_gap_ms": gap_ms,
+        "go_away_gap_ms": analysis.handover_gaps(run.log, run.sent, go_aways)[0],
+        "drop_gap_ms": analysis.handover_gaps(run.log, run.sent, drops)[0],
+        "replies_cut": cut,
+        "go_aways": len(go_aways),
+        "drops": len(drops),
     }
     if run.log.ended:
         figures["session_ended"] = run.log.ended

@@ -109,11 +109,13 @@ class SpeakerMeter:
         self._was_audible = False
         self._gap_start: float | None = None
 
-    def on_callback(self, frames: int, now: float, flushed: bool, in_turn: bool) -> None:
-        """`frames` came from the queue (the rest of the period is silence); `flushed`: a barge-in cut it."""
+    def on_callback(self, audio: bytes, now: float, flushed: bool, in_turn: bool) -> None:
+        """`audio` came from the queue (the rest of the period is silence); `flushed`: a barge-in cut it."""
+        frames = len(audio) // 2
         if frames and not flushed:
-            self.log.played.append((self._offset, frames * 2, now))
-            self._offset += frames * 2
+            self.log.played.append((self._offset, len(audio), now))
+            self.log.played_pcm += audio
+            self._offset += len(audio)
         if (flushed or not frames) and self._was_audible:
             self.log.silence_after_audio.append(now)
         if frames < self.period_frames and in_turn and self._was_audible and self._gap_start is None:
@@ -165,10 +167,10 @@ class BlockingSpeaker:
 
     def _play(self) -> None:
         with self._cond:
-            chunk_bytes = min(len(self._buffer), self._period_bytes)
-            del self._buffer[:chunk_bytes]
+            chunk = bytes(self._buffer[: self._period_bytes])
+            del self._buffer[: self._period_bytes]
             in_turn = self._in_turn
             self._cond.notify_all()
-        if chunk_bytes < self._period_bytes and in_turn:
+        if len(chunk) < self._period_bytes and in_turn:
             self.log.underruns += 1
-        self._meter.on_callback(chunk_bytes // 2, time.monotonic(), False, in_turn)
+        self._meter.on_callback(chunk, time.monotonic(), False, in_turn)

@@ -108,7 +108,7 @@ def cpu_and_memory(kind: str, endpoint: Endpoint, quick: bool) -> dict[str, Any]
     """{"cpu_pct": {"1","4","16"}, "rss_mb": {...}, "connect_s": process start → one agent connected}.
 
     An agent count that fails gets a "not available" entry."""
-    warmup_s, window_s = (0.5, 1.5) if quick else (3.0, plans.load(False).duration_s)
+    warmup_s, window_s = (0.3, 1.2) if quick else (3.0, plans.load(False).duration_s)
     cpu: dict[str, Any] = {}
     rss: dict[str, Any] = {}
     connect: dict[str, Any] = {}

@@ -19,6 +19,9 @@ SILENCE_COMMIT_S = 0.5
 REPLY = "the quick brown fox jumps over the lazy dog"
 """Every reply: about 60 ms per character in the emulator's voice, so 2.6 s of model audio."""
 REPLY_S = len(REPLY) * 0.060
+FIRST_SPEECH_S = 1.5
+"""The first utterance, once the client is (usually) connected."""
+DEADLINE = "Deadline expired before operation could complete."
 
 
 def blocks(seconds: float) -> int:
@@ -53,9 +56,9 @@ def conversation(quick: bool) -> Plan:
 
     Each barge-in starts 1 s into the reply to the previous utterance, and is itself answered.
     """
-    full_turns, barge_ins = (1, 3) if quick else (4, 20)
+    full_turns, barge_ins = (1, 2) if quick else (4, 20)
     starts: list[float] = []
-    at = 0.3
+    at = FIRST_SPEECH_S
     for _ in range(full_turns):
         starts.append(at)
         at += SPEECH_S + SILENCE_COMMIT_S + REPLY_S + 0.4
@@ -64,21 +67,28 @@ def conversation(quick: bool) -> Plan:
     for _ in range(barge_ins):
         at += cycle
         starts.append(at)
-    return Plan("conversation", duration_s=at + SPEECH_S + SILENCE_COMMIT_S + 1.0, speech_starts_s=tuple(starts))
+    return Plan("conversation", duration_s=at + 0.6, speech_starts_s=tuple(starts))
 
 
 def handover(quick: bool) -> Plan:
-    """The model keeps talking while every connection gets `goAway` and the second one drops with 1011."""
-    duration_s = 8.0 if quick else 30.0
+    """The model keeps talking while every connection gets `goAway` and the second one drops with 1011.
+
+    `goAway` comes 1 s into each connection and leaves 15.5 s (the service leaves ~50 s): time for a client
+    to finish the turn before switching, as it would with the real service. The first connection then
+    closes with 1011 at 6 s, as the service closes one after goAway whether or not the client has left."""
+    duration_s = 8.5 if quick else 30.0
     period_s = SPEECH_S + SILENCE_COMMIT_S + REPLY_S + 0.3
-    starts = tuple(0.3 + k * period_s for k in range(int(duration_s / period_s) + 1))
+    starts = tuple(FIRST_SPEECH_S + k * period_s for k in range(int(duration_s / period_s) + 1))
     return Plan(
         "handover",
         duration_s=duration_s,
         speech_starts_s=starts,
-        go_away_after_s=2.5,
-        connection_limit_s=5.0,
-        faults=({"action": "close", "at": 1.2, "code": 1011, "conn": 2},),
+        go_away_after_s=1.0,
+        connection_limit_s=16.5,
+        faults=(
+            {"action": "close", "at": 6.0, "code": 1011, "conn": 1, "reason": DEADLINE},
+            {"action": "close", "at": 0.7, "code": 1011, "conn": 2},  # before its goAway
+        ),
     )
 
 

@@ -115,4 +115,4 @@ class ClockedSpeaker:
         flushed = bool(getattr(self.buffer, "flush_served", False))
         if flushed:
             self.buffer.flush_served = False
-        self._meter.on_callback(frames, time.monotonic(), flushed, self._in_turn)
+        self._meter.on_callback(self._out[:frames].tobytes(), time.monotonic(), flushed, self._in_turn)

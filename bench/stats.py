@@ -15,7 +15,7 @@ def unavailable(reason: str) -> dict[str, Any]:
 def percentiles(samples_ms: Sequence[float]) -> dict[str, Any]:
     """p50/p95/p99 (nearest-rank), rounded to 0.1 ms, plus the sample count."""
     if not samples_ms:
-        return unavailable("no samples")
+        return {"p50": None, "p95": None, "p99": None, **unavailable("no samples")}
     ordered = sorted(samples_ms)
 
     def rank(p: float) -> float:
