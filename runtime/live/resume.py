@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,12 +59,16 @@ class HandleStore:
         """Replace the stored handle atomically (blocking file I/O: call it from a worker thread)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps({"handle": handle, "saved_at": self._clock()})
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as file:
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, self.path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(payload)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         _fsync_dir(self.path.parent)
 
     def clear(self) -> None:

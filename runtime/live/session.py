@@ -1,0 +1,379 @@
+"""`AgentSession`: one agent's Live conversation, kept alive across goAway, drops and daemon restarts.
+
+One anyio task group owns the microphone capture, the running tools and the connection loop; each
+connection owns its sender, its receiver and its handover timer. Nothing outlives `run`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+import numpy as np
+
+from runtime.audio.ports import AudioIn, AudioOut
+from runtime.errors import FatalSessionError, SessionError
+from runtime.live.connection import Ending, Link, connect_once
+from runtime.live.downlink import Downlink
+from runtime.live.endpoint import Endpoint
+from runtime.live.events import NullEvents, SessionEvents
+from runtime.live.resume import Backoff, HandleStore, Recovery, goaway_deadline_s
+from runtime.live.uplink import Frame, Message, Uplink
+from runtime.spec import AgentSpec
+
+if TYPE_CHECKING:
+    from google.genai import types
+    from google.genai.live import AsyncSession
+
+    from runtime.live.tools import ToolRunner
+
+logger = logging.getLogger(__name__)
+
+VOICE_RMS = 300.0
+"""Block RMS (int16 units) above which the microphone counts as hearing a voice."""
+QUIET_MARGIN_MS = 300
+"""Quiet needed beyond the server's end-of-speech silence before a handover (milliseconds)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard a session tries before it gives up (seconds and counts)."""
+
+    first_backoff_s: float = 0.25
+    longest_backoff_s: float = 10.0
+    healthy_after_s: float = 10.0
+    """A connection that lasted this long resets the backoff."""
+    fatal_retry_s: float = 30.0
+    """Wait after an auth/quota failure; grows linearly with each repeat."""
+    fatal_attempts: int = 3
+    """Auth/quota failures in a row before `FatalSessionError`."""
+    give_up_after: int = 12
+    """Connection attempts in a row without a `setupComplete` before `SessionError`."""
+    goaway_margin_s: float = 10.0
+    """Hand over at least this long before goAway's `timeLeft` runs out."""
+
+
+@dataclass
+class SessionStats:
+    """What a test, the bench or the status line reads."""
+
+    connections: int = 0
+    handovers: list[float] = field(default_factory=list)
+    """Seconds from deciding to hand over to the new connection's setupComplete."""
+    reconnects: int = 0
+
+
+class AgentSession:
+    """One agent: microphone → Live → speaker and tools, until cancelled."""
+
+    def __init__(
+        self,
+        spec: AgentSpec,
+        *,
+        name: str,
+        base_dir: Path,
+        endpoint: Endpoint,
+        audio_in: AudioIn,
+        audio_out: AudioOut,
+        state_dir: Path,
+        events: SessionEvents | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = name
+        self.base_dir = base_dir
+        self.endpoint = endpoint
+        self.audio_in = audio_in
+        self.audio_out = audio_out
+        self.events: SessionEvents = events or NullEvents()
+        self.policy = policy or RetryPolicy()
+        self.store = HandleStore(state_dir, name)
+        block_ms = max(1, audio_in.block_frames * 1000 // 16_000)
+        self.uplink = Uplink(spec.audio.input.buffer_ms // block_ms)
+        self.downlink = Downlink(name, audio_out, self.events)
+        self.stats = SessionStats()
+        self.last_progress = time.monotonic()
+        self._handle: str | None = None
+        self._saved_handle: str | None = None
+        self._save_lock = anyio.Lock()
+        self._handle_resumable = False
+        self._tools: ToolRunner | None = None
+        self._tool_scopes: dict[str, anyio.CancelScope] = {}
+        self._group: anyio.abc.TaskGroup | None = None
+        self._talking = not self._client_marks_activity()
+        self._handover_started: float | None = None
+        self._last_voice_at = 0.0
+
+    # -- public -----------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled; `task_status.started()` after the first setupComplete."""
+        await anyio.to_thread.run_sync(_import_sdk)
+        from runtime.live.tools import ToolRunner
+
+        self._tools = ToolRunner(self.spec.tools, agent=self.name, base_dir=self.base_dir)
+        if self.spec.session.resumption:
+            self._handle = self.store.load()
+        await self.audio_in.open()
+        try:
+            await self.audio_out.open()
+            try:
+                async with anyio.create_task_group() as group:
+                    self._group = group
+                    group.start_soon(self._capture)
+                    await self._connections(task_status)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.audio_out.close()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.audio_in.close()
+
+    async def send_text(self, text: str) -> None:
+        """A typed user turn (for `runtime chat` and demos); sent on the current or next connection."""
+        from google.genai import types
+
+        content = types.Content(role="user", parts=[types.Part(text=text)])
+
+        async def send(live: AsyncSession) -> None:
+            await live.send_client_content(turns=content, turn_complete=True)
+
+        self.uplink.push_message(Message("text", send))
+
+    def set_talking(self, talking: bool) -> None:
+        """Manual activity and push-to-talk: the user started or stopped talking."""
+        if not self._client_marks_activity() or talking == self._talking:
+            return
+        self._talking = talking
+        from google.genai import types
+
+        async def send(live: AsyncSession) -> None:
+            if talking:
+                await live.send_realtime_input(activity_start=types.ActivityStart())
+            else:
+                await live.send_realtime_input(activity_end=types.ActivityEnd())
+
+        self.uplink.push_message(Message("activity_start" if talking else "activity_end", send))
+
+    # -- microphone -------------------------------------------------------------------------------
+
+    def _client_marks_activity(self) -> bool:
+        return self.spec.activity.mode in ("manual", "push_to_talk")
+
+    async def _capture(self) -> None:
+        """Read the microphone continuously, connected or not, into the bounded uplink buffer."""
+        while True:
+            pcm = await self.audio_in.read()
+            if is_voice(pcm):
+                self._last_voice_at = time.monotonic()
+            if self._talking:
+                self.uplink.push_frame(Frame(pcm, time.monotonic()))
+
+    # -- connections ------------------------------------------------------------------------------
+
+    async def _connections(self, task_status: anyio.abc.TaskStatus[None]) -> None:
+        backoff = Backoff(self.policy.first_backoff_s, self.policy.longest_backoff_s)
+        started = False
+
+        def on_ready() -> None:
+            nonlocal started
+            if not started:
+                started = True
+                task_status.started()
+
+        fatal_failures = failures = 0
+        while True:
+            self.events.state(self.name, "connecting", "resuming" if self.resuming else "new session")
+            ending = await connect_once(self, on_ready=on_ready)
+            failures = 0 if ending.ready else failures + 1
+            if ending.recovery is not Recovery.FATAL:
+                fatal_failures = 0
+            if ending.lasted_s >= self.policy.healthy_after_s:
+                backoff.reset()
+            delay = self._recovery_delay(ending, backoff, fatal_failures + 1)
+            if ending.recovery is Recovery.FATAL:
+                fatal_failures += 1
+                if fatal_failures >= self.policy.fatal_attempts:
+                    raise FatalSessionError(f"{self.name}: {ending.describe()}; gave up after {fatal_failures} tries")
+            if failures >= self.policy.give_up_after:
+                raise SessionError(f"{self.name}: cannot connect ({ending.describe()}) after {failures} tries")
+            if delay > 0:
+                await anyio.sleep(delay)
+
+    def _recovery_delay(self, ending: Ending, backoff: Backoff, fatal_repeat: int) -> float:
+        if ending.recovery is Recovery.HANDOVER:
+            return 0.0
+        self.stats.reconnects += 1
+        if ending.recovery is Recovery.FATAL:
+            logger.error("%s: %s; retrying in %.0f s", self.name, ending.describe(),
+                         self.policy.fatal_retry_s * fatal_repeat)
+            self.events.state(self.name, "error", ending.describe())
+            return self.policy.fatal_retry_s * fatal_repeat
+        if ending.recovery is Recovery.FRESH:
+            logger.warning("%s: the stored session is gone (%s); starting a new conversation", self.name,
+                           ending.reason)
+            self._forget_handle()
+        delay = backoff.next_delay()
+        logger.warning("%s: connection ended (%s); reconnecting in %.2f s", self.name, ending.describe(), delay)
+        self.events.state(self.name, "reconnecting", ending.describe())
+        return delay
+
+    def connection_ready(self) -> None:
+        """Called by the connection after setupComplete."""
+        self.stats.connections += 1
+        self.last_progress = time.monotonic()
+        if self.downlink.in_turn:
+            self.downlink.turn_cut()
+        if self.resuming:
+            self._handle_resumable = True
+        if self._handover_started is not None:
+            self.stats.handovers.append(self.last_progress - self._handover_started)
+            self._handover_started = None
+        logger.info("%s: connected (%s)", self.name, "resumed" if self._handle else "new session")
+        self.events.state(self.name, "ready")
+
+    def live_config(self) -> types.LiveConnectConfig:
+        from runtime.live.config import live_config
+
+        assert self._tools is not None
+        handle = self._handle if self.spec.session.resumption else None
+        return live_config(self.spec, handle=handle, tool_parameters=self._tools.parameters)
+
+    @property
+    def resuming(self) -> bool:
+        return bool(self._handle and self.spec.session.resumption)
+
+    # -- server messages --------------------------------------------------------------------------
+
+    def on_message(self, message: types.LiveServerMessage, link: Link) -> None:
+        self.last_progress = time.monotonic()
+        if message.server_content is not None:
+            self.downlink.content(message.server_content)
+        if message.usage_metadata is not None:
+            self.downlink.usage(message.usage_metadata)
+        if message.tool_call is not None:
+            for call in message.tool_call.function_calls or []:
+                self._start_tool(call)
+        if message.tool_call_cancellation is not None:
+            self._cancel_tools(message.tool_call_cancellation.ids or [])
+        if message.session_resumption_update is not None:
+            self._on_resumption_update(message.session_resumption_update, link)
+        if message.go_away is not None:
+            self._on_go_away(message.go_away, link)
+
+    def _on_go_away(self, go_away: types.LiveServerGoAway, link: Link) -> None:
+        if link.go_away_at is not None:
+            return
+        link.go_away_at = time.monotonic()
+        deadline_s = goaway_deadline_s(go_away.time_left, margin_s=self.policy.goaway_margin_s)
+        logger.info("%s: goAway (time left %s); handing over within %.1f s", self.name, go_away.time_left,
+                    deadline_s)
+        link.arm_timer(deadline_s)
+
+    def _on_resumption_update(self, update: types.LiveServerSessionResumptionUpdate, link: Link) -> None:
+        self._handle_resumable = bool(update.resumable and update.new_handle)
+        if not (update.resumable and update.new_handle):
+            return
+        self._handle = update.new_handle
+        if self._group is not None:
+            self._group.start_soon(self._save_handle)
+
+    def _idle(self) -> bool:
+        return not self.downlink.in_turn and not self._tool_scopes
+
+    def at_resumable_point(self) -> bool:
+        """A good moment to switch connections: nobody is talking, no tool runs, the handle is current.
+
+        "Nobody talking" includes the user: a handover in the middle of an utterance would split it across
+        two connections (the old one never finishes it). The microphone must have been quiet for longer
+        than the server needs to end a turn.
+        """
+        quiet_needed_s = ((self.spec.activity.silence_duration_ms or 500) + QUIET_MARGIN_MS) / 1000
+        quiet = time.monotonic() - self._last_voice_at >= quiet_needed_s
+        return self._idle() and self._handle_resumable and quiet
+
+    def hand_over(self, link: Link, why: str) -> None:
+        if link.closing.is_set():
+            return
+        logger.info("%s: handing over to a new connection (%s)", self.name, why)
+        self.events.state(self.name, "handover", why)
+        self._handover_started = time.monotonic()
+        link.request_close(handover=True)
+
+    async def _save_handle(self) -> None:
+        async with self._save_lock:
+            handle = self._handle
+            if handle is None or handle == self._saved_handle:
+                return
+            try:
+                await anyio.to_thread.run_sync(self.store.save, handle)
+                self._saved_handle = handle
+            except OSError as exc:
+                logger.warning("%s: cannot store the resumption handle in %s: %s", self.name, self.store.path, exc)
+
+    def _forget_handle(self) -> None:
+        self._handle = None
+        self._handle_resumable = False
+        try:
+            self.store.clear()
+        except OSError as exc:
+            logger.warning("%s: cannot remove %s: %s", self.name, self.store.path, exc)
+
+    # -- tools ------------------------------------------------------------------------------------
+
+    def _start_tool(self, call: types.FunctionCall) -> None:
+        if self._group is None or self._tools is None:
+            return
+        call_id = call.id or ""
+        scope = anyio.CancelScope()
+        self._tool_scopes[call_id] = scope
+        self._group.start_soon(self._run_tool, scope, call_id, call.name or "", dict(call.args or {}))
+
+    async def _run_tool(self, scope: anyio.CancelScope, call_id: str, name: str, args: dict[str, Any]) -> None:
+        from google.genai import types
+
+        from runtime.live.config import scheduling
+
+        assert self._tools is not None
+        with scope:
+            try:
+                outcome = await self._tools.call(name, call_id, args)
+            finally:
+                self._tool_scopes.pop(call_id, None)
+        if scope.cancelled_caught:
+            logger.info("%s: tool %s (%s) cancelled by the model", self.name, name, call_id)
+            self.events.state(self.name, "tool_cancelled", f"{name} ({call_id})")
+            return
+        tool = self._tools.tools.get(name)
+        response = types.FunctionResponse(
+            id=call_id or None, name=name, response=outcome.result,
+            scheduling=scheduling(tool) if tool is not None else None,
+        )
+
+        async def send(live: AsyncSession) -> None:
+            await live.send_tool_response(function_responses=[response])
+
+        self.uplink.push_message(Message("tool_response", send))
+        self.events.tool_call(self.name, outcome)
+
+    def _cancel_tools(self, ids: list[str]) -> None:
+        for call_id in ids:
+            scope = self._tool_scopes.get(call_id)
+            if scope is not None:
+                scope.cancel()
+
+
+def is_voice(pcm: bytes) -> bool:
+    """A block loud enough to be someone talking (a coarse energy check, only used to time handovers)."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    return bool(samples.size) and float(np.sqrt(np.mean(samples * samples))) >= VOICE_RMS
+
+
+def _import_sdk() -> None:
+    """Import google-genai once, off the event loop (it takes most of a second)."""
+    import google.genai.live  # noqa: F401

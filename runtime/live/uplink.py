@@ -1,0 +1,147 @@
+"""What a session sends, kept across connections until one takes it: microphone frames and messages.
+
+Delivery: an item is removed when a connection takes it and put back at the front when its send raised,
+so it goes out on the next connection. A planned handover (goAway) stops sending between two items and
+only then closes the socket, so every frame is sent exactly once. After an abrupt drop, frames whose
+send raised are sent again; frames the socket had already accepted may have died in the kernel's buffer
+with the connection and are not replayed (at most once: a repeated 20 ms of speech confuses recognition
+more than a missing one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+if TYPE_CHECKING:
+    from google.genai.live import AsyncSession
+
+logger = logging.getLogger(__name__)
+
+MIC_MIME_TYPE = "audio/pcm;rate=16000"
+SEND_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One microphone block."""
+
+    pcm: bytes
+    captured_at: float
+
+
+@dataclass(frozen=True)
+class Message:
+    """Anything else the session sends: a tool response, text, an activity mark."""
+
+    kind: str
+    send: Callable[[AsyncSession], Awaitable[None]]
+
+
+Item = Frame | Message
+
+
+class Uplink:
+    """Bounded microphone buffer (drops the oldest frame when full, and counts it) plus a message queue."""
+
+    def __init__(self, max_frames: int) -> None:
+        self.max_frames = max(1, max_frames)
+        self._frames: deque[Frame] = deque()
+        self._messages: deque[Message] = deque()
+        self._wakeup = anyio.Event()
+        self.dropped_frames = 0
+        self.sent_frames = 0
+        self.sent_bytes = 0
+
+    def push_frame(self, frame: Frame) -> None:
+        if len(self._frames) >= self.max_frames:
+            self._frames.popleft()
+            self.dropped_frames += 1
+            if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
+                logger.warning("microphone buffer full: %d frames dropped so far", self.dropped_frames)
+        self._frames.append(frame)
+        self._wakeup.set()
+
+    def push_message(self, message: Message) -> None:
+        self._messages.append(message)
+        self._wakeup.set()
+
+    @property
+    def buffered_frames(self) -> int:
+        return len(self._frames)
+
+    async def take(self) -> Item:
+        """The next item (messages before audio), waiting for one; cancelling the wait loses nothing."""
+        while True:
+            if self._messages:
+                return self._messages.popleft()
+            if self._frames:
+                return self._frames.popleft()
+            self._wakeup = anyio.Event()
+            await self._wakeup.wait()
+
+    def give_back(self, item: Item) -> None:
+        """A send failed before the item surely left: it goes first on the next connection."""
+        if isinstance(item, Message):
+            self._messages.appendleft(item)
+        elif len(self._frames) < self.max_frames:
+            self._frames.appendleft(item)
+        else:
+            self.dropped_frames += 1
+        self._wakeup.set()
+
+    def mark_sent(self, item: Item) -> None:
+        if isinstance(item, Frame):
+            self.sent_frames += 1
+            self.sent_bytes += len(item.pcm)
+
+
+async def send_item(live: AsyncSession, item: Item) -> None:
+    """Put one item on the wire."""
+    if isinstance(item, Message):
+        await item.send(live)
+        return
+    from google.genai import types
+
+    await live.send_realtime_input(audio=types.Blob(data=item.pcm, mime_type=MIC_MIME_TYPE))
+
+
+async def pump(
+    live: AsyncSession, uplink: Uplink, stop: anyio.Event, on_failure: Callable[[BaseException], Any]
+) -> None:
+    """Send items until `stop` is set (between two sends) or a send fails (the item is given back).
+
+    Each send is shielded: cancelling a half-written send would leave it unknown whether it left.
+    """
+    while not stop.is_set():
+        item: Item | None = None
+        async with anyio.create_task_group() as waiter:
+
+            async def stop_waiting() -> None:
+                await stop.wait()
+                waiter.cancel_scope.cancel()
+
+            waiter.start_soon(stop_waiting)
+            item = await uplink.take()
+            waiter.cancel_scope.cancel()
+        if item is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                with anyio.fail_after(SEND_TIMEOUT_S):
+                    await send_item(live, item)
+            except TimeoutError as exc:
+                # The bytes were handed to the socket; only the drain stalled. Count it as sent.
+                uplink.mark_sent(item)
+                on_failure(exc)
+                return
+            except Exception as exc:
+                uplink.give_back(item)
+                on_failure(exc)
+                return
+        uplink.mark_sent(item)
