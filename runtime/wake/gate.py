@@ -22,9 +22,13 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from pathlib import Path
 
 from runtime.audio.ports import MIC_RATE_HZ, SAMPLE_BYTES, AudioIn, AudioOut
-from runtime.wake.detector import Detection, WakeDetector
+from runtime.errors import Location
+from runtime.spec import AgentSpec
+from runtime.wake.detector import Detection, WakeDetector, load_detector
+from runtime.wake.earcons import load_earcon
 from runtime.wake.lifecycle import (
     ConversationEvent,
     ConversationListener,
@@ -170,3 +174,25 @@ class WakeGate:
         log.info("%s: %s at %.2f s of audio (%s)", self.agent, state.value, event.at_s, reason)
         for listener in self._listeners:
             listener(event)
+
+
+def wake_gate_for(
+    spec: AgentSpec,
+    mic: AudioIn,
+    speaker: AudioOut | None,
+    mute: MuteSwitch,
+    agent_file: Path,
+    agent: str = "agent",
+) -> WakeGate:
+    """The gate an agent file in `wake_word` mode asks for (model, threshold, timeout, earcons)."""
+    where = Location(str(agent_file))
+    conversation = spec.conversation
+    earcons = Earcons(
+        speaker,
+        load_earcon(conversation.start_earcon, "start", agent_file.parent, where),
+        load_earcon(conversation.end_earcon, "end", agent_file.parent, where),
+    )
+    detector = load_detector(spec.activity.wake, where)
+    return WakeGate(
+        mic, detector, idle_timeout_s=conversation.idle_timeout_s, earcons=earcons, mute=mute, agent=agent
+    )
