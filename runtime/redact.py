@@ -23,9 +23,11 @@ import base64
 import json
 import logging
 import re
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -35,6 +37,7 @@ __all__ = [
     "SECRETS",
     "RedactingFilter",
     "Redactor",
+    "install_excepthooks",
     "install_logging_filter",
     "redact_exception",
 ]
@@ -224,10 +227,30 @@ def _install_record_factory(redactor: Redactor) -> None:
         logging.setLogRecordFactory(make_record)
 
 
+def install_excepthooks(redactor: Redactor = SECRETS) -> None:
+    """Redact the tracebacks of uncaught exceptions (main thread and other threads), which Python writes to
+    stderr without going through `logging`."""
+
+    def excepthook(kind: type[BaseException], value: BaseException, trace: TracebackType | None) -> None:
+        sys.stderr.write(redactor.redact("".join(traceback.format_exception(kind, value, trace))))
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        name = args.thread.name if args.thread is not None else "unknown"
+        text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        sys.stderr.write(redactor.redact(f"Exception in thread {name}:\n{text}"))
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+
+
 def install_logging_filter(logger: logging.Logger | None = None, redactor: Redactor = SECRETS) -> RedactingFilter:
-    """Redact every log record of the process; idempotent. `logger` (root by default) gets the filter on each
-    of its handlers as well, for records made without the record factory (`logging.makeLogRecord`, queues)."""
+    """Redact every log record of the process, and uncaught tracebacks; idempotent. `logger` (root by default)
+    gets the filter on each of its handlers as well, for records made without the record factory
+    (`logging.makeLogRecord`, queues)."""
     _install_record_factory(redactor)
+    install_excepthooks(redactor)
     target = logger if logger is not None else logging.getLogger()
     redacting = RedactingFilter(redactor)
     for handler in target.handlers:

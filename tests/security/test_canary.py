@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,8 @@ def redacted_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Process-wide redaction as the daemon installs it, undone after the test."""
     monkeypatch.setattr(logging, "_logRecordFactory", logging.getLogRecordFactory())
     monkeypatch.setattr("runtime.redact._factory_redactors", [])
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     install_logging_filter()
     yield
 

@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import re
+import subprocess
+import sys
 import threading
 from urllib.parse import quote, urlencode
 
@@ -22,6 +24,8 @@ def restore_logging_record_factory(monkeypatch: pytest.MonkeyPatch) -> None:
     """`install_logging_filter` is process-wide: undo it so that other tests see plain logging."""
     monkeypatch.setattr(logging, "_logRecordFactory", logging.getLogRecordFactory())
     monkeypatch.setattr("runtime.redact._factory_redactors", [])
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
 
 
 def spellings(secret: str) -> list[str]:
@@ -169,3 +173,24 @@ def test_extra_fields_are_redacted_by_the_filter_on_root_handlers() -> None:
     finally:
         root.removeHandler(handler)
     assert stream.getvalue() == f"call failed url=http://h/?k={MASK}\n"
+
+
+UNCAUGHT = """
+import sys, threading
+from runtime.redact import SECRETS, install_logging_filter
+if sys.argv[1] == "redact":
+    SECRETS.add(sys.argv[2])
+    install_logging_filter()
+thread = threading.Thread(target=lambda: (_ for _ in ()).throw(ValueError("thread saw " + sys.argv[2])))
+thread.start()
+thread.join()
+raise RuntimeError("main saw " + sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("mode", ["redact", "plain"])
+def test_uncaught_tracebacks_are_redacted_in_a_real_process(mode: str) -> None:
+    result = subprocess.run([sys.executable, "-c", UNCAUGHT, mode, CANARY], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "ValueError: thread saw" in result.stderr and "RuntimeError: main saw" in result.stderr
+    assert leaks(result.stderr) == (mode == "plain"), result.stderr
