@@ -38,6 +38,10 @@ class AudioInput(Section):
     """Length of one microphone block sent to the model (milliseconds)."""
     buffer_ms: int = Field(default=2000, ge=200, le=30000)
     """Microphone audio kept while reconnecting, sent on the new connection (milliseconds)."""
+    mute_button: str | None = Field(
+        default=None, pattern=r"^evdev:.+:\w+$", examples=["evdev:/dev/input/event0:KEY_MICMUTE"]
+    )
+    """A button that mutes and unmutes every microphone of the daemon: `evdev:DEVICE:KEY_NAME` (or a key number)."""
 
 
 class AudioOutput(Section):
@@ -79,8 +83,9 @@ class WakeWord(Section):
     """A bundled model name or the path of a custom model file."""
     backend: Literal["micro", "open"] = "micro"
     """`micro` (microWakeWord, small and fast) or `open` (openWakeWord)."""
-    threshold: float = Field(default=0.5, gt=0, lt=1)
-    """Detection probability needed to wake (0–1); higher means fewer false wakes."""
+    threshold: float | None = Field(default=None, gt=0, lt=1, examples=[0.9])
+    """Detection probability needed to wake (0–1); higher means fewer false wakes. Empty uses the model's
+    own recommended cutoff (0.85–0.97 for the bundled microWakeWord models, 0.5 for openWakeWord)."""
     refractory_s: float = Field(default=2.0, ge=0, le=60)
     """Seconds after a detection during which another one is ignored."""
 

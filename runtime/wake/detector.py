@@ -231,7 +231,6 @@ def OpenWakeDetector(
 
 
 def load_detector(wake: WakeWord, where: Location = NO_LOCATION) -> ThresholdDetector:
-    """The detector an agent file asks for; an unset `threshold` means the model's recommended cutoff."""
-    threshold = wake.threshold if "threshold" in wake.model_fields_set else None
+    """The detector an agent file asks for; an empty `threshold` means the model's recommended cutoff."""
     factory = MicroWakeDetector if wake.backend == "micro" else OpenWakeDetector
-    return factory(wake.model, threshold, wake.refractory_s, where)
+    return factory(wake.model, wake.threshold, wake.refractory_s, where)
