@@ -6,12 +6,14 @@ partial run still has the shape of a full one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench import analysis, load, plans, startup
@@ -101,12 +103,24 @@ def latency_metrics(kind: str, quick: bool, samples: Samples) -> dict[str, Any]:
     return figures | guarded(f"{kind} handover", ("handover",), handover)
 
 
-def load_metrics(kind: str, quick: bool) -> dict[str, Any]:
-    def measure() -> dict[str, Any]:
+def load_metrics(kinds: tuple[str, ...], quick: bool) -> dict[str, dict[str, Any]]:
+    """CPU and memory of every client, one after the other, against one emulator process."""
+    try:
         with load.emulator_process() as endpoint:
-            return load.cpu_and_memory(kind, endpoint, quick)
+            return {
+                kind: guarded(f"{kind} load", LOAD_KEYS, functools.partial(load.cpu_and_memory, kind, endpoint, quick))
+                for kind in kinds
+            }
+    except Unavailable as why:
+        return {kind: {key: not_available(key, str(why)) for key in LOAD_KEYS} for kind in kinds}
 
-    return guarded(f"{kind} load", LOAD_KEYS, measure)
+
+def all_latency_metrics(kinds: tuple[str, ...], quick: bool, samples: Samples) -> dict[str, dict[str, Any]]:
+    """Latency runs of every client; in a quick run they overlap (rougher figures, a run under 2 minutes)."""
+    if not quick:
+        return {kind: latency_metrics(kind, quick, samples) for kind in kinds}
+    with ThreadPoolExecutor(len(kinds)) as pool:
+        return dict(zip(kinds, pool.map(lambda kind: latency_metrics(kind, quick, samples), kinds), strict=True))
 
 
 def runtime_startup(quick: bool) -> dict[str, Any]:
@@ -154,24 +168,20 @@ def machine() -> dict[str, Any]:
     }
 
 
-def client_figures(kind: str, quick: bool, samples: Samples) -> dict[str, Any]:
-    figures = latency_metrics(kind, quick, samples) | load_metrics(kind, quick)
-    connect_s = figures.get("connect_s", unavailable("the load run failed"))
-    figures |= runtime_startup(quick) if kind == "runtime" else baseline_startup(kind, connect_s)
-    return figures
-
-
 def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, Any], Samples]:
     """The whole report (runtime figures at the top level, baselines beside, ratios runtime/baseline),
     and the raw latency samples behind it."""
     started = time.monotonic()
+    kinds = ("runtime", *(kind for kind in clients if kind != "runtime"))
     samples: Samples = {}
-    result: dict[str, Any] = {"machine": machine(), "quick": quick}
-    result |= client_figures("runtime", quick, samples)
-    result["baselines"] = {}
-    for kind in clients:
-        if kind != "runtime":
-            result["baselines"][kind] = client_figures(kind, quick, samples)
+    figures = all_latency_metrics(kinds, quick, samples)
+    for kind, by_load in load_metrics(kinds, quick).items():
+        figures[kind] |= by_load
+    for kind in kinds:
+        connect_s = figures[kind].get("connect_s", unavailable("the load run failed"))
+        figures[kind] |= runtime_startup(quick) if kind == "runtime" else baseline_startup(kind, connect_s)
+    result: dict[str, Any] = {"machine": machine(), "quick": quick, **figures["runtime"]}
+    result["baselines"] = {kind: figures[kind] for kind in kinds if kind != "runtime"}
     keys = (*LATENCY_KEYS, "handover", *LOAD_KEYS, *STARTUP_KEYS)
     runtime = {key: result[key] for key in keys}
     result["ratios"] = {

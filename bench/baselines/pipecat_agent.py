@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """Pipecat's Gemini Live service with its local audio transport, as a bench client (its own venv).
 
     /tmp/pipecat-venv/bin/python -m bench.baselines.pipecat_agent --base-url URL --ca-file PEM --plan NAME
