@@ -64,8 +64,14 @@ class WavFileIn:
         self._offset = 0
         self._blocks_read = 0
         self._started_at: float | None = None
+        self._open = False
         self.finished = anyio.Event()
         """Set once the last block holding file audio has been read."""
+
+    @property
+    def started_at(self) -> float | None:
+        """`time.monotonic()` when the file started "playing" into the microphone (at `open`)."""
+        return self._started_at
 
     @property
     def block_bytes(self) -> int:
@@ -82,11 +88,13 @@ class WavFileIn:
         self._offset = 0
         self._blocks_read = 0
         self._started_at = time.monotonic()
+        self._open = True
 
     async def read(self) -> bytes:
-        if self._started_at is None:
-            raise DeviceError(f"microphone file {self.path} read before open()")
-        due = self._started_at + self._blocks_read * self.block_frames / MIC_RATE_HZ
+        if not self._open or self._started_at is None:
+            raise DeviceError(f"microphone file {self.path} is not open")
+        # Like a real microphone, a block is there once its last frame has been "captured".
+        due = self._started_at + (self._blocks_read + 1) * self.block_frames / MIC_RATE_HZ
         delay = due - time.monotonic()
         if delay > 0:
             await anyio.sleep(delay)
@@ -98,7 +106,7 @@ class WavFileIn:
         return block + bytes(self.block_bytes - len(block))
 
     async def close(self) -> None:
-        self._started_at = None
+        self._open = False
 
 
 class NullIn:
