@@ -48,10 +48,12 @@ def text_scenario(rules: list[dict[str, Any]]) -> EmulatorOptions:
 @pytest.mark.anyio
 async def test_a_text_turn(tmp_path: Path) -> None:
     events = Recorder()
-    async with serve(EmulatorOptions(port=0)) as emulator:
-        async with running(agent(response="text"), emulator, tmp_path, NullIn(), NullOut(), events=events) as session:
-            await session.send_text("hello there")
-            await events.until(lambda: "turn_complete" in [s for s, _ in events.of("state")])
+    spec = agent(response="text")
+    async with serve(EmulatorOptions(port=0)) as emulator, running(
+        spec, emulator, tmp_path, NullIn(), NullOut(), events=events
+    ) as session:
+        await session.send_text("hello there")
+        await events.until(lambda: "turn_complete" in [s for s, _ in events.of("state")])
     assert "".join(events.of("text")) == "You said: hello there"
     assert events.of("usage")[-1].total_tokens > 0
     assert (tmp_path / "state" / "test.json").exists()
