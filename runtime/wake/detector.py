@@ -230,7 +230,13 @@ def OpenWakeDetector(
     return ThresholdDetector(str(engine.id), source, cutoff, refractory_s)
 
 
-def load_detector(wake: WakeWord, where: Location = NO_LOCATION) -> ThresholdDetector:
-    """The detector an agent file asks for; an empty `threshold` means the model's recommended cutoff."""
+def load_detector(wake: WakeWord, where: Location = NO_LOCATION, base_dir: Path | None = None) -> ThresholdDetector:
+    """The detector an agent file asks for; an empty `threshold` means the model's recommended cutoff.
+
+    A relative model path is read from `base_dir` (the agent file's folder).
+    """
+    model = wake.model
+    if base_dir is not None and model not in BUNDLED_MODELS and not Path(model).expanduser().is_absolute():
+        model = str(base_dir / model)
     factory = MicroWakeDetector if wake.backend == "micro" else OpenWakeDetector
-    return factory(wake.model, wake.threshold, wake.refractory_s, where)
+    return factory(model, wake.threshold, wake.refractory_s, where)

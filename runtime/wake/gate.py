@@ -192,7 +192,5 @@ def wake_gate_for(
         load_earcon(conversation.start_earcon, "start", agent_file.parent, where),
         load_earcon(conversation.end_earcon, "end", agent_file.parent, where),
     )
-    detector = load_detector(spec.activity.wake, where)
-    return WakeGate(
-        mic, detector, idle_timeout_s=conversation.idle_timeout_s, earcons=earcons, mute=mute, agent=agent
-    )
+    detector = load_detector(spec.activity.wake, where, agent_file.parent)
+    return WakeGate(mic, detector, idle_timeout_s=conversation.idle_timeout_s, earcons=earcons, mute=mute, agent=agent)

@@ -63,6 +63,8 @@ def test_a_custom_model_loads_from_a_path(tmp_path: Path) -> None:
     bare = MicroWakeDetector(str(tmp_path / "computer.tflite"), threshold=0.8)
     assert (bare.model, bare.threshold) == ("computer", 0.8)
     assert OpenWakeDetector(str(tmp_path / "hey_jarvis.tflite")).model == "hey_jarvis"
+    beside_the_agent = load_detector(WakeWord(model="kitchen.json"), base_dir=tmp_path)
+    assert beside_the_agent.model == "hey_jarvis"  # the manifest's own name for its model
 
 
 @pytest.mark.parametrize("model", ["hey_siri", "/nowhere/word.tflite", "notes.txt"])
