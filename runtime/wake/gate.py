@@ -121,11 +121,17 @@ class WakeGate:
             self._earcons.play(self._earcons.end)
 
     async def open(self) -> None:
+        """Start capturing and listening; a gate reopened after `close()` starts afresh, listening."""
+        if self._state is ConversationState.CONVERSATION:
+            self._enter(ConversationState.LISTENING, "reopened")
+        self._pending.clear()
+        self._preroll.clear()
+        self._detector.reset()
         await self._mic.open()
 
     async def close(self) -> None:
+        """Stop capturing; the detector is kept, so the gate can be opened again (a restarted session)."""
         await self._mic.close()
-        self._detector.close()
 
     async def read(self) -> bytes:
         while True:

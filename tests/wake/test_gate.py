@@ -14,7 +14,7 @@ from runtime.wake.earcons import builtin_earcon
 from runtime.wake.gate import Earcons, WakeGate
 from runtime.wake.lifecycle import ConversationState
 from tests.wake.gating import run_gate
-from tests.wake.scenes import BLOCK, RATE, ClockedSpeaker, Scene, WavMic, babble, tone, tone_detector
+from tests.wake.scenes import BLOCK, RATE, ClockedSpeaker, EndOfAudio, Scene, WavMic, babble, tone, tone_detector
 
 pytestmark = pytest.mark.anyio
 
@@ -145,3 +145,19 @@ async def test_status_text_follows_the_state(tmp_path: Path) -> None:
     assert gate.status_text() == "listening for tone"
     await run_gate(gate, scene)
     assert seen == ["in conversation", "listening for tone"]
+
+
+async def test_a_gate_closed_mid_conversation_listens_again_when_reopened(tmp_path: Path) -> None:
+    scene = kitchen_scene()
+    gate, mic = gate_for(tmp_path, scene)
+    events: list[str] = []
+    gate.add_listener(lambda event: events.append(event.reason))
+    await gate.open()
+    while gate.state is not CONVERSATION:
+        await gate.read()
+    await gate.close()
+    assert not mic.is_open
+    await gate.open()
+    assert gate.state is LISTENING and events == ["wake", "reopened"]
+    with pytest.raises(EndOfAudio):  # the rest of the request and the chatter: nothing without a new wake word
+        await gate.read()
