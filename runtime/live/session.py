@@ -17,7 +17,7 @@ import anyio.abc
 import numpy as np
 
 from runtime.audio.ports import AudioIn, AudioOut
-from runtime.errors import FatalSessionError, SessionError
+from runtime.errors import AgentRuntimeError, FatalSessionError, SessionError
 from runtime.live.connection import Ending, Link, connect_once
 from runtime.live.downlink import Downlink
 from runtime.live.endpoint import Endpoint
@@ -127,6 +127,8 @@ class AgentSession:
                     self._group = group
                     group.start_soon(self._capture)
                     await self._connections(task_status)
+            except BaseExceptionGroup as errors:
+                raise _first_runtime_error(errors) from None
             finally:
                 with anyio.CancelScope(shield=True):
                     await self.audio_out.close()
@@ -366,6 +368,17 @@ class AgentSession:
             scope = self._tool_scopes.get(call_id)
             if scope is not None:
                 scope.cancel()
+
+
+def _first_runtime_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The task group's error as the caller expects it: a `SessionError` or `DeviceError`, not a group."""
+    matched, _ = errors.split(AgentRuntimeError)
+    if matched is None:
+        return errors
+    leaf: BaseException = matched
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
 
 
 def is_voice(pcm: bytes) -> bool:
