@@ -50,7 +50,7 @@ def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) 
             base_dir=state_root,
             endpoint=endpoint,
             audio_in=ClockedMic(plan.mic_script(), log),
-            audio_out=ClockedSpeaker(log),
+            audio_out=ClockedSpeaker(log, spec.audio.output.buffer_ms, spec.audio.output.fade_ms),
             state_dir=state_root / f"state{number}",
         )
         async with anyio.create_task_group() as group:

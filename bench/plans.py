@@ -76,7 +76,7 @@ def handover(quick: bool) -> Plan:
     `goAway` comes 1 s into each connection and leaves 15.5 s (the service leaves ~50 s): time for a client
     to finish the turn before switching, as it would with the real service. The first connection then
     closes with 1011 at 6 s, as the service closes one after goAway whether or not the client has left."""
-    duration_s = 8.5 if quick else 30.0
+    duration_s = 9.5 if quick else 30.0
     period_s = SPEECH_S + SILENCE_COMMIT_S + REPLY_S + 0.3
     starts = tuple(FIRST_SPEECH_S + k * period_s for k in range(int(duration_s / period_s) + 1))
     return Plan(

@@ -47,6 +47,13 @@ def cell(value: Any) -> str:
     return str(value).replace("|", "/")
 
 
+def field_of(value: Any, name: str) -> Any:
+    """One field of a metric's value; the whole value when it is a plain number or "not available"."""
+    if not name or not isinstance(value, Mapping) or value.get("available") is False:
+        return value
+    return value.get(name)
+
+
 def table(key: str, result: Mapping[str, Any]) -> list[str]:
     """Rows = the metric's fields (p50/p95/p99, agent counts, ...), columns = runtime, baselines, ratios."""
     baselines: Mapping[str, Any] = result.get("baselines", {})
@@ -66,7 +73,7 @@ def table(key: str, result: Mapping[str, Any]) -> list[str]:
     for name in fields:
         row = [name or key]
         for value in [*columns.values(), *ratio_columns.values()]:
-            row.append(cell(value.get(name) if name and isinstance(value, Mapping) and name in value else value))
+            row.append(cell(field_of(value, name)))
         lines.append("| " + " | ".join(row) + " |")
     return [*lines, ""]
 
@@ -75,6 +82,7 @@ def histogram(samples: Samples, path: Path) -> bool:
     """Latency histograms, one panel per metric, one colour per client; False when matplotlib is missing."""
     try:
         import matplotlib
+        import numpy as np
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -83,13 +91,15 @@ def histogram(samples: Samples, path: Path) -> bool:
     metrics = ("uplink_added_ms", "downlink_added_ms", "interrupt_to_silence_ms")
     figure, axes = plt.subplots(1, len(metrics), figsize=(15, 4))
     for axis, metric in zip(axes, metrics, strict=True):
-        for kind, by_metric in samples.items():
-            values = by_metric.get(metric) or []
-            if values:
-                axis.hist(values, bins=40, alpha=0.5, label=f"{kind} (n={len(values)})")
+        series = {kind: values for kind, by_metric in samples.items() if (values := by_metric.get(metric))}
+        if series:
+            everything = [value for values in series.values() for value in values]
+            bins = np.linspace(min(everything), max(everything) + 1e-6, 41)
+            for kind, values in series.items():
+                axis.hist(values, bins=bins, alpha=0.5, label=f"{kind} (n={len(values)})")
+            axis.legend()
         axis.set_title(metric)
         axis.set_xlabel("ms")
-        axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
