@@ -1,7 +1,7 @@
 """No false wake: every bundled model hears long stretches of speech, noise and music without its phrase.
 
 An hour per model costs ~20 s per microWakeWord model and ~4 min per openWakeWord model on this 2-core
-machine, so the suite runs `WAKE_FA_MINUTES` (default 15) per micro model and a fifteenth of that per open
+machine, so the suite runs `WAKE_FA_MINUTES` (default 10) per micro model and a tenth of that per open
 model; `WAKE_FA_MINUTES=60` runs the full hour. `python -m tests.wake.measure` runs hours and prints figures.
 """
 
@@ -24,8 +24,8 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng for the speech"),
 ]
 
-MICRO_MINUTES = int(os.environ.get("WAKE_FA_MINUTES", "15"))
-OPEN_MINUTES = max(1, MICRO_MINUTES // 15)
+MICRO_MINUTES = int(os.environ.get("WAKE_FA_MINUTES", "10"))
+OPEN_MINUTES = max(1, MICRO_MINUTES // 10)
 BLOCK_BYTES = 640  # 20 ms, as the microphone delivers it
 
 
