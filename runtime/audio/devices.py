@@ -28,10 +28,18 @@ READ_POLL_S = 0.25
 """A waiting `read` re-checks the device at least this often."""
 
 
+def import_sounddevice() -> Any:
+    """The sounddevice module, or a `DeviceError` that says how to install PortAudio."""
+    try:
+        import sounddevice
+    except OSError as exc:  # the wheel does not bundle PortAudio on Linux
+        raise DeviceError(f"PortAudio is not available ({exc}); install it: apt install libportaudio2") from exc
+    return sounddevice
+
+
 def open_portaudio_stream(device: str | int, kind: Kind, api_rate_hz: int, period_ms: int, **stream_args: Any) -> Any:
     """Resolve `device`, pick rate and channels, and start an int16 callback stream on it."""
-    import sounddevice as sd
-
+    sd = import_sounddevice()
     try:
         devices = sd.query_devices()
         default_index = sd.default.device[0 if kind == "input" else 1]

@@ -115,7 +115,7 @@ def echo_path(latency_ms: int = 60, volume: str = "30%") -> Iterator[None]:
     try:
         for line in pactl("list", "short", "sink-inputs").splitlines():
             fields = line.split()
-            if len(fields) > 2 and fields[2] == module:
+            if len(fields) > 3 and fields[3] == "module-loopback.c":
                 pactl("set-sink-input-volume", fields[0], volume)
         yield
     finally:
