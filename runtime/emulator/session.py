@@ -67,6 +67,8 @@ class LiveSession:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 tg.start_soon(self._timers)
+                if not config.manual_activity:
+                    tg.start_soon(self._end_speech_when_audio_stops)
                 await self._receive_loop()
                 tg.cancel_scope.cancel()
         except ProtocolViolation as violation:
@@ -181,6 +183,15 @@ class LiveSession:
                 if self._config.transcribe_input and transcript:
                     await self._send({"serverContent": {"inputTranscription": {"text": transcript}}})
                 self._start_reply(self._hub.scenario.reply(transcript, spoken=True))
+
+    async def _end_speech_when_audio_stops(self) -> None:
+        """A client that stops sending mid-speech (a whole file in one message, a paused microphone) gets its
+        turn ended after the silence duration, as if that silence had arrived."""
+        silence_s = self._config.vad.silence_duration_ms / 1000
+        while True:
+            await anyio.sleep(max(0.05, silence_s / 2))
+            if self._input.speaking and time.monotonic() - self._input.last_audio_at >= silence_s:
+                await self._on_speech_events(self._input.stream_ended())
 
     async def _on_tool_response(self, responses: list[dict[str, Any]]) -> None:
         for response in responses:

@@ -11,6 +11,9 @@ AUDIO_TOKENS_PER_S = 25
 """The Live API counts 25 tokens per second of audio, in and out."""
 
 
+HANDLES_KEPT = 16
+
+
 def text_tokens(text: str) -> int:
     return max(1, len(text) // 4) if text else 0
 
@@ -44,6 +47,8 @@ class Conversation:
     open_conn: int | None = None
     """Connection number currently serving this conversation."""
     ended_at: float | None = None
+    handles: list[str] = field(default_factory=list)
+    """Resumption handles issued for this conversation, oldest first (the latest HANDLES_KEPT stay valid)."""
     tool_results: dict[str, Any] = field(default_factory=dict)
     """Latest response per tool name, for `say_tool_result`."""
 
@@ -75,6 +80,10 @@ class SessionStore:
         self._forget_expired()
         handle = secrets.token_urlsafe(24)
         self._handles[handle] = conversation
+        conversation.handles.append(handle)
+        if len(conversation.handles) > HANDLES_KEPT:
+            # A client only ever resumes with one of its latest handles; bounded memory over long sessions.
+            self._handles.pop(conversation.handles.pop(0), None)
         return handle
 
     def find(self, handle: str) -> Conversation | None:
@@ -89,7 +98,7 @@ class SessionStore:
             if conversation.ended_at is not None and now - conversation.ended_at > self._ttl_s
         ]
         for handle in expired:
-            del self._handles[handle]
+            self._handles.pop(handle).handles.remove(handle)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from runtime.emulator.config import SessionConfig
@@ -28,9 +29,16 @@ class UserInput:
         self._rate_hz = 16000
         self._in_activity = False
         self._turn_bytes = 0
+        self.last_audio_at = time.monotonic()
+
+    @property
+    def speaking(self) -> bool:
+        """The detector is inside a speech turn (automatic activity detection only)."""
+        return not self._config.manual_activity and self._vad.speaking
 
     def audio(self, data: str, rate_hz: int) -> list[str]:
         pcm = decode_bytes(data, "realtimeInput.audio.data")
+        self.last_audio_at = time.monotonic()
         if rate_hz != self._rate_hz:
             logger.info("input audio at %d Hz (the service resamples it; 16000 Hz is native)", rate_hz)
             self._rate_hz = rate_hz

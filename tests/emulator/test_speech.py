@@ -145,3 +145,10 @@ async def test_other_input_rates_are_accepted() -> None:
         await send_audio(session, speech(0.5, rate_hz=48000) + silence(0.8, rate_hz=48000), rate_hz=48000)
         messages = await collect_until(session, turn_complete)
     assert audio_of(messages)
+
+
+async def test_a_whole_recording_in_one_message_is_answered_when_audio_stops() -> None:
+    async with live(audio_config()) as (_emulator, session):
+        await session.send_realtime_input(audio=types.Blob(data=speech(1.0), mime_type="audio/pcm;rate=16000"))
+        messages = await collect_until(session, turn_complete)
+    assert len(audio_of(messages)) == len("I heard you.") * 60 * 48
