@@ -8,6 +8,7 @@ in a section) and the document's positions; it never prints an input value, whic
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 import typing
 from collections.abc import Sequence
@@ -90,6 +91,22 @@ def _item_type(annotation: Any) -> Any:
     return None
 
 
+@functools.cache
+def _field_paths() -> dict[str, list[tuple[str, ...]]]:
+    """Every key of the agent file by name, with where it belongs (`temperature` → generation.temperature)."""
+    found: dict[str, list[tuple[str, ...]]] = {}
+
+    def walk(model: type[BaseModel], prefix: tuple[str, ...]) -> None:
+        for name in model.model_fields:
+            found.setdefault(name, []).append((*prefix, name))
+            nested = model_at((*prefix, name))
+            if nested is not None and name != "tools":
+                walk(nested, (*prefix, name))
+
+    walk(AgentSpec, ())
+    return found
+
+
 def translate(error: ValidationError, doc: Document) -> list[RuntimeConfigError]:
     """One located error per problem; union branches of one value are merged into one message."""
     groups: dict[tuple[KeyPath, str], list[ErrorDetails]] = {}
@@ -141,8 +158,11 @@ def _unknown_key(doc: Document, loc: KeyPath) -> RuntimeConfigError:
     model = model_at(parent)
     allowed = list(model.model_fields) if model is not None else []
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    elsewhere = [path for path in _field_paths().get(name, []) if path[:-1] != tuple(parent)]
     if close:
         hint = f"did you mean `{close[0]}`?"
+    elif elsewhere:
+        hint = f"`{name}` belongs under `{dotted(elsewhere[0][:-1])}`"
     elif allowed:
         hint = "allowed keys: " + ", ".join(allowed)
     else:

@@ -61,7 +61,8 @@ def _collect(paths: list[Path]) -> tuple[list[Path], str]:
             files.append(path)
         else:
             return [], f"{path}: no such file or directory"
-    return files, ""
+    unique = {path.resolve(): path for path in reversed(files)}  # a file named twice is checked once
+    return [path for path in files if unique.get(path.resolve()) is path], ""
 
 
 def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) -> list[RuntimeConfigError]:

@@ -172,3 +172,9 @@ def test_validating_100_files_is_fast(tmp_path: Path) -> None:
         f"\nvalidate 100 kitchen-sized files: {in_process * 1000:.0f} ms in process, "
         f"{whole_command * 1000:.0f} ms as a command (start-up included); runtime --help {help_time * 1000:.0f} ms"
     )
+
+
+def test_a_file_named_twice_is_checked_once() -> None:
+    result = runtime("validate", "agents/", "agents/kitchen.yaml", "./agents/kitchen.yaml")
+    assert result.returncode == 0, result.stdout
+    assert "3 files valid" in result.stderr

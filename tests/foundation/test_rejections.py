@@ -205,3 +205,8 @@ def test_errors_per_file_are_capped(tmp_path: Path) -> None:
     errors = failures(write(tmp_path, M + "".join(f"k{i}: 1\nk{i}: 2\n" for i in range(80))))
     assert len(errors) == 51
     assert errors[-1].message == "more than 50 errors; stopping here"
+
+
+def test_key_at_the_wrong_level_says_where_it_belongs(tmp_path: Path) -> None:
+    error = only_error(write(tmp_path, M + "temperature: 0.7\n"))
+    assert (position(error), error.hint) == ("2:1", "`temperature` belongs under `generation`")
