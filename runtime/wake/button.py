@@ -11,7 +11,7 @@ import errno
 import logging
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import anyio
 import anyio.abc
 
 from runtime.errors import DeviceError
-from runtime.wake.mute import MuteSwitch
+from runtime.wake.mute import MuteSwitch, toggle_on_signal
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +118,23 @@ async def _read_presses(fd: int, mute: MuteSwitch, button: Button) -> None:
         presses, partial = key_presses(partial + chunk, button.code)
         for _ in range(presses):
             mute.toggle(button.label)
+
+
+async def mute_controls(
+    mute: MuteSwitch,
+    buttons: Iterable[str] = (),
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Everything that can flip the mute, for the daemon's task group: SIGUSR1 and the agents' buttons.
+
+    A button that cannot be opened is logged and skipped: the daemon keeps running, SIGUSR1 still works.
+    """
+    async with anyio.create_task_group() as group:
+        await group.start(toggle_on_signal, mute)
+        for text in dict.fromkeys(buttons):  # two agents may name the same button: read it once
+            try:
+                await group.start(toggle_on_button, mute, parse_button(text))
+            except (DeviceError, ValueError) as exc:
+                log.error("mute button %s is not available: %s", text, exc)
+        task_status.started()

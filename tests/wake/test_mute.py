@@ -12,7 +12,15 @@ import anyio
 import pytest
 
 from runtime.errors import DeviceError
-from runtime.wake.button import INPUT_EVENT, KEY_CODES, Button, key_presses, parse_button, toggle_on_button
+from runtime.wake.button import (
+    INPUT_EVENT,
+    KEY_CODES,
+    Button,
+    key_presses,
+    mute_controls,
+    parse_button,
+    toggle_on_button,
+)
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationEvent, ConversationState
 from runtime.wake.mute import MutedAudioIn, MuteSwitch, toggle_on_signal
@@ -199,3 +207,31 @@ def test_the_switch_is_safe_to_flip_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert mute.muted is False and len(flips) == 4000
+
+
+async def test_mute_controls_take_the_signal_and_every_usable_button(tmp_path: Path) -> None:
+    fifo = tmp_path / "event1"
+    os.mkfifo(fifo)
+    mute = MuteSwitch()
+    toggles: list[bool] = []
+    changed = anyio.Event()
+
+    def on_change(muted: bool) -> None:
+        toggles.append(muted)
+        if len(toggles) == 2:
+            changed.set()
+
+    mute.subscribe(on_change)
+    buttons = [f"evdev:{fifo}:KEY_MUTE", f"evdev:{tmp_path}/unplugged:KEY_MUTE", f"evdev:{fifo}:KEY_MUTE"]
+
+    def press() -> None:
+        with open(fifo, "wb") as device:
+            device.write(event(EV_KEY, KEY_CODES["KEY_MUTE"], PRESS))
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(mute_controls, mute, buttons)
+        await anyio.to_thread.run_sync(press)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await changed.wait()
+        tg.cancel_scope.cancel()
+    assert toggles == [True, False]
