@@ -79,24 +79,46 @@ HOSTILE_AGENTS = {
 }
 
 
+WARNED_ONLY = {"valid", "secret_as_model"}  # an unknown model is only a warning
+
+
 @pytest.mark.parametrize("output_format", ["json", "text", "github"])
 @pytest.mark.parametrize("case", sorted(HOSTILE_AGENTS))
 def test_runtime_validate_never_prints_a_secret(
-    tmp_path: Path, secrets_dir: Path, case: str, output_format: str
+    tmp_path: Path, secrets_dir: Path, case: str, output_format: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from runtime.cli import main
+
     agent = tmp_path / "agents" / f"{case.replace('_', '-')}.yaml"
     agent.parent.mkdir()
     agent.write_text(HOSTILE_AGENTS[case])
-    result = run_cli("validate", "--format", output_format, "--secrets-dir", str(secrets_dir), str(agent))
+    code = main(["validate", "--format", output_format, "--secrets-dir", str(secrets_dir), str(agent)])
+    out, err = capsys.readouterr()
+    if "not implemented" in err:
+        pytest.skip("`runtime validate` is not implemented yet (issue 3): this test runs once it is")
+    assert not leaked(out, TOKEN), out
+    assert not leaked(err, TOKEN), err
+    if output_format == "json":
+        json.loads(out)
+    assert code == (0 if case in WARNED_ONLY else 1), f"{case}:\n{out}{err}"
+
+
+@pytest.mark.parametrize("output_format", ["json", "text", "github"])
+def test_runtime_validate_never_prints_a_secret_from_a_real_process(
+    tmp_path: Path, secrets_dir: Path, output_format: str
+) -> None:
+    """Every hostile file at once, through the console script's process (its stderr included)."""
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    for case, text in HOSTILE_AGENTS.items():
+        (agents / f"{case.replace('_', '-')}.yaml").write_text(text)
+    result = run_cli("validate", "--format", output_format, "--secrets-dir", str(secrets_dir), str(agents))
     if "not implemented" in result.stderr:
         pytest.skip("`runtime validate` is not implemented yet (issue 3): this test runs once it is")
-    assert result.returncode in (0, 1), result.stderr
+    assert result.returncode == 1, result.stderr
     assert not leaked(result.stdout, TOKEN), result.stdout
     assert not leaked(result.stderr, TOKEN), result.stderr
-    if output_format == "json":
-        json.loads(result.stdout)
-    if case not in ("valid", "secret_as_model", "secret_in_url_userinfo"):  # an unknown model is only a warning
-        assert result.returncode == 1, f"{case} should be refused:\n{result.stdout}{result.stderr}"
+    assert result.stdout.count("error") >= len(HOSTILE_AGENTS) - len(WARNED_ONLY)
 
 
 @pytest.mark.parametrize("outcome", ["accepted", "rejected"])
@@ -243,5 +265,6 @@ def test_a_secret_in_a_loader_exception_message_is_redacted(tmp_path: Path, secr
 def test_runtime_validate_refuses_tool_urls_the_ssrf_guard_refuses(tmp_path: Path, url: str) -> None:
     agent = tmp_path / "agent.yaml"
     agent.write_text(AGENT_HEAD + f"tools: [{{name: t, description: d, http: {{url: '{url}'}}}}]\n")
-    result = run_cli("validate", "--format", "json", str(agent))
-    assert result.returncode == 1, result.stdout
+    from runtime.cli import main
+
+    assert main(["validate", "--format", "json", str(agent)]) == 1
