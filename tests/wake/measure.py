@@ -26,9 +26,9 @@ VOICES = ("en-us", "en-us+m7", "en-gb+m3", "en-us+f3", "en+f2", "en-gb-x-rp+f4")
 SPEEDS = (130, 160, 190)
 
 
-def false_wakes(backend: str, model: str, hours: float) -> str:
+def false_wakes(backend: str, model: str, hours: float, seed_text: str = "measure") -> str:
     detector: ThresholdDetector = BACKENDS[backend](model)
-    seed = zlib.crc32(f"measure-{model}".encode())
+    seed = zlib.crc32(f"{seed_text}-{model}".encode())
     hits, cpu_s = [], 0.0
     for index, minute in enumerate(minutes(round(hours * 60), seed=seed)):
         started = time.process_time()
@@ -88,16 +88,19 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0, help="hours of sound per model for false wakes")
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=list(BACKENDS))
     parser.add_argument("--skip-false-wakes", action="store_true")
+    parser.add_argument("--only-false-wakes", action="store_true")
+    parser.add_argument("--seed", default="measure", help="another seed gives other hours of sound")
     args = parser.parse_args()
-    with TemporaryDirectory() as tmp:
-        print(anyio.run(wake_to_first_byte, Path(tmp)), flush=True)
-    for backend in args.backends:
-        for model in BUNDLED_MODELS:
-            print(detection_rates(backend, model), flush=True)
+    if not args.only_false_wakes:
+        with TemporaryDirectory() as tmp:
+            print(anyio.run(wake_to_first_byte, Path(tmp)), flush=True)
+        for backend in args.backends:
+            for model in BUNDLED_MODELS:
+                print(detection_rates(backend, model), flush=True)
     if not args.skip_false_wakes:
         for backend in args.backends:
             for model in BUNDLED_MODELS:
-                print(false_wakes(backend, model, args.hours), flush=True)
+                print(false_wakes(backend, model, args.hours, args.seed), flush=True)
 
 
 if __name__ == "__main__":
