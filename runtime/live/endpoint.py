@@ -54,6 +54,8 @@ class Endpoint:
     """URL of a token service: POST returns {"token": "auth_tokens/..."}; one token per connection."""
     api_version: str = "v1beta"
     """API version of the WebSocket path."""
+    token_bearer: str | None = field(default=None, repr=False)
+    """Secret sent as `Authorization: Bearer ...` to the token URL (env `RUNTIME_TOKEN_BEARER`)."""
 
     @classmethod
     def from_env(
@@ -71,6 +73,7 @@ class Endpoint:
             ca_file=Path(ca) if ca else None,
             api_key=_read_api_key(environ),
             token_url=token_url or environ.get("RUNTIME_TOKEN_URL") or None,
+            token_bearer=_registered(environ.get("RUNTIME_TOKEN_BEARER") or None),
         )
 
     def has_credentials(self) -> bool:
@@ -89,7 +92,7 @@ class Endpoint:
 
         api_version = self.api_version
         if self.token_url:
-            key = await fetch_token(self.token_url, self.ssl_context())
+            key = await fetch_token(self.token_url, self.ssl_context(), bearer=self.token_bearer)
             api_version = TOKEN_API_VERSION
         elif self.api_key:
             key = self.api_key
@@ -129,14 +132,21 @@ def _read_api_key(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-async def fetch_token(token_url: str, context: ssl.SSLContext | None) -> str:
+def _registered(secret: str | None) -> str | None:
+    if secret:
+        register_secret(secret)
+    return secret
+
+
+async def fetch_token(token_url: str, context: ssl.SSLContext | None, *, bearer: str | None = None) -> str:
     """POST to the token service; it answers {"token": "auth_tokens/..."}."""
     import httpx2
 
     verify: ssl.SSLContext | bool = context if context is not None else True
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
     try:
         async with httpx2.AsyncClient(timeout=10.0, verify=verify) as client:
-            response = await client.post(token_url)
+            response = await client.post(token_url, headers=headers)
     except httpx2.HTTPError as exc:
         raise SessionError(f"token service {token_url} unreachable: {exc}") from exc
     if response.status_code in (401, 403):

@@ -212,7 +212,7 @@ class AgentSession:
             return 0.0
         self.stats.reconnects += 1
         if ending.recovery is Recovery.FATAL:
-            logger.error("%s: %s; retrying in %.0f s", self.name, ending.describe(),
+            logger.error("%s: %s; retrying in %.1f s", self.name, ending.describe(),
                          self.policy.fatal_retry_s * fatal_repeat)
             self.events.state(self.name, "error", ending.describe())
             return self.policy.fatal_retry_s * fatal_repeat

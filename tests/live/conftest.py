@@ -88,11 +88,12 @@ def agent(**fields: Any) -> AgentSpec:
 async def running(
     spec: AgentSpec, emulator: Any, tmp_path: Path, audio_in: AudioIn, audio_out: AudioOut,
     *, events: Recorder | None = None, name: str = "test", policy: RetryPolicy = FAST,
+    endpoint: Endpoint | None = None,
 ) -> AsyncIterator[AgentSession]:
     """A session against the emulator, started (setupComplete) on entry, cancelled on exit."""
     session = AgentSession(
         spec, name=name, base_dir=tmp_path,
-        endpoint=Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key"),
+        endpoint=endpoint or Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key"),
         audio_in=audio_in, audio_out=audio_out, state_dir=tmp_path / "state", events=events, policy=policy,
     )
     async with anyio.create_task_group() as group:

@@ -1,0 +1,74 @@
+"""Endpoints and credentials: environment, systemd credentials, and ephemeral tokens end to end."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from runtime.audio.files import NullIn, NullOut
+from runtime.emulator import EmulatorOptions, serve
+from runtime.errors import FatalSessionError
+from runtime.live.endpoint import Endpoint, fetch_token
+from runtime.live.token_service import TokenService
+from tests.live.conftest import Recorder, agent, running
+
+
+def test_arguments_win_over_the_environment() -> None:
+    environ = {"RUNTIME_BASE_URL": "https://env:1", "RUNTIME_CA_FILE": "/env.pem", "GEMINI_API_KEY": " k1 ",
+               "RUNTIME_TOKEN_URL": "http://tokens/token"}
+    from_env = Endpoint.from_env(environ=environ)
+    assert (from_env.base_url, from_env.ca_file, from_env.api_key) == ("https://env:1", Path("/env.pem"), "k1")
+    assert from_env.token_url == "http://tokens/token" and from_env.has_credentials()
+    given = Endpoint.from_env(base_url="https://arg:2", ca_file="/arg.pem", token_url="http://t", environ=environ)
+    assert (given.base_url, given.ca_file, given.token_url) == ("https://arg:2", Path("/arg.pem"), "http://t")
+    assert "k1" not in repr(from_env)
+
+
+def test_keys_come_from_either_variable_or_a_systemd_credential(tmp_path: Path) -> None:
+    assert Endpoint.from_env(environ={"GOOGLE_API_KEY": "g"}).api_key == "g"
+    (tmp_path / "gemini-api-key").write_text("from-credential\n")
+    assert Endpoint.from_env(environ={"CREDENTIALS_DIRECTORY": str(tmp_path)}).api_key == "from-credential"
+    nothing = Endpoint.from_env(environ={})
+    assert nothing.api_key is None and not nothing.has_credentials() and nothing.base_url is None
+
+
+@pytest.mark.anyio
+async def test_a_client_without_credentials_is_a_fatal_error() -> None:
+    with pytest.raises(FatalSessionError, match="GEMINI_API_KEY"):
+        await Endpoint().client()
+
+
+@contextmanager
+def token_server(service: TokenService) -> Iterator[str]:
+    server = service.http_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/token"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.anyio
+async def test_ephemeral_tokens_one_per_connection_survive_a_handover(tmp_path: Path) -> None:
+    options = EmulatorOptions(port=0, api_key="long-lived", go_away_after_s=0.5, connection_limit_s=1.5)
+    events = Recorder()
+    async with serve(options) as emulator:
+        minting = Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="long-lived")
+        service = TokenService(minting, bearer="device-secret")
+        with token_server(service) as url:
+            with pytest.raises(FatalSessionError, match="401"):
+                await fetch_token(url, None)
+            device = Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, token_url=url,
+                              token_bearer="device-secret")
+            async with running(agent(response="text"), emulator, tmp_path, NullIn(), NullOut(),
+                               events=events, endpoint=device) as session:
+                await events.until(lambda: len(session.stats.handovers) >= 2)
+        assert emulator.connections >= 3
+    assert not events.states("reconnecting")
