@@ -79,7 +79,8 @@ class WakeGate:
     ) -> None:
         self.block_frames = mic.block_frames
         self.agent = agent
-        self._mic = MutedAudioIn(mic, mute or MuteSwitch(), self._mute_changed)
+        self._mute = mute or MuteSwitch()
+        self._mic = MutedAudioIn(mic, self._mute, self._mute_changed)
         self._detector = detector
         self._earcons = earcons or Earcons(None)
         self._vad = vad or EnergyVad()
@@ -89,7 +90,7 @@ class WakeGate:
         self._pending: deque[bytes] = deque()
         self._listeners: list[ConversationListener] = []
         self._frames_read = 0
-        self._state = ConversationState.MUTED if mute is not None and mute.muted else ConversationState.LISTENING
+        self._state = self._resting_state()
 
     @property
     def state(self) -> ConversationState:
@@ -122,8 +123,8 @@ class WakeGate:
 
     async def open(self) -> None:
         """Start capturing and listening; a gate reopened after `close()` starts afresh, listening."""
-        if self._state is ConversationState.CONVERSATION:
-            self._enter(ConversationState.LISTENING, "reopened")
+        if self._state is not self._resting_state():
+            self._enter(self._resting_state(), "reopened")
         self._pending.clear()
         self._preroll.clear()
         self._detector.reset()
@@ -149,6 +150,9 @@ class WakeGate:
                 return block
             else:
                 self.end_conversation("idle")
+
+    def _resting_state(self) -> ConversationState:
+        return ConversationState.MUTED if self._mute.muted else ConversationState.LISTENING
 
     def _wake(self, detection: Detection) -> None:
         self._pending.extend(self._preroll)
