@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         bearer=bearer or None,
     )
     server = service.http_server(args.host, args.port)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"serving tokens on http://{host}:{port}/token", flush=True)
     try:
         server.serve_forever()

@@ -50,8 +50,9 @@ class TokenService:
         ))
         if not token.name:
             raise RuntimeError("the token service answered without a token name")
-        register_secret(token.name)
-        return token.name
+        name = str(token.name)
+        register_secret(name)
+        return name
 
     def authorized(self, header: str | None) -> bool:
         if self.bearer is None:
