@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from runtime.errors import DeviceError
@@ -235,3 +236,14 @@ async def test_mute_controls_take_the_signal_and_every_usable_button(tmp_path: P
         await changed.wait()
         tg.cancel_scope.cancel()
     assert toggles == [True, False]
+
+
+async def test_a_plain_thread_can_unmute_a_waiting_reader() -> None:
+    mute = MuteSwitch(muted=True)
+    unmuter = threading.Thread(target=mute.set, args=(False, "control thread"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(mute.wait_until_unmuted)
+        await anyio.lowlevel.checkpoint()  # the waiter is registered before the thread starts
+        unmuter.start()
+    unmuter.join()
+    assert not mute.muted
