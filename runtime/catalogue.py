@@ -18,6 +18,8 @@ class ModelInfo:
     proactive_audio: bool = False
     thinking: bool = False
     video: bool = True
+    text_response: bool = True
+    """Whether the model can reply in text; native-audio models speak only."""
     stable: bool = False
 
 
@@ -31,6 +33,7 @@ MODELS: dict[str, ModelInfo] = {
             affective_dialog=True,
             proactive_audio=True,
             thinking=True,
+            text_response=False,
         ),
         ModelInfo("gemini-live-2.5-flash-preview", "half_cascade", context_window_tokens=32768),
         ModelInfo("gemini-2.0-flash-live-001", "half_cascade", context_window_tokens=32768, stable=True),

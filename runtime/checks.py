@@ -112,6 +112,12 @@ def _check_features(c: _Context) -> None:
             "thinking",
         ),
     )
+    if c.spec.response == "text" and not model.text_response:
+        c.error(
+            ("response",),
+            f"`{model.name}` replies in audio only",
+            "use `response: audio`, or a half-cascade model such as gemini-live-2.5-flash-preview for text",
+        )
     capable = [name for name, info in catalogue.MODELS.items() if info.affective_dialog]
     for missing, loc, feature in needs:
         if missing:

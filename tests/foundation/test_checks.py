@@ -104,6 +104,7 @@ CASES = [
         "2:28",
         "does not support proactive audio",
     ),
+    ("text-from-native-audio", NATIVE + "response: text\n", "2:11", "replies in audio only"),
     ("thinking-on-half-cascade", M + "generation: {thinking_budget: 512}\n", "2:31", "does not support thinking"),
 ]
 
