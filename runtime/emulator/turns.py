@@ -96,4 +96,6 @@ class UserInput:
             self._conversation.history.append(Turn(role, words, text_tokens=text_tokens(words)))
             if role == "user":
                 last_user_words = words
+        if not turns:  # a bare turnComplete answers the user's latest words
+            last_user_words = next((t.text for t in reversed(self._conversation.history) if t.role == "user"), "")
         return last_user_words

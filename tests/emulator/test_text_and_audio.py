@@ -11,6 +11,7 @@ from tests.emulator.helpers import (
     client_for,
     collect_until,
     emulating,
+    live,
     text_of,
     turn_complete,
 )
@@ -94,3 +95,45 @@ async def test_every_v1_version_and_the_default_double_slash_path_are_served() -
         async with slash_client.aio.live.connect(model=MODEL, config=config) as session:
             await session.send_realtime_input(text="y")
             assert text_of(await collect_until(session, turn_complete)) == "You said: y"
+
+
+async def test_turns_sent_without_turn_complete_are_answered_at_the_bare_turn_complete() -> None:
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    async with live(config) as (_emulator, session):
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="part one")]), turn_complete=False
+        )
+        await session.send_client_content()
+        assert text_of(await collect_until(session, turn_complete)) == "You said: part one"
+
+
+async def test_media_chunks_and_video_frames_are_accepted() -> None:
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    async with live(config) as (emulator, session):
+        await session.send_realtime_input(video=types.Blob(data=b"\xff\xd8fake-jpeg", mime_type="image/jpeg"))
+        await session.send_realtime_input(media=types.Blob(data=bytes(640), mime_type="audio/pcm;rate=16000"))
+        await session.send_realtime_input(text="still fine")
+        assert text_of(await collect_until(session, turn_complete)) == "You said: still fine"
+    assert len(emulator.audio_bytes_received()) == 640
+
+
+def test_emulator_thread_serves_synchronous_callers_and_stamps_messages() -> None:
+    import time
+
+    from runtime.emulator import EmulatorOptions, EmulatorThread
+
+    async def one_turn(emulator: object) -> None:
+        config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+        async with client_for(emulator).aio.live.connect(model=MODEL, config=config) as session:  # type: ignore[arg-type]
+            await session.send_realtime_input(text="threaded")
+            await collect_until(session, turn_complete)
+
+    import anyio
+
+    before = time.monotonic()
+    with EmulatorThread(EmulatorOptions()) as emulator:
+        anyio.run(one_turn, emulator)
+        assert emulator.connections == 1
+        assert [list(r["msg"]) for r in emulator.records] == [["setup"], ["realtime_input"]]
+        assert all(before <= e["mono"] <= time.monotonic() for e in emulator.records + emulator.sent)
+        assert emulator.sent[0]["msg"] == {"setupComplete": {}}
