@@ -156,6 +156,11 @@ def _check_modes(c: _Context) -> None:
         for key in ("start_sensitivity", "end_sensitivity", "prefix_padding_ms", "silence_duration_ms"):
             if c.where.has(("activity", key)):
                 c.warn(("activity", key), f"`{key}` only applies to `mode: server`", "remove it", key=True)
+    for loc, mode in ((("activity", "push_to_talk"), "push_to_talk"), (("activity", "wake"), "wake_word")):
+        if activity.mode != mode and c.where.has(loc):
+            c.warn(loc, f"`{loc[-1]}` only applies to `mode: {mode}`", f"set `mode: {mode}` or remove it", key=True)
+    if activity.mode != "wake_word" and c.where.has(("conversation",)):
+        c.warn(("conversation",), "`conversation` only applies to `activity.mode: wake_word`", "remove it", key=True)
     if c.spec.response == "text" and c.where.has(("voice",)):
         c.warn(("voice",), "`voice` is ignored when `response: text`", "remove it or use `response: audio`", key=True)
     low, high = c.spec.supervision.backoff_s

@@ -70,7 +70,7 @@ def load_agent(path: Path, *, secrets_dir: Path | None = None, strict: bool = Fa
         findings = translate(error, doc)
         raise ConfigErrors(_redacted(findings)) from None
     outcome = check_agent(spec, doc, base_dir=path.resolve().parent, strict=strict)
-    findings = _redacted(outcome.findings)
+    findings = sorted(_redacted(outcome.findings), key=_order)
     if any(finding.severity == "error" for finding in findings):
         raise ConfigErrors(findings)
     if spec.name is None and not re.fullmatch(SLUG_PATTERN, path.stem):
@@ -93,7 +93,7 @@ def _parse(path: Path, resolver: Resolver) -> yamldoc.Document:
     try:
         yamldoc.parse(doc, _interpolator(doc, resolver))
     except RuntimeConfigError as error:
-        raise ConfigErrors([error]) from None
+        raise ConfigErrors(_redacted([error])) from None
     if doc.errors:
         raise ConfigErrors(_redacted(doc.errors))
     if doc.value is None:

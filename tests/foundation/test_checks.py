@@ -182,3 +182,13 @@ def test_compression_off_warns(tmp_path: Path) -> None:
 def test_one_error_per_problem_in_one_file(tmp_path: Path) -> None:
     text = M + "session: {video: true}\ntools:\n  - name: t\n    http: {url: 'gopher://x'}\n"
     assert [position(e) for e in failures(write(tmp_path, text)) if e.severity == "error"] == ["2:18", "5:17"]
+
+
+def test_settings_of_other_modes_warn(tmp_path: Path) -> None:
+    text = M + "activity:\n  wake: {model: hey_jarvis}\n  push_to_talk: {key: t}\nconversation: {idle_timeout_s: 5}\n"
+    agent = load_agent(write(tmp_path, text))
+    assert [(position(w), w.message) for w in agent.warnings] == [
+        ("3:3", "`wake` only applies to `mode: wake_word`"),
+        ("4:3", "`push_to_talk` only applies to `mode: push_to_talk`"),
+        ("5:1", "`conversation` only applies to `activity.mode: wake_word`"),
+    ]
