@@ -178,3 +178,14 @@ def test_a_file_named_twice_is_checked_once() -> None:
     result = runtime("validate", "agents/", "agents/kitchen.yaml", "./agents/kitchen.yaml")
     assert result.returncode == 0, result.stdout
     assert "3 files valid" in result.stderr
+
+
+def test_pre_commit_hook_runs_runtime_validate_on_yaml_files() -> None:
+    import re
+
+    import yaml
+
+    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert (hook["id"], hook["entry"], hook["language"]) == ("runtime-validate", "runtime validate", "python")
+    pattern = re.compile(hook["files"])
+    assert pattern.search("agents/kitchen.yaml") and pattern.search("x.yml") and not pattern.search("kitchen_tools.py")
