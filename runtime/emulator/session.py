@@ -107,7 +107,7 @@ class LiveSession:
             if found.open_conn is not None:
                 raise ProtocolViolation(INTERNAL_ERROR, "Internal error encountered.")
             conversation = found
-        conversation.open_conn = self._number
+        conversation.open_conn, conversation.ended_at = self._number, None
         system = setup.get("systemInstruction", {}).get("parts", [])
         if system and not conversation.history:
             words = " ".join(str(part.get("text", "")) for part in system)
