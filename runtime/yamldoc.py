@@ -7,8 +7,8 @@ Threat model: agent files are shared, copied from the internet and edited by han
   "no" — the Norway problem — and `on:`/`off:` are plain keys.)
 - Aliases (`*name`) are refused altogether, which makes "billion laughs" expansion impossible rather than
   merely limited; one agent per file leaves little to share anyway.
-- Nesting deeper than `MAX_DEPTH` is refused while parsing, before recursion or memory can grow; the file
-  size is capped by the caller, so the whole parse is bounded.
+- Nesting deeper than `MAX_DEPTH` and more than `MAX_NODES` nodes are refused while parsing, before
+  recursion or memory can grow; the file size is capped by the caller, so the whole parse is bounded.
 - Duplicate keys are errors (plain PyYAML silently keeps the last one, so an edit can vanish).
 """
 
@@ -69,7 +69,7 @@ class _Refused(Exception):
 
 
 class _GuardedComposer(Composer):
-    """PyYAML's composer up to the node graph, refusing aliases and deep nesting as it goes."""
+    """PyYAML's composer up to the node graph, refusing aliases, deep nesting and too many nodes as it goes."""
 
     depth = 0
     node_count = 0
