@@ -11,8 +11,9 @@ from enum import Enum
 
 from runtime.spec import Supervision
 
-DEVICE_POLL_S = 2.0
-"""How often an agent whose audio device is missing looks for it again (seconds)."""
+DEVICE_POLL_S = (2.0, 30.0)
+"""An agent whose audio device is missing looks for it again after 2 s, then less and less often, up to every
+30 s: each look opens PortAudio, which prints its own complaints to stderr, so a long wait must stay quiet."""
 
 STABLE_RUN_S = 30.0
 """A run at least this long (or the longest backoff, if longer) resets the backoff to its first step (seconds)."""
@@ -61,9 +62,10 @@ def backoff_delay_s(failures: int, bounds: tuple[float, float], jitter: float) -
 class RestartPolicy:
     """Restart intensity and backoff state of one agent (`supervision` of its file)."""
 
-    def __init__(self, supervision: Supervision, *, device_poll_s: float = DEVICE_POLL_S) -> None:
+    def __init__(self, supervision: Supervision, *, device_poll_s: tuple[float, float] = DEVICE_POLL_S) -> None:
         self.supervision = supervision
         self.device_poll_s = device_poll_s
+        self._device_waits = 0
         self._restarts: deque[float] = deque()
         self._failures = 0
 
@@ -76,7 +78,10 @@ class RestartPolicy:
         """What to do after a run that lasted `ran_s` seconds ended with `ending` at time `now`."""
         rules = self.supervision
         if ending is Ending.DEVICE:
-            return Decision(Action.WAIT_DEVICE, self.device_poll_s, "audio device missing")
+            self._device_waits += 1
+            delay_s = backoff_delay_s(self._device_waits, self.device_poll_s, jitter=0.999)
+            return Decision(Action.WAIT_DEVICE, delay_s, "audio device missing")
+        self._device_waits = 0
         if ran_s >= max(STABLE_RUN_S, max(rules.backoff_s)):
             self._failures = 0
         if rules.restart == "never" or (rules.restart == "on_failure" and ending is Ending.CLEAN):

@@ -98,7 +98,7 @@ class Supervisor:
         on_change: Callable[[Supervisor], None] = lambda _: None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
-        device_poll_s: float = DEVICE_POLL_S,
+        device_poll_s: tuple[float, float] = DEVICE_POLL_S,
     ) -> None:
         self.name = name
         self.supervision = supervision
@@ -142,7 +142,7 @@ class Supervisor:
             return False
         if decision.action is Action.WAIT_DEVICE:
             if self.state is not AgentState.WAITING_DEVICE:
-                log.warning("%s; waiting for it (checking every %g s)", reason, decision.delay_s)
+                log.warning("%s; waiting for it (checking again in %g s, then less often)", reason, decision.delay_s)
             self._set(AgentState.WAITING_DEVICE, reason)
         else:
             log.warning("restarting in %.1f s after %s", decision.delay_s, reason)

@@ -71,7 +71,7 @@ async def test_a_session_that_hangs_before_setup_complete_is_restarted_by_the_wa
 async def test_a_missing_device_is_reported_once_and_waited_for(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     sessions = Sessions(lambda n: "device" if n < 3 else "ok")
-    supervisor = Supervisor("kitchen", rules(max_restarts=0), sessions, device_poll_s=0.01)
+    supervisor = Supervisor("kitchen", rules(max_restarts=0), sessions, device_poll_s=(0.01, 0.02))
     await _run_until(supervisor, AgentState.RUNNING)
     messages = [r.getMessage() for r in caplog.records]
     assert sum("waiting for it" in m for m in messages) == 1
