@@ -168,7 +168,8 @@ async def _receive(session: AgentSession, live: AsyncSession, link: Link) -> End
         return Ending(classify_close(exc.code, reason), exc.code, reason)
     except ConnectionClosed as exc:
         return Ending(Recovery.RESUME, exc.rcvd.code if exc.rcvd else 1006, str(exc))
-    except (ValueError, TypeError) as exc:
-        # A malformed frame: the SDK cannot parse it. Start over on a clean connection.
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        # A malformed frame (the SDK's parser raises all four, e.g. on a JSON string or deeply nested JSON):
+        # start over on a clean connection.
         logger.warning("%s: malformed message from the server: %.200s", session.name, exc)
         return Ending(Recovery.RESUME, None, f"malformed message: {type(exc).__name__}")

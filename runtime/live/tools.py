@@ -26,10 +26,14 @@ import jsonschema  # type: ignore[import-untyped]
 
 from runtime.errors import Location, RuntimeConfigError
 from runtime.live.events import ToolOutcome
-from runtime.live.http_tools import ToolCallError, call_http
+from runtime.live.http_tools import RESPONSE_LIMIT_BYTES, ToolCallError, call_http
+from runtime.redact import SECRETS
 from runtime.spec import Tool
 
 logger = logging.getLogger(__name__)
+
+RESULT_LIMIT_BYTES = RESPONSE_LIMIT_BYTES + 1024
+"""Largest tool result, as JSON, sent to the model (an HTTP body of 64 KiB plus its envelope)."""
 
 
 class ToolRunner:
@@ -51,7 +55,8 @@ class ToolRunner:
     async def call(self, name: str, call_id: str, args: dict[str, Any]) -> ToolOutcome:
         """Run one call; cancellation (toolCallCancellation) propagates, everything else is a result."""
         started = time.monotonic()
-        result = await self._result(name, args)
+        # A service that echoes its request could hand a token back to the model: redact every result.
+        result = SECRETS.redact_value(bounded(await self._result(name, args)))
         duration_s = time.monotonic() - started
         ok = "error" not in result
         outcome = ToolOutcome(name=name, call_id=call_id, args=args, result=result, duration_s=duration_s, ok=ok)
@@ -97,6 +102,25 @@ def as_response(value: Any) -> dict[str, Any]:
     """A tool's return value as a JSON object for the model: dicts as they are, anything else under "result"."""
     response = value if isinstance(value, dict) else {"result": value}
     return dict(json.loads(json.dumps(response, default=str)))
+
+
+def bounded(result: dict[str, Any]) -> dict[str, Any]:
+    """A result the model can take: about 64 KiB of JSON at most (a huge frame would end the connection)."""
+    if len(json.dumps(result)) <= RESULT_LIMIT_BYTES:
+        return result
+    note = f"truncated to the first {RESPONSE_LIMIT_BYTES // 1024} KiB"
+    if isinstance(result.get("error"), str):
+        key, text = "error", result["error"]
+    elif set(result) == {"result"} and isinstance(result["result"], str):
+        key, text = "result", result["result"]
+    else:
+        key, text = "result", json.dumps(result)
+    keep = RESPONSE_LIMIT_BYTES
+    while True:  # escaping can make a cut string longer as JSON than as text
+        capped = {key: text[:keep], "note": note}
+        if len(json.dumps(capped)) <= RESULT_LIMIT_BYTES:
+            return capped
+        keep //= 2
 
 
 def validation_error(schema: dict[str, Any], args: dict[str, Any]) -> str | None:

@@ -237,3 +237,32 @@ def test_templates_refuse_missing_arguments() -> None:
     assert fill("/a/{x}", {"x": 1}, url_encode=True) == "/a/1"
     with pytest.raises(ToolCallError, match="missing argument 'y'"):
         fill("/a/{y}", {}, url_encode=True)
+
+
+@pytest.mark.anyio
+async def test_huge_python_results_and_errors_are_capped(tmp_path: Path) -> None:
+    (tmp_path / "greedy.py").write_text(
+        "def returns_huge() -> str:\n    return 'x' * 1_000_000\n\n"
+        "def raises_huge() -> str:\n    raise ValueError('y' * 1_000_000)\n\n"
+        "def returns_huge_dict() -> dict:\n    return {'a': 'z' * 1_000_000, 'b': 1}\n"
+    )
+    spec = AgentSpec.model_validate({"model": "m", "tools": [
+        {"name": name, "python": f"greedy:{name}"} for name in ("returns_huge", "raises_huge", "returns_huge_dict")
+    ]})
+    tools = ToolRunner(spec.tools, agent="t", base_dir=tmp_path)
+    for name in ("returns_huge", "raises_huge", "returns_huge_dict"):
+        outcome = await tools.call(name, "c", {})
+        assert len(json.dumps(outcome.result)) <= RESPONSE_LIMIT_BYTES + 200
+        assert "truncated" in outcome.result["note"]
+    assert not (await tools.call("raises_huge", "c", {})).ok
+
+
+@pytest.mark.anyio
+async def test_registered_secrets_never_reach_the_model(tmp_path: Path, http_base: str) -> None:
+    from runtime.redact import SECRETS
+
+    SECRETS.add("tok-live-agent-canary-123456")
+    (tmp_path / "leaky.py").write_text("def leak() -> str:\n    return 'the token is tok-live-agent-canary-123456'\n")
+    spec = AgentSpec.model_validate({"model": "m", "tools": [{"name": "leak", "python": "leaky:leak"}]})
+    outcome = await ToolRunner(spec.tools, agent="t", base_dir=tmp_path).call("leak", "c", {})
+    assert "canary" not in json.dumps(outcome.result)

@@ -186,17 +186,10 @@ async def echo_server(listener: anyio.abc.SocketListener, mode: str) -> None:
     await listener.serve(handle)
 
 
-RESULTS_NOT_REDACTED = pytest.mark.xfail(
-    strict=True,
-    reason="runtime/live/tools.py sends tool results and errors to the model unredacted: it should pass them "
-    "through runtime.redact.SECRETS.redact_value (a service that echoes its request leaks the token to the model)",
-)
-
-
 @pytest.fixture(
     params=[
-        pytest.param("echo_200", marks=RESULTS_NOT_REDACTED),
-        pytest.param("echo_500", marks=RESULTS_NOT_REDACTED),
+        "echo_200",
+        "echo_500",
         "hang_up",
         "hang",
     ]

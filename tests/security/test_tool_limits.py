@@ -96,15 +96,6 @@ async def test_a_flooding_service_gives_the_model_a_capped_result(tmp_path: Path
     assert peak < 4 * 2**20
 
 
-PYTHON_NOT_CAPPED = pytest.mark.xfail(
-    strict=True,
-    reason="runtime/live/tools.py caps HTTP answers (64 KiB) but not what a Python tool returns or raises: an 8 MiB "
-    "result goes to the model whole (and a frame over the service's limits ends the connection); cap "
-    "`as_response` and error texts the same way",
-)
-
-
-@PYTHON_NOT_CAPPED
 @pytest.mark.parametrize("function", ["returns_huge", "raises_huge"])
 async def test_a_python_tool_result_is_capped_too(tmp_path: Path, function: str) -> None:
     (tmp_path / "greedy_tools.py").write_text(
