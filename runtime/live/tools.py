@@ -8,23 +8,18 @@ the thread cannot be killed and runs to its end in the background.
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import inspect
 import json
 import logging
-import sys
 import time
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import jsonschema  # type: ignore[import-untyped]
 
-from runtime.errors import Location, RuntimeConfigError
+from runtime.entrypoints import derive_parameters, resolve_entry_point
 from runtime.live.events import ToolOutcome
 from runtime.live.http_tools import RESPONSE_LIMIT_BYTES, ToolCallError, call_http
 from runtime.redact import SECRETS
@@ -131,73 +126,3 @@ def validation_error(schema: dict[str, Any], args: dict[str, Any]) -> str | None
         return None
     where = ".".join(str(part) for part in error.absolute_path)
     return f"{where}: {error.message}" if where else error.message
-
-
-def resolve_entry_point(entry: str, base_dir: Path) -> Callable[..., Any]:
-    """`module:function`, looked up beside the agent file first (the loader's resolver when it exists)."""
-    try:
-        checks = importlib.import_module("runtime.checks")
-        resolver = getattr(checks, "resolve_entry_point", None)
-    except ImportError:
-        resolver = None
-    if resolver is not None:
-        return typing.cast(Callable[..., Any], resolver(entry, base_dir))
-    return _resolve_beside(entry, base_dir)
-
-
-def _resolve_beside(entry: str, base_dir: Path) -> Callable[..., Any]:
-    module_name, _, attribute = entry.partition(":")
-    path = base_dir.joinpath(*module_name.split(".")).with_suffix(".py")
-    try:
-        if path.is_file():
-            spec = importlib.util.spec_from_file_location(f"runtime_tools_{abs(hash(path))}_{path.stem}", path)
-            assert spec is not None and spec.loader is not None
-            module: types.ModuleType = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
-        target: Any = module
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except Exception as exc:
-        raise _load_error(entry, base_dir, exc) from exc
-    if not callable(target):
-        raise _load_error(entry, base_dir, TypeError(f"{attribute} is not callable"))
-    return typing.cast(Callable[..., Any], target)
-
-
-def _load_error(entry: str, base_dir: Path, exc: BaseException) -> RuntimeConfigError:
-    return RuntimeConfigError(
-        Location(str(base_dir)), f"cannot load tool {entry!r}: {type(exc).__name__}: {exc}",
-        hint="check the module name and that the file sits beside the agent file",
-    )
-
-
-_JSON_TYPES: Mapping[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
-                                  list: "array", dict: "object"}
-
-
-def derive_parameters(func: Callable[..., Any]) -> dict[str, Any]:
-    """A JSON Schema from type hints (the checks module's derivation when it exists)."""
-    try:
-        checks = importlib.import_module("runtime.checks")
-        derive = getattr(checks, "derive_parameters", None)
-    except ImportError:
-        derive = None
-    if derive is not None:
-        return dict(derive(func))
-    hints = typing.get_type_hints(func)
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for name, parameter in inspect.signature(func).parameters.items():
-        hint = hints.get(name)
-        origin = typing.get_origin(hint) or hint
-        json_type = _JSON_TYPES.get(origin)
-        properties[name] = {"type": json_type} if json_type else {}
-        if parameter.default is inspect.Parameter.empty:
-            required.append(name)
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    return schema
