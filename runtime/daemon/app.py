@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ import anyio
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.daemon import systemd
 from runtime.daemon.agentdir import DirectoryState, LoadedAgentLike, read_directory
-from runtime.daemon.backend import BackendError, BackendOptions, bundled, open_endpoint
+from runtime.daemon.backend import ActiveBackend, BackendError, BackendOptions, bundled, open_endpoint
 from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
@@ -171,20 +173,35 @@ async def serve(options: RunOptions) -> int:
     read = directory_reader(options)
     printer = ConversationPrinter(lambda line: print(line, flush=True)) if options.print_conversation else None
     try:
-        async with open_endpoint(options.backend) as endpoint:
+        async with open_endpoint(options.backend) as backend, _session_state(options, backend) as session_dir:
             if not options.demo:
                 events: SessionEvents = FanOut(printer, LogEvents()) if printer else LogEvents()
-                factory = SessionFactory(endpoint, options.state_dir, events)
+                factory = SessionFactory(backend.endpoint, session_dir, events)
                 await Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env()).run()
                 return EXIT_OK
-            return await _serve_demo(options, endpoint, read, printer)
+            return await _serve_demo(options, backend.endpoint, session_dir, read, printer)
     except (BackendError, AgentRuntimeError) as exc:
         log.error("%s", exc)
         return EXIT_FAILED
 
 
+@contextlib.asynccontextmanager
+async def _session_state(options: RunOptions, backend: ActiveBackend) -> AsyncIterator[Path]:
+    """Where sessions keep resumption handles: the state directory, except for an in-process emulator,
+    whose handles die with it (resuming one in the next run would only earn a 1008 and a warning)."""
+    if not backend.in_process:
+        yield options.state_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="runtime-emulator-sessions-") as directory:
+        yield Path(directory)
+
+
 async def _serve_demo(
-    options: RunOptions, endpoint: Endpoint, read: Callable[[], DirectoryState], printer: ConversationPrinter | None
+    options: RunOptions,
+    endpoint: Endpoint,
+    session_dir: Path,
+    read: Callable[[], DirectoryState],
+    printer: ConversationPrinter | None,
 ) -> int:
     agent = pick_demo_agent(read())
     if agent is None:
@@ -196,7 +213,7 @@ async def _serve_demo(
     if printer:
         receivers.append(printer)
     factory = SessionFactory(
-        endpoint, options.state_dir, FanOut(*receivers), ports=demo_ports(agent, bundled("demo-request.wav"), reply)
+        endpoint, session_dir, FanOut(*receivers), ports=demo_ports(agent, bundled("demo-request.wav"), reply)
     )
     daemon = Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env(), DaemonSettings())
     print(f"demo: playing {bundled('demo-request.wav').name} into the microphone of `{agent}`; "

@@ -61,8 +61,15 @@ EMULATOR_BANNER = """\
 ================================================================================"""
 
 
+@dataclass(frozen=True)
+class ActiveBackend:
+    endpoint: Endpoint
+    in_process: bool
+    """The emulator runs in this process: its sessions (and resumption handles) die with it."""
+
+
 @contextlib.asynccontextmanager
-async def open_endpoint(options: BackendOptions, *, banner: TextIO | None = None) -> AsyncIterator[Endpoint]:
+async def open_endpoint(options: BackendOptions, *, banner: TextIO | None = None) -> AsyncIterator[ActiveBackend]:
     """The endpoint every session uses; an in-process emulator lives exactly as long as the block."""
     endpoint = Endpoint.from_env(base_url=options.base_url, ca_file=options.ca_file, token_url=options.token_url)
     backend = choose_backend(options.backend, endpoint.has_credentials())
@@ -73,7 +80,7 @@ async def open_endpoint(options: BackendOptions, *, banner: TextIO | None = None
                 "(LoadCredential=), or --token-url"
             )
         log.info("backend: gemini%s", f" at {endpoint.base_url}" if endpoint.base_url else "")
-        yield endpoint
+        yield ActiveBackend(endpoint, in_process=False)
         return
     from runtime.emulator import EmulatorOptions, load_faults, serve
 
@@ -83,4 +90,6 @@ async def open_endpoint(options: BackendOptions, *, banner: TextIO | None = None
         if options.backend == "auto":
             print(EMULATOR_BANNER.format(scenario=scenario.name), file=banner or sys.stderr, flush=True)
         log.warning("backend: built-in emulator at %s (scenario %s)", emulator.base_url, scenario)
-        yield Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key=EMULATOR_KEY)
+        yield ActiveBackend(
+            Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key=EMULATOR_KEY), in_process=True
+        )
