@@ -195,3 +195,24 @@ def test_demo_plays_the_bundled_request_prints_the_conversation_and_exits_0(tmp_
 
     with wave.open(str(tmp_path / "state" / "demo-reply.wav")) as reply:
         assert reply.getframerate() == 24000 and reply.getnframes() > 24000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "gemini"], "--backend gemini needs a key: set GEMINI_API_KEY"),
+        (["--backend", "emulator", "/nonexistent/agents"], "agents directory /nonexistent/agents does not exist"),
+    ],
+)
+def test_a_daemon_that_cannot_start_says_why_and_exits_1(tmp_path: Path, args: list[str], message: str) -> None:
+    import subprocess
+    import sys
+
+    agents = make_agents(tmp_path / "agents", ["alpha"])
+    command = [sys.executable, "-m", "runtime", "run", "--state-dir", str(tmp_path / "state"), *args]
+    if not args[-1].startswith("/"):
+        command.append(str(agents))
+    environ = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "NOTIFY_SOCKET",
+                                                                 "CREDENTIALS_DIRECTORY", "RUNTIME_TOKEN_URL")}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, env=environ)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
