@@ -85,6 +85,7 @@ class Daemon:
         self._invalid: dict[str, str] = {}
         self._lock = anyio.Lock()
         self._stop = anyio.Event()
+        self._startup = anyio.CancelScope()
         self._tg: anyio.abc.TaskGroup | None = None
         self._last_status = ""
 
@@ -99,7 +100,8 @@ class Daemon:
                     tg.start_soon(self._watch_loop)
                 started_at = time.monotonic()
                 self._notifier.send(systemd.status_message("starting agents"))
-                await self.reload("start", initial=True)
+                with self._startup:  # a stop request during start-up does not wait for slow agents to settle
+                    await self.reload("start", initial=True)
                 log.info("ready in %.0f ms: %s", (time.monotonic() - started_at) * 1000, self.status())
                 self._notifier.send(systemd.ready_message(self.status()))
                 interval_s = systemd.watchdog_interval_s(os.environ, os.getpid())
@@ -114,6 +116,7 @@ class Daemon:
 
     def stop(self) -> None:
         self._stop.set()
+        self._startup.cancel()
 
     async def _signal_loop(self, signals: AsyncIterator[signal.Signals]) -> None:
         async for signum in signals:
