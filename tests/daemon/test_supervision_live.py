@@ -29,7 +29,8 @@ from tests.daemon.harness import agent_yaml, make_agents
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
-FAST_SUPERVISION = "supervision: {backoff_s: [0.05, 0.1], max_restarts: 2, window_s: 60, watchdog_s: 1.5}\n"
+FAST_SUPERVISION = "supervision: {backoff_s: [0.05, 0.1], max_restarts: 2, window_s: 60}\n"
+STALL_SUPERVISION = "supervision: {backoff_s: [0.05, 0.1], max_restarts: 5, window_s: 60, watchdog_s: 1.5}\n"
 FAST_RETRY = RetryPolicy(first_backoff_s=0.01, longest_backoff_s=0.05, fatal_retry_s=0.01, fatal_attempts=1,
                          give_up_after=2)
 
@@ -61,11 +62,17 @@ async def wait_state(daemon: Daemon, name: str, state: AgentState, timeout_s: fl
             await anyio.sleep(0.02)
 
 
-def directory(tmp_path: Path, names: list[str]) -> Path:
+def directory(tmp_path: Path, names: list[str], supervision: str = FAST_SUPERVISION) -> Path:
     agents = make_agents(tmp_path / "agents", [])
     for name in names:
-        (agents / f"{name}.yaml").write_text(agent_yaml(name, extra=FAST_SUPERVISION))
+        (agents / f"{name}.yaml").write_text(agent_yaml(name, extra=supervision))
     return agents
+
+
+@pytest.fixture(autouse=True, scope="module")
+def sdk_imported() -> None:
+    """Import google-genai before the clock runs: on a loaded machine its cold import alone takes seconds."""
+    import google.genai  # noqa: F401
 
 
 async def test_an_agent_whose_emulator_rejects_setup_is_parked_and_the_other_keeps_running(
@@ -96,7 +103,7 @@ async def test_a_session_whose_server_stalls_is_restarted_by_the_watchdog(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    agents = directory(tmp_path, ["stalled"])
+    agents = directory(tmp_path, ["stalled"], STALL_SUPERVISION)
     stall_first = (Fault(action="delay", seconds=30.0, conn=1),)
     async with emulators({"stalled": stall_first}) as endpoints:
         read = functools.partial(read_directory, agents, load_agent)
@@ -105,12 +112,14 @@ async def test_a_session_whose_server_stalls_is_restarted_by_the_watchdog(
         async with anyio.create_task_group() as tg:
             await tg.start(daemon.run)
             with anyio.fail_after(20):
-                while not any(r.getMessage() == "running (start #2)" for r in caplog.records):
+                while not _running_again_after_watchdog([r.getMessage() for r in caplog.records]):
                     await anyio.sleep(0.02)
             daemon.stop()
-    messages = [r.getMessage() for r in caplog.records]
-    assert any(m.startswith("watchdog: no progress") for m in messages), messages
-    assert any(m == "running (start #2)" for m in messages)
+
+
+def _running_again_after_watchdog(messages: list[str]) -> bool:
+    fired = [i for i, m in enumerate(messages) if m.startswith("watchdog: no progress")]
+    return bool(fired) and any(m.startswith("running (start #") for m in messages[fired[0]:])
 
 
 def test_device_ports_of_a_file_agent_are_wav_files(tmp_path: Path) -> None:
