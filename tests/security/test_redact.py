@@ -96,7 +96,7 @@ def test_redact_value_walks_json_data() -> None:
 
 def test_adding_while_redacting_from_other_threads_is_safe() -> None:
     redactor = Redactor()
-    secrets = [f"secret-number-{i:04d}" for i in range(200)]
+    secrets = [f"secret-number-{i:04d}" for i in range(100)]
     errors: list[str] = []
 
     def writer() -> None:

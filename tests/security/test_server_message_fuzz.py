@@ -72,7 +72,7 @@ def report_outcomes() -> Iterator[None]:
         print(f"\n{kind:>12}: " + ", ".join(f"{name} {count}" for name, count in counter.most_common()))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(message=valid_messages)
 def test_every_valid_message_parses(api_client: Any, message: dict[str, Any]) -> None:
     parsed = parse(api_client, json.dumps(message).encode())
@@ -91,7 +91,7 @@ def test_every_valid_message_parses(api_client: Any, message: dict[str, Any]) ->
 
 
 @settings(
-    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(mutation=mutated_frames())
 def test_a_mutated_frame_parses_or_raises_only_known_errors(api_client: Any, mutation: tuple[str, bytes]) -> None:
