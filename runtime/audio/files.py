@@ -7,7 +7,8 @@ altered by echo handling: a file is what the user said, exactly.
 `write` "plays" at 24 kHz from the moment it arrives, `flush` (barge-in) discards the part not yet played,
 and a gap in the middle of a turn (the queue ran dry before the turn ended) is written as silence and
 counted as an underrun, so the file sounds like the speaker would. Silence between turns is not written.
-`close` writes what is still queued, as if the speaker played it out.
+`close` writes what is still queued, as if the speaker played it out. `prebuffer_ms` makes it wait for that
+much audio before playing (again), like a device's jitter buffer.
 """
 
 from __future__ import annotations
@@ -128,16 +129,18 @@ class NullIn:
 class WavFileOut:
     """A speaker that writes a 24 kHz mono WAV file of what it would have played (see the module doc)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, prebuffer_ms: float = 0.0) -> None:
         self.path = path
+        self.prebuffer_bytes = int(prebuffer_ms * SPEAKER_RATE_HZ / 1000) * SAMPLE_BYTES
+        """Audio queued before playback (re)starts, like a device's jitter buffer (`audio.output.buffer_ms`)."""
         self._wav: wave.Wave_write | None = None
         self._pending = bytearray()
+        self._running = False
         self._clock_at = 0.0
         self._ran_dry_at: float | None = None
         self._in_turn = False
-        self._underruns = 0
         self.gaps_s: list[float] = []
-        """Durations of the mid-turn gaps, in order (the handover gap, measured at the speaker)."""
+        """Durations of the mid-turn gaps (underruns), in order: what a listener would hear as a pause."""
         self.flushes: list[float] = []
         """`time.monotonic()` of every flush (barge-in)."""
         self.bytes_written = 0
@@ -155,26 +158,25 @@ class WavFileOut:
     def write(self, pcm: bytes) -> None:
         now = time.monotonic()
         self._advance(now)
-        if not self._pending:
-            if self._in_turn and self._ran_dry_at is not None:
-                gap_s = now - self._ran_dry_at
-                if gap_s > GAP_TOLERANCE_S:
-                    self._underruns += 1
-                    self.gaps_s.append(gap_s)
-                    self._emit(bytes(int(gap_s * SPEAKER_RATE_HZ) * SAMPLE_BYTES))
-            self._clock_at = now
-        self._in_turn = True
         self._pending += pcm
+        if not self._running and len(self._pending) >= max(self.prebuffer_bytes, 1):
+            self._start(now)
+        self._in_turn = True
 
     def flush(self) -> None:
         now = time.monotonic()
         self._advance(now)
         self._pending.clear()
+        self._running = False
         self._in_turn = False
         self._ran_dry_at = None
         self.flushes.append(now)
 
     def end_of_turn(self) -> None:
+        now = time.monotonic()
+        self._advance(now)
+        if self._pending and not self._running:
+            self._start(now)
         self._in_turn = False
 
     @property
@@ -184,7 +186,7 @@ class WavFileOut:
 
     @property
     def underruns(self) -> int:
-        return self._underruns
+        return len(self.gaps_s)
 
     async def close(self) -> None:
         if self._wav is None:
@@ -194,18 +196,28 @@ class WavFileOut:
         self._wav.close()
         self._wav = None
 
+    def _start(self, now: float) -> None:
+        """Playback (re)starts; a restart in the middle of a turn ends an underrun, written as silence."""
+        if self._in_turn and self._ran_dry_at is not None:
+            gap_s = now - self._ran_dry_at
+            if gap_s > GAP_TOLERANCE_S:
+                self.gaps_s.append(gap_s)
+                self._emit(bytes(int(gap_s * SPEAKER_RATE_HZ) * SAMPLE_BYTES))
+        self._running = True
+        self._clock_at = now
+
     def _advance(self, now: float) -> None:
         """Move what the play clock has reached from the queue into the file."""
-        if not self._pending:
+        if not self._running:
             return
         playable = int((now - self._clock_at) * SPEAKER_RATE_HZ) * SAMPLE_BYTES
         taken = min(len(self._pending), max(0, playable))
-        if taken == 0:
-            return
-        self._emit(bytes(self._pending[:taken]))
-        del self._pending[:taken]
-        self._clock_at += taken / (SPEAKER_RATE_HZ * SAMPLE_BYTES)
+        if taken:
+            self._emit(bytes(self._pending[:taken]))
+            del self._pending[:taken]
+            self._clock_at += taken / (SPEAKER_RATE_HZ * SAMPLE_BYTES)
         if not self._pending:
+            self._running = False
             self._ran_dry_at = self._clock_at
 
     def _emit(self, pcm: bytes) -> None:

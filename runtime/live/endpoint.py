@@ -7,6 +7,7 @@ the long-lived key. Every key or token read is registered with the redactor.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -16,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import anyio
 
 from runtime.errors import FatalSessionError, SessionError
 
@@ -86,28 +89,37 @@ class Endpoint:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     async def client(self) -> genai.Client:
-        """A google-genai client for one connection (fetches a fresh token when a token URL is set)."""
-        from google import genai
-        from google.genai import types
+        """A google-genai client for one connection (a fresh token per call when a token URL is set).
 
-        api_version = self.api_version
+        Building a client costs 100–500 ms of CPU (SSL contexts, HTTP clients), so it happens in a worker
+        thread and, with a long-lived key, once per endpoint.
+        """
         if self.token_url:
-            key = await fetch_token(self.token_url, self.ssl_context(), bearer=self.token_bearer)
-            api_version = TOKEN_API_VERSION
-        elif self.api_key:
-            key = self.api_key
-        else:
+            token = await fetch_token(self.token_url, self.ssl_context(), bearer=self.token_bearer)
+            return await anyio.to_thread.run_sync(_build_client, self.base_url, self.ca_file, token, TOKEN_API_VERSION)
+        if not self.api_key:
             raise FatalSessionError(
                 "no Gemini API key: set GEMINI_API_KEY, a systemd credential named gemini-api-key, "
                 "or a token URL (--token-url / RUNTIME_TOKEN_URL)"
             )
-        context = self.ssl_context()
-        options = types.HttpOptions(
-            base_url=self.base_url,
-            api_version=api_version,
-            async_client_args={"ssl": context} if context is not None else None,
-        )
-        return genai.Client(api_key=key, http_options=options)
+        return await anyio.to_thread.run_sync(_cached_client, self.base_url, self.ca_file, self.api_key,
+                                              self.api_version)
+
+
+def _build_client(base_url: str | None, ca_file: Path | None, key: str, api_version: str) -> genai.Client:
+    from google import genai
+    from google.genai import types
+
+    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else None
+    options = types.HttpOptions(
+        base_url=base_url,
+        api_version=api_version,
+        async_client_args={"ssl": context} if context is not None else None,
+    )
+    return genai.Client(api_key=key, http_options=options)
+
+
+_cached_client = functools.lru_cache(maxsize=8)(_build_client)
 
 
 def _read_api_key(environ: Mapping[str, str]) -> str | None:

@@ -116,3 +116,20 @@ async def test_null_ports() -> None:
 def test_file_device_settings() -> None:
     assert file_path("file:/tmp/a.wav") == Path("/tmp/a.wav")
     assert file_path("default") is None and file_path(3) is None
+
+
+@pytest.mark.anyio
+async def test_a_prebuffer_absorbs_jitter_like_a_device_buffer(tmp_path: Path) -> None:
+    speaker = WavFileOut(tmp_path / "out.wav", prebuffer_ms=60)
+    await speaker.open()
+    chunk = bytes([1, 0]) * 960  # 40 ms
+    speaker.write(chunk)
+    assert speaker.playing  # queued, waiting for the prebuffer
+    await anyio.sleep(0.03)
+    speaker.write(chunk)  # 80 ms queued: playback starts
+    await anyio.sleep(0.06)
+    speaker.write(chunk)  # 20 ms late for a zero buffer, in time with 60 ms
+    speaker.end_of_turn()
+    await speaker.close()
+    assert speaker.underruns == 0
+    assert speaker.bytes_written == 3 * len(chunk)
