@@ -94,7 +94,7 @@ class AgentSession:
         self.policy = policy or RetryPolicy()
         self.store = HandleStore(state_dir, name)
         block_ms = max(1, audio_in.block_frames * 1000 // 16_000)
-        self.uplink = Uplink(spec.audio.input.buffer_ms // block_ms)
+        self.uplink = Uplink(spec.audio.input.buffer_ms // block_ms, agent=name)
         self.downlink = Downlink(name, audio_out, self.events)
         self.stats = SessionStats()
         self.last_progress = time.monotonic()

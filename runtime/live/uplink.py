@@ -49,7 +49,8 @@ Item = Frame | Message
 class Uplink:
     """Bounded microphone buffer (drops the oldest frame when full, and counts it) plus a message queue."""
 
-    def __init__(self, max_frames: int) -> None:
+    def __init__(self, max_frames: int, *, agent: str = "") -> None:
+        self.agent = agent
         self.max_frames = max(1, max_frames)
         self._frames: deque[Frame] = deque()
         self._messages: deque[Message] = deque()
@@ -63,7 +64,8 @@ class Uplink:
             self._frames.popleft()
             self.dropped_frames += 1
             if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
-                logger.warning("microphone buffer full: %d frames dropped so far", self.dropped_frames)
+                logger.warning("%s: microphone buffer full: %d blocks dropped so far", self.agent,
+                               self.dropped_frames)
         self._frames.append(frame)
         self._wakeup.set()
 

@@ -1,0 +1,45 @@
+"""The uplink buffer: bounded, oldest dropped and counted, failed sends first in line again."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from runtime.live.uplink import Frame, Message, Uplink
+
+
+async def noop(live: object) -> None:
+    pass
+
+
+@pytest.mark.anyio
+async def test_a_full_buffer_drops_the_oldest_frame_and_counts_it() -> None:
+    uplink = Uplink(3)
+    for i in range(5):
+        uplink.push_frame(Frame(bytes([i]), 0.0))
+    assert uplink.dropped_frames == 2
+    assert [(await uplink.take()).pcm for _ in range(3)] == [b"\x02", b"\x03", b"\x04"]  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_messages_go_before_audio_and_a_given_back_item_goes_first() -> None:
+    uplink = Uplink(10)
+    uplink.push_frame(Frame(b"a", 0.0))
+    uplink.push_frame(Frame(b"b", 0.0))
+    message = Message("tool_response", noop)
+    uplink.push_message(message)
+    assert await uplink.take() is message
+    first = await uplink.take()
+    uplink.give_back(first)
+    assert await uplink.take() is first
+    uplink.mark_sent(first)
+    assert uplink.sent_frames == 1 and uplink.sent_bytes == 1
+
+
+@pytest.mark.anyio
+async def test_take_waits_for_an_item_and_cancelling_the_wait_loses_nothing() -> None:
+    uplink = Uplink(10)
+    with anyio.move_on_after(0.02):
+        await uplink.take()
+    uplink.push_frame(Frame(b"x", 0.0))
+    assert (await uplink.take()).pcm == b"x"  # type: ignore[union-attr]
