@@ -11,11 +11,13 @@ import http
 import json
 import logging
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
@@ -56,21 +58,24 @@ def admit(hub: Hub, request: Request) -> Admission | Response:
         name = authorization.removeprefix("Token ").strip() if authorization.startswith("Token ") else key
         token, problem = hub.tokens.redeem(name)
         return Admission(version, token, problem)
-    if hub.options.api_key is not None and key != hub.options.api_key:
+    if not key_matches(hub, key):
         return Admission(version, refusal=BAD_KEY)
     return Admission(version)
 
 
-def _json_headers(body: str) -> Any:
-    from websockets.datastructures import Headers
+def key_matches(hub: Hub, key: str) -> bool:
+    """Constant-time comparison: the emulator may listen beyond loopback with a real-looking key."""
+    expected = hub.options.api_key
+    return expected is None or secrets.compare_digest(key.encode(), expected.encode())
 
+
+def _json_headers(body: str) -> Headers:
     return Headers([("Content-Type", "application/json; charset=UTF-8"), ("Content-Length", str(len(body)))])
 
 
 def mint_token(hub: Hub, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
     """`POST /v1alpha/auth_tokens`: (HTTP status, JSON body), shaped like the service's answer."""
-    key = headers.get("x-goog-api-key", "")
-    if hub.options.api_key is not None and key != hub.options.api_key:
+    if not key_matches(hub, headers.get("x-goog-api-key", "")):
         return 400, {"error": {"code": 400, "message": BAD_KEY, "status": "INVALID_ARGUMENT"}}
     try:
         request = json.loads(body or b"{}")

@@ -91,9 +91,7 @@ class LiveSession:
         if len(payload) != 1:
             raise ProtocolViolation(INVALID_ARGUMENT, "Invalid JSON payload received. Only one message kind allowed.")
         for fault in self._faults("reject_setup"):
-            raise ProtocolViolation(
-                fault.code, fault.reason or "Operation is not implemented, or supported, or enabled."
-            )
+            raise ProtocolViolation(fault.code, fault.reason or UNSUPPORTED)
         if self._admission.refusal:
             raise ProtocolViolation(POLICY_VIOLATION, self._admission.refusal)
         if self._admission.token is not None:
@@ -299,11 +297,16 @@ class LiveSession:
             plan.append((options.connection_limit_s, partial(self._close, INTERNAL_ERROR, DEADLINE)))
         if self._config.compression is None:
             at = self._conversation.started + options.session_limit_s - self._opened
-            plan.append((at, partial(self._close, INTERNAL_ERROR, SESSION_LIMIT)))
+            plan.append((at, self._end_audio_session))
         plan += [(fault.at, partial(self._fault, fault)) for fault in self._faults("close", "drop", "delay", "garbage")]
         for at, action in sorted(plan, key=lambda entry: entry[0]):
             await anyio.sleep(max(0.0, self._opened + at - time.monotonic()))
             await action()
+
+    async def _end_audio_session(self) -> None:
+        """The session-length limit applies to audio sessions (audio in or out) without compression."""
+        if self._config.audio_out or self._input.heard_audio:
+            await self._close(INTERNAL_ERROR, SESSION_LIMIT)
 
     async def _go_away(self) -> None:
         options = self._hub.options

@@ -30,6 +30,7 @@ class UserInput:
         self._in_activity = False
         self._turn_bytes = 0
         self.last_audio_at = time.monotonic()
+        self.heard_audio = False
 
     @property
     def speaking(self) -> bool:
@@ -38,7 +39,7 @@ class UserInput:
 
     def audio(self, data: str, rate_hz: int) -> list[str]:
         pcm = decode_bytes(data, "realtimeInput.audio.data")
-        self.last_audio_at = time.monotonic()
+        self.last_audio_at, self.heard_audio = time.monotonic(), True
         if rate_hz != self._rate_hz:
             logger.info("input audio at %d Hz (the service resamples it; 16000 Hz is native)", rate_hz)
             self._rate_hz = rate_hz
@@ -57,10 +58,7 @@ class UserInput:
     def activity(self, kind: str) -> list[str]:
         """Manual `activityStart` / `activityEnd`; refused while automatic detection is on, as the service does."""
         if not self._config.manual_activity:
-            raise ProtocolViolation(
-                INVALID_ARGUMENT,
-                "Explicit activity control is not supported when automatic activity detection is enabled.",
-            )
+            raise ProtocolViolation(INVALID_ARGUMENT, EXPLICIT_ACTIVITY_REFUSED)
         if kind == "activityStart" and not self._in_activity:
             self._in_activity, self._turn_bytes = True, 0
             return [STARTED]

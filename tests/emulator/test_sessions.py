@@ -156,3 +156,12 @@ async def test_a_resumed_session_keeps_its_handles_valid_while_open() -> None:
             await ask(session, "still resumable")
         async with client.aio.live.connect(model=MODEL, config=resumable(latest)) as session:
             assert text_of(await ask(session, "yes")) == "You said: yes"
+
+
+async def test_a_text_only_session_has_no_session_length_limit() -> None:
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    async with live(config, session_limit_s=0.2) as (_emulator, session):
+        import anyio
+
+        await anyio.sleep(0.4)
+        assert text_of(await ask(session, "text only")) == "You said: text only"
