@@ -37,7 +37,9 @@ def import_sounddevice() -> Any:
     return sounddevice
 
 
-def open_portaudio_stream(device: str | int, kind: Kind, api_rate_hz: int, period_ms: int, **stream_args: Any) -> Any:
+def open_portaudio_stream(
+    device: str | int, kind: Kind, api_rate_hz: int, period_ms: int, latency: float | str = "low", **stream_args: Any
+) -> Any:
     """Resolve `device`, pick rate and channels, and start an int16 callback stream on it."""
     sd = import_sounddevice()
     try:
@@ -61,7 +63,7 @@ def open_portaudio_stream(device: str | int, kind: Kind, api_rate_hz: int, perio
             channels=channels,
             dtype="int16",
             blocksize=rate * period_ms // 1000,
-            latency="low",
+            latency=latency,
             **stream_args,
         )
         stream.start()
@@ -105,8 +107,17 @@ class _Capture:
 class SoundDeviceIn:
     """A microphone: 16 kHz mono int16 blocks from any PortAudio input device."""
 
-    def __init__(self, device: str | int = "default", *, block_frames: int = 320, buffer_ms: int = 2000) -> None:
+    def __init__(
+        self,
+        device: str | int = "default",
+        *,
+        block_frames: int = 320,
+        buffer_ms: int = 2000,
+        latency: float | str = "low",
+    ) -> None:
         self.device = device
+        self.latency = latency
+        """PortAudio suggested latency: "low", "high" or seconds."""
         self.block_frames = block_frames
         self.buffer_ms = buffer_ms
         self.observer: AudioObserver | None = None
@@ -143,7 +154,9 @@ class SoundDeviceIn:
 
     def _open_stream(self) -> Any:
         period_ms = max(1, self.block_frames * 1000 // MIC_RATE_HZ)
-        stream = open_portaudio_stream(self.device, "input", MIC_RATE_HZ, period_ms, callback=self._callback)
+        stream = open_portaudio_stream(
+            self.device, "input", MIC_RATE_HZ, period_ms, self.latency, callback=self._callback
+        )
         rate = int(stream.samplerate)
         if rate != self._capture.rate_hz or self._capture.ring.written:
             self._capture = _Capture(rate, self.buffer_ms)
@@ -153,14 +166,12 @@ class SoundDeviceIn:
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         self._capture.ring.write(indata[:, 0])
-        keeper = self._keeper
-        keeper.last_beat = time.monotonic()
-        keeper.beats += 1
+        now = self._keeper.beat()
         if status:
             self.xruns += 1
         observer = self.observer
         if observer is not None:
-            observer.mic_block_ready(keeper.last_beat, frames)
+            observer.mic_block_ready(now, frames)
         if self._waiting and self._loop is not None:
             self._waiting = False
             self._loop.call_soon_threadsafe(self._data_ready.set)
@@ -209,9 +220,17 @@ class SoundDeviceOut:
     """A speaker: queued 24 kHz mono int16 audio played through any PortAudio output device."""
 
     def __init__(
-        self, device: str | int = "default", *, buffer_ms: int = 60, fade_ms: float = 4.0, period_ms: int = 20
+        self,
+        device: str | int = "default",
+        *,
+        buffer_ms: int = 60,
+        fade_ms: float = 4.0,
+        period_ms: int = 20,
+        latency: float | str = "low",
     ) -> None:
         self.device = device
+        self.latency = latency
+        """PortAudio suggested latency: "low", "high" or seconds; more survives a busier CPU, but is heard later."""
         self.buffer_ms = buffer_ms
         self.fade_ms = fade_ms
         self.period_ms = period_ms
@@ -247,7 +266,9 @@ class SoundDeviceOut:
         await anyio.to_thread.run_sync(self._keeper.start)
 
     def _open_stream(self) -> Any:
-        stream = open_portaudio_stream(self.device, "output", SPEAKER_RATE_HZ, self.period_ms, callback=self._callback)
+        stream = open_portaudio_stream(
+            self.device, "output", SPEAKER_RATE_HZ, self.period_ms, self.latency, callback=self._callback
+        )
         rate = int(stream.samplerate)
         if rate != self.rate_hz:
             self.rate_hz = rate
@@ -268,14 +289,12 @@ class SoundDeviceOut:
         if self._channels > 1:
             outdata[:, 1:] = outdata[:, :1]
         self.played.write(mono)
-        keeper = self._keeper
-        keeper.last_beat = time.monotonic()
-        keeper.beats += 1
+        now = self._keeper.beat()
         if status:
             self.xruns += 1
         observer = self.observer
         if observer is not None:
-            self._tell(observer, keeper.last_beat, first, played)
+            self._tell(observer, now, first, played)
 
     def _tell(self, observer: AudioObserver, now: float, first: int, played: int) -> None:
         scale = SPEAKER_RATE_HZ / self.rate_hz

@@ -10,6 +10,7 @@ speaker drops audio), so the agent's Live session is never torn down by a device
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,9 @@ FIRST_CALLBACK_S = 5.0
 """A new stream may take a while to deliver its first callback (a sound server waking up)."""
 STALL_S = 3.0
 """A running stream whose callbacks stop for this long is treated as lost."""
+
+REALTIME_PRIORITY = 10
+"""SCHED_FIFO priority asked for audio callback threads (1-99; PipeWire and JACK use 20 and up)."""
 
 _portaudio_lock = threading.Lock()
 _open_streams = 0
@@ -54,6 +58,19 @@ def refresh_device_list() -> bool:
         return True
 
 
+def make_realtime() -> bool:
+    """Give the calling thread (an audio callback's) real-time scheduling, so a busy CPU does not starve it.
+
+    Needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO (systemd `LimitRTPRIO=`, the `audio` group's limits.conf);
+    without them the thread keeps its normal priority and this returns False.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 class StreamKeeper:
     """Owns one stream for a port; `open_stream` builds and starts it (raising `DeviceError`)."""
 
@@ -74,6 +91,8 @@ class StreamKeeper:
         """Callbacks since the stream was (re)opened (set by the audio callback)."""
         self.losses = 0
         """How many times the device was lost."""
+        self.realtime = False
+        """Whether the callback thread got real-time scheduling (set by the first callback)."""
 
     def start(self) -> None:
         """Open the stream now (raising `DeviceError`) and start watching it."""
@@ -89,6 +108,14 @@ class StreamKeeper:
             self._thread.join()
             self._thread = None
         self._close()
+
+    def beat(self) -> float:
+        """Called by the audio callback each period; returns the time, which it also records."""
+        if self.beats == 0:
+            self.realtime = make_realtime()
+        self.beats += 1
+        self.last_beat = now = time.monotonic()
+        return now
 
     def _open(self) -> None:
         global _open_streams
