@@ -160,7 +160,7 @@ class AgentSession:
             else:
                 await live.send_realtime_input(activity_end=types.ActivityEnd())
 
-        self.uplink.push_message(Message("activity_start" if talking else "activity_end", send))
+        self.uplink.push_mark(Message("activity_start" if talking else "activity_end", send))
 
     # -- microphone -------------------------------------------------------------------------------
 

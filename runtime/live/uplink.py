@@ -47,12 +47,14 @@ Item = Frame | Message
 
 
 class Uplink:
-    """Bounded microphone buffer (drops the oldest frame when full, and counts it) plus a message queue."""
+    """The microphone stream (frames and the activity marks between them, in order; bounded: the oldest
+    frame is dropped and counted when full) plus a queue of other messages that go first."""
 
     def __init__(self, max_frames: int, *, agent: str = "") -> None:
         self.agent = agent
         self.max_frames = max(1, max_frames)
-        self._frames: deque[Frame] = deque()
+        self._stream: deque[Item] = deque()
+        self._frames = 0
         self._messages: deque[Message] = deque()
         self._wakeup = anyio.Event()
         self.dropped_frames = 0
@@ -60,13 +62,15 @@ class Uplink:
         self.sent_bytes = 0
 
     def push_frame(self, frame: Frame) -> None:
-        if len(self._frames) >= self.max_frames:
-            self._frames.popleft()
-            self.dropped_frames += 1
-            if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
-                logger.warning("%s: microphone buffer full: %d blocks dropped so far", self.agent,
-                               self.dropped_frames)
-        self._frames.append(frame)
+        if self._frames >= self.max_frames:
+            self._drop_oldest_frame()
+        self._stream.append(frame)
+        self._frames += 1
+        self._wakeup.set()
+
+    def push_mark(self, mark: Message) -> None:
+        """An activity mark, kept in order with the frames around it."""
+        self._stream.append(mark)
         self._wakeup.set()
 
     def push_message(self, message: Message) -> None:
@@ -75,32 +79,49 @@ class Uplink:
 
     @property
     def buffered_frames(self) -> int:
-        return len(self._frames)
+        return self._frames
 
     async def take(self) -> Item:
-        """The next item (messages before audio), waiting for one; cancelling the wait loses nothing."""
+        """The next item (messages before the stream), waiting for one; cancelling the wait loses nothing."""
         while True:
             if self._messages:
                 return self._messages.popleft()
-            if self._frames:
-                return self._frames.popleft()
+            if self._stream:
+                item = self._stream.popleft()
+                if isinstance(item, Frame):
+                    self._frames -= 1
+                return item
             self._wakeup = anyio.Event()
             await self._wakeup.wait()
 
     def give_back(self, item: Item) -> None:
         """A send failed before the item surely left: it goes first on the next connection."""
-        if isinstance(item, Message):
-            self._messages.appendleft(item)
-        elif len(self._frames) < self.max_frames:
-            self._frames.appendleft(item)
+        if isinstance(item, Frame):
+            if self._frames >= self.max_frames:
+                self.dropped_frames += 1
+                return
+            self._frames += 1
+            self._stream.appendleft(item)
+        elif item.kind.startswith("activity"):
+            self._stream.appendleft(item)
         else:
-            self.dropped_frames += 1
+            self._messages.appendleft(item)
         self._wakeup.set()
 
     def mark_sent(self, item: Item) -> None:
         if isinstance(item, Frame):
             self.sent_frames += 1
             self.sent_bytes += len(item.pcm)
+
+    def _drop_oldest_frame(self) -> None:
+        for index, item in enumerate(self._stream):
+            if isinstance(item, Frame):
+                del self._stream[index]
+                break
+        self._frames -= 1
+        self.dropped_frames += 1
+        if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
+            logger.warning("%s: microphone buffer full: %d blocks dropped so far", self.agent, self.dropped_frames)
 
 
 async def send_item(live: AsyncSession, item: Item) -> None:

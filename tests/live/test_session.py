@@ -181,3 +181,36 @@ async def test_barge_in_cancels_a_running_tool_and_flushes_the_speaker(tmp_path:
     print(f"\ninterrupt-to-silence: {(speaker.flushes[0] - onset) * 1000:.1f} ms "
           "(speech onset in the microphone to the speaker flush; includes one 20 ms block and the emulator's VAD)")
     assert cancelled_at >= speaker.flushes[0]
+
+
+def realtime_kinds(emulator: Any) -> list[str]:
+    kinds = []
+    for record in emulator.records:
+        realtime = record["msg"].get("realtimeInput") or record["msg"].get("realtime_input")
+        if realtime:
+            kinds += [key for key in ("activityStart", "activity_start", "activityEnd", "activity_end", "audio")
+                      if key in realtime]
+    return [kind.replace("_s", "S").replace("_e", "E") for kind in kinds]
+
+
+@pytest.mark.anyio
+async def test_manual_activity_streams_only_while_talking_with_marks_around_the_audio(tmp_path: Path) -> None:
+    speech_wav(tmp_path / "mic.wav", [("speech", 3.0)])
+    options = EmulatorOptions(port=0, scenario_obj=parse_scenario({"speech_transcripts": ["lights off"]}))
+    events = Recorder()
+    mic = WavFileIn(tmp_path / "mic.wav")
+    async with serve(options) as emulator, running(
+        agent(activity={"mode": "manual"}), emulator, tmp_path, mic, NullOut(), events=events
+    ) as session:
+        session.set_talking(True)
+        await events.until(lambda: session.uplink.sent_frames >= 25)
+        session.set_talking(False)
+        await events.until(lambda: "turn_complete" in [s for s, _ in events.of("state")])
+        kinds = realtime_kinds(emulator)
+        setup = emulator.records[0]["msg"]["setup"]
+    detection = setup["realtimeInputConfig"].get("automaticActivityDetection") or setup["realtimeInputConfig"].get(
+        "automatic_activity_detection")
+    assert detection["disabled"] is True
+    assert kinds[0] == "activityStart" and kinds[-1] == "activityEnd"
+    assert set(kinds[1:-1]) == {"audio"} and len(kinds) - 2 >= 25
+    assert ("user", "lights off") in events.of("transcript")

@@ -43,3 +43,19 @@ async def test_take_waits_for_an_item_and_cancelling_the_wait_loses_nothing() ->
         await uplink.take()
     uplink.push_frame(Frame(b"x", 0.0))
     assert (await uplink.take()).pcm == b"x"  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_activity_marks_keep_their_place_between_frames_and_are_never_dropped() -> None:
+    uplink = Uplink(2)
+    start, end = Message("activity_start", noop), Message("activity_end", noop)
+    uplink.push_mark(start)
+    uplink.push_frame(Frame(b"1", 0.0))
+    uplink.push_frame(Frame(b"2", 0.0))
+    uplink.push_mark(end)
+    uplink.push_frame(Frame(b"3", 0.0))  # full: frame 1 goes, the marks stay
+    taken = [await uplink.take() for _ in range(4)]
+    assert taken[0] is start and taken[2] is end
+    assert [item.pcm for item in taken if isinstance(item, Frame)] == [b"2", b"3"]
+    uplink.give_back(end)
+    assert await uplink.take() is end
