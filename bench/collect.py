@@ -127,7 +127,7 @@ def runtime_startup(quick: bool) -> dict[str, Any]:
     repeats = 3 if quick else 10
     figures = guarded("help", ("help_s",), lambda: {"help_s": startup.help_s(repeats)})
     figures |= guarded("validate", ("validate_100_s",), lambda: {"validate_100_s": startup.validate_100_s(repeats)})
-    figures |= guarded("daemon", ("cold_start_s", "reload_s"), lambda: startup.daemon_figures(1 if quick else 5))
+    figures |= guarded("daemon", ("cold_start_s", "reload_s"), lambda: startup.daemon_figures(2 if quick else 6))
     return figures
 
 

@@ -6,7 +6,7 @@ way, so the figures differ only by how each client moves the audio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bench.devices import MicScript
@@ -45,7 +45,6 @@ class Plan:
     connection_limit_s: float | None = None
     faults: tuple[dict[str, Any], ...] = ()
     """Fault settings (as `runtime.emulator.options.Fault` keyword arguments)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def mic_script(self) -> MicScript:
         return MicScript(speech=[(blocks(start), blocks(start + SPEECH_S)) for start in self.speech_starts_s])
