@@ -122,6 +122,8 @@ def _convert_scalar(item: Any, type_name: str, path: str) -> Any:
     if type_name in ("int", "int64"):
         if isinstance(item, int) and not isinstance(item, bool):
             return item
+        if isinstance(item, float) and item.is_integer():  # protobuf JSON takes 40.0 for an int (the SDK sends it)
+            return int(item)
         if isinstance(item, str) and _INT.fullmatch(item):
             return int(item)
     if type_name == "float" and isinstance(item, int | float) and not isinstance(item, bool):

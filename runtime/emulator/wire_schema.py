@@ -59,7 +59,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "items": ".Schema",
         "maxItems": "int64",
         "minItems": "int64",
-        "properties": "map:.Schema[]",
+        "properties": "map:.Schema",
         "required": "string[]",
         "minProperties": "int64",
         "maxProperties": "int64",

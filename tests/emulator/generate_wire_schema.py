@@ -62,7 +62,9 @@ def walk(message: Descriptor, messages: dict[str, dict[str, str]], enums: dict[s
     fields: dict[str, str] = {}
     messages[message.name] = fields
     for field in message.fields:
-        fields[field.json_name] = field_type(field, messages, enums) + ("[]" if field.is_repeated else "")
+        kind = field_type(field, messages, enums)
+        repeated = field.is_repeated and not kind.startswith("map:")  # a map is a repeated entry on the wire only
+        fields[field.json_name] = kind + ("[]" if repeated else "")
 
 
 def render() -> str:
