@@ -75,6 +75,15 @@ class NotifySocket:
                 return message
         raise AssertionError(f"no {key}= within {timeout_s} s; got {[m for _, _, m in self.messages][-8:]}")
 
+    def expect_status(self, status: str, timeout_s: float = 15.0) -> None:
+        """Some `STATUS=` (received already or arriving within the timeout) equals `status`."""
+        deadline = time.monotonic() + timeout_s
+        while not any(m.get("STATUS") == status for _, _, m in self.messages):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no STATUS={status}; got {[m for _, _, m in self.messages][-8:]}")
+            self.receive(left)
+
     def close(self) -> None:
         self.sock.close()
 

@@ -71,7 +71,7 @@ def test_ready_reload_cycles_sighup_and_sigterm(tmp_path: Path) -> None:
         timings["invalid edit"] = reload_cycle(
             daemon, lambda: (agents / "beta.yaml").write_text(beta + "voice: {name: [Kore\n"), "no change")
         daemon.wait_line(r"beta\.yaml:\d+:\d+: error: .*\(the agent keeps running on its last good version\)")
-        assert "3 running; 1 invalid file" in daemon.notify.messages[-1][2].get("STATUS", "")
+        daemon.notify.expect_status("3 agents: 3 running; 1 invalid file")
         reload_cycle(daemon, lambda: (agents / "beta.yaml").write_text(beta), "no change")
         assert starts(daemon, "beta") == 1, "fixing a broken edit back to the running version costs nothing"
 
@@ -162,8 +162,8 @@ def test_refuses_agent_files_other_users_can_change_unless_told_otherwise(tmp_pa
     daemon = start_daemon(agents, tmp_path, "--backend", "emulator", notify=None)
     try:
         daemon.notify.expect("READY")
-        (agents / "beta.yaml").chmod(0o666)
         mark = len(daemon.lines)
+        (agents / "beta.yaml").chmod(0o666)  # the watcher may see this before SIGHUP does: either reload reports it
         daemon.signal(signal.SIGHUP)
         daemon.wait_line(r"reload \(SIGHUP\): no change", after=mark)
         daemon.wait_line(r"beta\.yaml: error: refusing it.*keeps running on its last good version", after=mark)

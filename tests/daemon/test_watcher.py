@@ -49,4 +49,5 @@ async def test_a_rename_save_in_several_steps_is_one_batch_of_relevant_paths(tmp
             while len(batches) < 2:
                 await anyio.sleep(0.05)
         stop.set()
-    assert batches == [{"kitchen.yaml", "kitchen_tools.py"}]
+    late_probes = {"probe.yaml"}  # a probe written just before the watcher answered may still arrive
+    assert [names - late_probes for names in batches if names - late_probes] == [{"kitchen.yaml", "kitchen_tools.py"}]
