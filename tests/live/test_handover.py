@@ -63,3 +63,29 @@ async def test_ten_handovers_with_a_tool_call_lose_and_repeat_no_microphone_byte
     print(f"\nhandovers: {len(handovers)}, mic switch time mean {sum(handovers) / len(handovers) * 1000:.1f} ms, "
           f"max {max(handovers) * 1000:.1f} ms; speaker gaps {[round(g * 1000, 1) for g in speaker.gaps_s]} ms; "
           f"underruns {speaker.underruns}")
+
+
+@pytest.mark.anyio
+async def test_goaway_during_a_reply_waits_for_its_end_so_the_speaker_never_pauses(tmp_path: Path) -> None:
+    from runtime.audio.files import NullIn
+
+    reply = "This answer is long enough to be talking when the server says go away."
+    scenario = parse_scenario({"rules": [{"when": {"text": "talk"}, "then": [{"say": reply}]}]})
+    options = EmulatorOptions(port=0, go_away_after_s=0.5, scenario_obj=scenario)  # timeLeft 50 s
+    events = Recorder()
+    speaker = WavFileOut(tmp_path / "out.wav", prebuffer_ms=60)
+    async with serve(options) as emulator, running(
+        agent(), emulator, tmp_path, NullIn(), speaker, events=events
+    ) as session:
+        await session.send_text("talk to me")
+        await events.until(lambda: len(session.stats.handovers) >= 1, timeout_s=15)
+        states = [(t, value[0]) for t, kind, value in events.entries if kind == "state"]
+        turn_done = next(t for t, state in states if state == "turn_complete")
+        handover = next(t for t, state in states if state == "handover")
+        go_away_sent = next(r["mono"] for r in emulator.sent if "goAway" in r["msg"])
+    assert go_away_sent < turn_done <= handover
+    assert events.states("handover") == ["resumable point after goAway"]
+    assert session.downlink.stats.audio_bytes == len(reply) * 60 * 48
+    assert not speaker.flushes  # nothing of the reply was cut; jitter gaps (if any) are printed below
+    print(f"\nreply of {len(reply) * 0.06:.1f} s: goAway {1000 * (turn_done - go_away_sent):.0f} ms before the turn "
+          f"ended, handover {1000 * (handover - turn_done):.0f} ms after it; speaker gaps {speaker.gaps_s}")
