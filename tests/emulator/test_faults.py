@@ -22,12 +22,22 @@ TEXT = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 
 
-async def test_close_fault_surfaces_as_api_error_with_code_and_reason() -> None:
-    fault = Fault(action="close", at=0.1, code=1011, reason="The service is currently unavailable.")
-    async with live(TEXT, faults=(fault,)) as (_emulator, session):
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (1000, "The operation was cancelled."),
+        (1001, "Going away."),
+        (1008, "Operation is not implemented, or supported, or enabled."),
+        (1011, "The service is currently unavailable."),
+    ],
+)
+async def test_close_fault_surfaces_as_api_error_with_code_and_reason(code: int, reason: str) -> None:
+    async with live(TEXT, faults=(Fault(action="close", at=0.1, code=code, reason=reason),)) as (_emulator, session):
         with pytest.raises(errors.APIError) as caught:
             await collect_until(session, turn_complete)
-    assert (caught.value.code, caught.value.details) == (1011, "The service is currently unavailable.")
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            await session.send_realtime_input(text="too late")
+    assert (caught.value.code, caught.value.details) == (code, reason)
 
 
 async def test_drop_is_a_tcp_reset_seen_as_1006() -> None:
