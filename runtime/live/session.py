@@ -193,17 +193,14 @@ class AgentSession:
             self.events.state(self.name, "connecting", "resuming" if self.resuming else "new session")
             ending = await connect_once(self, on_ready=on_ready)
             failures = 0 if ending.ready else failures + 1
-            if ending.recovery is not Recovery.FATAL:
-                fatal_failures = 0
-            if ending.lasted_s >= self.policy.healthy_after_s:
-                backoff.reset()
-            delay = self._recovery_delay(ending, backoff, fatal_failures + 1)
-            if ending.recovery is Recovery.FATAL:
-                fatal_failures += 1
-                if fatal_failures >= self.policy.fatal_attempts:
-                    raise FatalSessionError(f"{self.name}: {ending.describe()}; gave up after {fatal_failures} tries")
+            fatal_failures = fatal_failures + 1 if ending.recovery is Recovery.FATAL else 0
+            if fatal_failures >= self.policy.fatal_attempts:
+                raise FatalSessionError(f"{self.name}: {ending.describe()} (gave up after {fatal_failures} tries)")
             if failures >= self.policy.give_up_after:
                 raise SessionError(f"{self.name}: cannot connect ({ending.describe()}) after {failures} tries")
+            if ending.lasted_s >= self.policy.healthy_after_s:
+                backoff.reset()
+            delay = self._recovery_delay(ending, backoff, fatal_failures)
             if delay > 0:
                 await anyio.sleep(delay)
 
