@@ -85,19 +85,24 @@ class Replier:
         }
 
     async def _say(self, text: str) -> None:
-        if self._config.audio_out:
-            spoken = await self._speak(text)
-            tokens = audio_tokens(len(spoken), OUTPUT_RATE_HZ)
-            self._conversation.history.append(Turn("model", text, audio_tokens=tokens))
-        else:
+        if not self._config.audio_out:
             for piece in _pieces(text):
                 await self._send({"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": piece}]}}})
-            tokens = text_tokens(text)
-            self._conversation.history.append(Turn("model", text, text_tokens=tokens))
-        self._response_tokens += tokens
+            self._conversation.history.append(Turn("model", text, text_tokens=text_tokens(text)))
+            self._response_tokens += text_tokens(text)
+            return
+        sent = [0]
+        try:
+            await self._speak(text, sent)
+        finally:
+            # Like the service, an interrupted turn keeps only what already reached the client.
+            spoken_chars = round(len(text) * sent[0] / max(len(synthesize(text)), 1))
+            tokens = audio_tokens(sent[0], OUTPUT_RATE_HZ)
+            self._conversation.history.append(Turn("model", text[:spoken_chars], audio_tokens=tokens))
+            self._response_tokens += tokens
 
-    async def _speak(self, text: str) -> bytes:
-        """Stream synthesized speech at real-time pace; output transcript words as their audio starts."""
+    async def _speak(self, text: str, sent: list[int]) -> None:
+        """Stream synthesized speech at real-time pace (counting bytes in `sent`); transcript words as they start."""
         pcm = synthesize(text)
         chunk_bytes = int(OUTPUT_RATE_HZ * self._chunk_s) * 2
         words = _pieces(text, words_per_piece=1)
@@ -110,9 +115,10 @@ class Replier:
                     word = words.pop(0)
                     said_chars += len(word)
                     await self._send({"serverContent": {"outputTranscription": {"text": word}}})
-            part = {"inlineData": {"mimeType": OUTPUT_MIME, "data": encode_bytes(pcm[offset : offset + chunk_bytes])}}
+            chunk = pcm[offset : offset + chunk_bytes]
+            part = {"inlineData": {"mimeType": OUTPUT_MIME, "data": encode_bytes(chunk)}}
             await self._send({"serverContent": {"modelTurn": {"role": "model", "parts": [part]}}})
-        return pcm
+            sent[0] += len(chunk)
 
     async def _call(self, step: CallTool) -> None:
         call_id = "function-call-" + secrets.token_hex(8)

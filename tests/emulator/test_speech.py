@@ -95,6 +95,8 @@ async def test_speaking_over_the_model_interrupts_it() -> None:
     assert len(audio_of(after)) == len("Okay.") * 60 * 48  # only the next turn's audio, none of the story
     story = [e for e in emulator.sent if e["msg"].get("serverContent", {}).get("turnComplete")]
     assert len(story) == 1  # the interrupted turn never completed
+    # Only the story's audio that reached the client stays in context (the whole story alone is 87 tokens).
+    assert after[-1].usage_metadata.prompt_token_count < 87  # type: ignore[union-attr,operator]
 
 
 async def test_no_interruption_lets_the_model_finish_then_answers() -> None:
