@@ -53,3 +53,19 @@ def test_runtime_emulate_reports_a_bad_faults_file(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "faults.yaml[0]" in result.stderr and "action" in result.stderr
+
+
+async def test_a_given_certificate_is_served_and_records_go_to_the_file(tmp_path: Path) -> None:
+    from runtime.emulator.tls import write_self_signed
+    from tests.emulator.helpers import client_for, emulating
+
+    cert, key = write_self_signed(tmp_path)
+    record = tmp_path / "record.jsonl"
+    async with emulating(tls_cert=cert, tls_key=key, record_path=record) as emulator:
+        assert emulator.ca_file == cert
+        config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+        async with client_for(emulator).aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_realtime_input(text="own cert")
+            assert text_of(await collect_until(session, turn_complete)) == "You said: own cert"
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [line["msg"] for line in lines] == [entry["msg"] for entry in emulator.records]
