@@ -69,3 +69,9 @@ async def test_a_given_certificate_is_served_and_records_go_to_the_file(tmp_path
             assert text_of(await collect_until(session, turn_complete)) == "You said: own cert"
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [line["msg"] for line in lines] == [entry["msg"] for entry in emulator.records]
+
+
+def test_the_emulator_never_imports_the_live_client() -> None:
+    code = "import sys, runtime.emulator; print([m for m in sys.modules if m.startswith('runtime.live')])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
