@@ -158,6 +158,8 @@ class WavFileOut:
     def write(self, pcm: bytes) -> None:
         now = time.monotonic()
         self._advance(now)
+        if not self._in_turn:
+            self._ran_dry_at = None  # a new turn: the pause before it is not an underrun
         self._pending += pcm
         if not self._running and len(self._pending) >= max(self.prebuffer_bytes, 1):
             self._start(now)
