@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from runtime.live.events import SessionEvents, ToolOutcome, Usage
+from runtime.redact import SECRETS
 
 log = logging.getLogger("runtime.conversation")
 
@@ -46,7 +47,8 @@ class ConversationPrinter:
     """`SessionEvents` printed as a readable conversation (the `--demo` and terminal view)."""
 
     def __init__(self, write: Callable[[str], None]) -> None:
-        self._write = write
+        # The model may repeat a secret it saw in a tool result; printed text leaves the process like a log line.
+        self._write = lambda line: write(SECRETS.redact(line))
         self._pending: dict[tuple[str, Role], list[str]] = {}
         self._lock = threading.Lock()
 

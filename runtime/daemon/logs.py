@@ -47,6 +47,15 @@ def process_part(logger_name: str) -> str:
     return "emulator" if logger_name.startswith(("runtime.emulator", "websockets.server")) else "runtime"
 
 
+def exception_text(record: logging.LogRecord) -> str:
+    """The record's traceback: the redaction filter has already turned `exc_info` into redacted `exc_text`."""
+    if record.exc_text:
+        return record.exc_text
+    if record.exc_info:
+        return logging.Formatter().formatException(record.exc_info)
+    return ""
+
+
 class TextFormatter(logging.Formatter):
     """`<6>kitchen: session ready` under journald, `INFO  kitchen: session ready` in a terminal."""
 
@@ -57,8 +66,9 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         agent = getattr(record, "agent", "") or process_part(record.name)
         message = record.getMessage()
-        if record.exc_info and record.levelno <= logging.DEBUG:
-            message += " | " + self.formatException(record.exc_info).replace("\n", " | ")
+        traceback_text = exception_text(record)
+        if traceback_text and record.levelno <= logging.DEBUG:
+            message += " | " + traceback_text.replace("\n", " | ")
         message = message.replace("\n", " | ")
         if self.journald:
             return f"<{syslog_priority(record.levelno)}>{agent}: {message}"
@@ -76,8 +86,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if record.exc_info and record.levelno <= logging.DEBUG:
-            entry["exc"] = self.formatException(record.exc_info)
+        traceback_text = exception_text(record)
+        if traceback_text and record.levelno <= logging.DEBUG:
+            entry["exc"] = traceback_text
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -134,12 +134,6 @@ def test_no_tool_secret_in_the_printed_conversation(daemon_run: DaemonRun) -> No
     assert not leaked(stdout, TOKEN), stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the conversation printer of `runtime run` prints the model's transcript unredacted: when the model "
-    "repeats a secret (here the scenario makes it say the API key), stdout shows it; pass printed text through "
-    "runtime.redact.SECRETS.redact",
-)
 def test_no_secret_in_the_printed_transcript(daemon_run: DaemonRun) -> None:
     stdout = daemon_run.result.stdout
     assert not leaked(stdout, API_KEY), stdout
