@@ -47,10 +47,13 @@ class ConversationPrinter:
     """`SessionEvents` printed as a readable conversation (the `--demo` and terminal view)."""
 
     def __init__(self, write: Callable[[str], None]) -> None:
-        # The model may repeat a secret it saw in a tool result; printed text leaves the process like a log line.
-        self._write = lambda line: write(SECRETS.redact(line))
+        self._sink = write
         self._pending: dict[tuple[str, Role], list[str]] = {}
         self._lock = threading.Lock()
+
+    def _write(self, line: str) -> None:
+        # The model may repeat a secret it saw in a tool result; printed text leaves the process like a log line.
+        self._sink(SECRETS.redact(line))
 
     def transcript(self, agent: str, role: Role, text: str) -> None:
         with self._lock:
