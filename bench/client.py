@@ -35,7 +35,7 @@ def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) 
     """The runtime's session on the clocked ports; returns why it ended early ("" if it did not)."""
     import anyio
 
-    from bench.ports import ClockedMic, ClockedSpeaker
+    from bench import ports
     from runtime.live.endpoint import Endpoint
     from runtime.live.session import AgentSession
     from runtime.spec import AgentSpec
@@ -49,8 +49,8 @@ def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) 
             name=f"bench{number}",
             base_dir=state_root,
             endpoint=endpoint,
-            audio_in=ClockedMic(plan.mic_script(), log),
-            audio_out=ClockedSpeaker(log, spec.audio.output.buffer_ms, spec.audio.output.fade_ms),
+            audio_in=ports.microphone(plan.mic_script(), log, buffer_ms=spec.audio.input.buffer_ms),
+            audio_out=ports.speaker(log, spec.audio.output.buffer_ms, spec.audio.output.fade_ms),
             state_dir=state_root / f"state{number}",
         )
         async with anyio.create_task_group() as group:

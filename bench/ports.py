@@ -1,14 +1,14 @@
-"""The runtime's side of the simulated sound card: `AudioIn`/`AudioOut` ports on the bench's device clock.
+"""The runtime's own microphone and speaker ports, with the simulated sound card in place of PortAudio.
 
-The microphone captures numbered blocks on the same 20 ms clock as the baselines' `BlockingMic`, and the
-speaker's callback renders the runtime's own `PlaybackBuffer` (jitter buffer, flush with fade, underruns)
-on the same clock as `BlockingSpeaker`. Both log, from inside the callback, what `bench.analysis` needs.
+`runtime.audio.devices.SoundDeviceIn`/`SoundDeviceOut` are used as they are — their callbacks, rings,
+wake-ups, playback buffer (jitter buffer, flush with fade, underruns), stream keeper and benchmark observer
+— and only the PortAudio stream under them is replaced by `SimulatedStream`, which calls their callback
+every 20 ms from the bench's device clock (the same clock the baselines' simulated PyAudio uses). The
+timestamps come from the ports' `AudioObserver` hook.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import time
 from typing import Any
 
@@ -17,102 +17,109 @@ import numpy as np
 from bench.analysis import DeviceLog
 from bench.devices import DeviceClock, MicScript, SpeakerMeter
 
-SPEAKER_RATE_HZ = 24_000
-PERIOD_FRAMES = 480
+MIC_RATE_HZ, SPEAKER_RATE_HZ = 16_000, 24_000
+PERIOD_S = 0.020
 
 
-class ClockedMic:
-    """An `AudioIn` whose capture callback runs on the device clock and wakes the event loop."""
+class SimulatedStream:
+    """What the ports use of a sounddevice stream: it calls `callback(data, frames, time, status)`."""
 
-    def __init__(self, script: MicScript, log: DeviceLog, block_frames: int = 320, buffer_blocks: int = 100) -> None:
-        self.block_frames = block_frames
-        self.script, self.log = script, log
-        self._blocks: collections.deque[bytes] = collections.deque(maxlen=buffer_blocks)
-        self._ready = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._next = 0
-        self._clock: DeviceClock | None = None
-
-    async def open(self) -> None:
-        if self._clock is not None:
-            return
-        self._loop = asyncio.get_running_loop()
-        self._clock = DeviceClock(self._capture, name="bench-mic")
+    def __init__(self, tick: Any, rate_hz: int, name: str) -> None:
+        self.samplerate, self.channels, self.latency = rate_hz, 1, PERIOD_S
+        self._clock = DeviceClock(tick, period_s=PERIOD_S, name=name)
         self._clock.start()
 
-    def _capture(self) -> None:
-        block = self.script.block(self._next, self.block_frames)
-        self.log.mic_ready[self._next] = time.monotonic()
-        self._next += 1
-        self._blocks.append(block)
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._ready.set)
+    @property
+    def active(self) -> bool:
+        return True
 
-    async def read(self) -> bytes:
-        while not self._blocks:
-            self._ready.clear()
-            if self._blocks:
-                break
-            await self._ready.wait()
-        return self._blocks.popleft()
-
-    async def close(self) -> None:
-        if self._clock is not None:
-            self._clock.stop()
-            self._clock = None
+    def close(self, ignore_errors: bool = True) -> None:
+        self._clock.stop()
 
 
-class ClockedSpeaker:
-    """An `AudioOut` whose callback renders the runtime's `PlaybackBuffer` every 20 ms."""
+class Recorder:
+    """The ports' `AudioObserver`: microphone block times by index, and what the speaker callback did."""
 
-    def __init__(self, log: DeviceLog, buffer_ms: int = 60, fade_ms: float = 4.0) -> None:
-        from runtime.audio.playback import PlaybackBuffer
-
+    def __init__(self, log: DeviceLog) -> None:
         self.log = log
-        self.buffer: Any = PlaybackBuffer(
-            capacity_frames=SPEAKER_RATE_HZ * 30,
-            prebuffer_frames=int(SPEAKER_RATE_HZ * buffer_ms / 1000),
-            fade_frames=int(SPEAKER_RATE_HZ * fade_ms / 1000),
-        )
-        self._out = np.zeros(PERIOD_FRAMES, dtype=np.int16)
-        self._meter = SpeakerMeter(log, PERIOD_FRAMES)
-        self._in_turn = False
-        self._clock: DeviceClock | None = None
+        self.blocks = 0
+        self.played_frames = 0
+        self.flushed = False
+        self.callback_at = 0.0
+        self.silent_at = 0.0
 
-    async def open(self) -> None:
-        if self._clock is None:
-            self._clock = DeviceClock(self._render, name="bench-speaker")
-            self._clock.start()
+    def mic_block_ready(self, t_s: float, frames: int) -> None:
+        self.log.mic_ready[self.blocks] = t_s
+        self.blocks += 1
 
-    def write(self, pcm: bytes) -> None:
-        self._in_turn = True
-        self.buffer.write(np.frombuffer(pcm, dtype="<i2"))
+    def samples_played(self, t_s: float, first_frame: int, frames: int) -> None:
+        self.played_frames, self.callback_at = frames, t_s
 
-    def flush(self) -> None:
-        self._in_turn = False
-        self.buffer.flush()
+    def silence_after_flush(self, t_s: float) -> None:
+        self.flushed, self.silent_at = True, t_s
 
-    def end_of_turn(self) -> None:
-        self._in_turn = False
-        self.buffer.end_of_turn()
 
-    @property
-    def playing(self) -> bool:
-        return bool(self.buffer.playing)
+def microphone(script: MicScript, log: DeviceLog, block_frames: int = 320, buffer_ms: int = 2000) -> Any:
+    """The runtime's `SoundDeviceIn`, capturing the script's numbered blocks."""
+    from runtime.audio.devices import SoundDeviceIn, _Capture
 
-    @property
-    def underruns(self) -> int:
-        return int(self.buffer.underruns)
+    class SimulatedMicrophone(SoundDeviceIn):
+        def _open_stream(self) -> Any:
+            # as SoundDeviceIn._open_stream, with the simulated stream instead of PortAudio's
+            self._capture = _Capture(MIC_RATE_HZ, self.buffer_ms)
+            self._chunk = np.zeros(MIC_RATE_HZ // 10, dtype=np.int16)
+            index = iter(range(1 << 62))
 
-    async def close(self) -> None:
-        if self._clock is not None:
-            self._clock.stop()
-            self._clock = None
-        self.log.underruns = self.underruns
+            def tick() -> None:
+                block = np.frombuffer(script.block(next(index), self.block_frames), dtype="<i2")
+                self._callback(block.reshape(-1, 1), self.block_frames, None, 0)
 
-    def _render(self) -> None:
-        frames = int(self.buffer.render(self._out))
-        flushed = bool(getattr(self.buffer, "flush_served", False))
-        if flushed:
-            self.buffer.flush_served = False
-        self._meter.on_callback(self._out[:frames].tobytes(), time.monotonic(), flushed, self._in_turn)
+            return SimulatedStream(tick, MIC_RATE_HZ, "bench-mic")
+
+    mic = SimulatedMicrophone("bench", block_frames=block_frames, buffer_ms=buffer_ms)
+    mic.observer = Recorder(log)
+    return mic
+
+
+def speaker(log: DeviceLog, buffer_ms: int = 60, fade_ms: float = 4.0) -> Any:
+    """The runtime's `SoundDeviceOut`; each callback's output is logged through the speaker meter."""
+    from runtime.audio.devices import SoundDeviceOut
+
+    period = int(SPEAKER_RATE_HZ * PERIOD_S)
+    recorder, meter = Recorder(log), SpeakerMeter(log, period)
+
+    class SimulatedSpeaker(SoundDeviceOut):
+        in_turn = False
+
+        def _open_stream(self) -> Any:
+            out = np.zeros((period, 1), dtype=np.int16)
+
+            def tick() -> None:
+                recorder.played_frames, recorder.flushed, recorder.callback_at = 0, False, 0.0
+                self._callback(out, period, None, 0)
+                played = recorder.played_frames
+                at = recorder.silent_at if recorder.flushed else recorder.callback_at or time.monotonic()
+                meter.on_callback(out[:played, 0].tobytes(), at, recorder.flushed, self.in_turn)
+
+            self._channels = 1
+            return SimulatedStream(tick, SPEAKER_RATE_HZ, "bench-speaker")
+
+        def write(self, pcm: bytes) -> None:
+            self.in_turn = True
+            super().write(pcm)
+
+        def flush(self) -> None:
+            self.in_turn = False
+            super().flush()
+
+        def end_of_turn(self) -> None:
+            self.in_turn = False
+            super().end_of_turn()
+
+        async def close(self) -> None:
+            await super().close()
+            log.underruns = self.underruns
+
+    out = SimulatedSpeaker("bench", buffer_ms=buffer_ms, fade_ms=fade_ms)
+    out.observer = recorder
+    return out
