@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CLOSE_TIMEOUT_S = 3.0
+CLOSE_TIMEOUT_S = 2.0
 RESUMABLE_POLL_S = 0.02
 
 
@@ -114,12 +114,16 @@ def _with_timing(ending: Ending, *, ready: bool, started: float) -> Ending:
 
 async def _serve(session: AgentSession, live: AsyncSession) -> Ending:
     link = Link()
+    ending: Ending | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(_send, session, live, link)
-        group.start_soon(_close_when_asked, live, link)
+        group.start_soon(_close_when_asked, session.name, live, link, group.cancel_scope)
         group.start_soon(_handover_timer, session, link)
         ending = await _receive(session, live, link)
         group.cancel_scope.cancel()
+    if ending is None:  # the peer never answered our close; the socket was aborted
+        recovery = Recovery.HANDOVER if link.handover else Recovery.RESUME
+        return Ending(recovery, None, link.send_error or "close not answered; connection aborted")
     return ending
 
 
@@ -130,11 +134,25 @@ async def _send(session: AgentSession, live: AsyncSession, link: Link) -> None:
         link.sender_done.set()
 
 
-async def _close_when_asked(live: AsyncSession, link: Link) -> None:
+async def _close_when_asked(name: str, live: AsyncSession, link: Link, serving: anyio.CancelScope) -> None:
+    """Close once the sender has stopped; the receiver ends with the close. A peer that does not answer
+    (a silent network) must not hold the handover up: after a deadline the socket is aborted."""
     await link.closing.wait()
     await link.sender_done.wait()
     with anyio.move_on_after(CLOSE_TIMEOUT_S):
         await live.close()
+    await anyio.sleep(CLOSE_TIMEOUT_S)  # normally cancelled first: the receiver ends and stops the group
+    logger.warning("%s: the server did not finish closing within %.0f s; aborting the connection", name,
+                   2 * CLOSE_TIMEOUT_S)
+    _abort(live)
+    serving.cancel()
+
+
+def _abort(live: AsyncSession) -> None:
+    """Drop the TCP connection without a close handshake (the SDK has no public way to do this)."""
+    transport = getattr(getattr(live, "_ws", None), "transport", None)
+    if transport is not None:
+        transport.abort()
 
 
 async def _handover_timer(session: AgentSession, link: Link) -> None:
