@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 AGENT = """\
 name: helper
 model: gemini-live-2.5-flash-preview
@@ -46,3 +48,42 @@ def test_an_invalid_agent_file_is_reported_with_its_location(tmp_path: Path) -> 
                             capture_output=True, text=True, timeout=60, check=False, input="")
     assert result.returncode == 1
     assert "bad.yaml:2" in result.stderr
+
+
+def test_the_token_server_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "runtime", "token-server", "--port", "0"],
+                            capture_output=True, text=True, timeout=60, check=False,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 2
+    assert "no API key" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_the_token_server_mints_tokens_the_live_endpoint_accepts(tmp_path: Path) -> None:
+    import os
+
+    import anyio
+    import httpx2
+
+    from runtime.emulator import EmulatorOptions, serve
+
+    (tmp_path / "bearer").write_text("device-secret\n")
+    async with serve(EmulatorOptions(port=0, api_key="long-lived-key")) as emulator:
+        env = {**os.environ, "GEMINI_API_KEY": "long-lived-key"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "runtime", "token-server", "--port", "0", "--base-url", emulator.base_url,
+             "--ca-file", str(emulator.ca_file), "--bearer-file", str(tmp_path / "bearer")],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )
+        try:
+            assert server.stdout is not None
+            line = await anyio.to_thread.run_sync(server.stdout.readline)
+            url = line.split()[-1]
+            async with httpx2.AsyncClient(trust_env=False) as client:
+                refused = await client.post(url)
+                minted = await client.post(url, headers={"Authorization": "Bearer device-secret"})
+        finally:
+            server.terminate()
+            server.wait()
+    assert refused.status_code == 401
+    assert minted.status_code == 200 and minted.json()["token"].startswith("auth_tokens/")

@@ -266,3 +266,18 @@ async def test_registered_secrets_never_reach_the_model(tmp_path: Path, http_bas
     spec = AgentSpec.model_validate({"model": "m", "tools": [{"name": "leak", "python": "leaky:leak"}]})
     outcome = await ToolRunner(spec.tools, agent="t", base_dir=tmp_path).call("leak", "c", {})
     assert "canary" not in json.dumps(outcome.result)
+
+
+@pytest.mark.anyio
+async def test_calls_are_logged_with_outcome_and_duration_and_arguments_only_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    tools = runner(tmp_path, [{"name": "add", "python": "kitchen_tools:add"}])
+    caplog.set_level(logging.DEBUG, logger="runtime.live.tools")
+    await tools.call("add", "c9", {"a": 41, "b": 1})
+    info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(info) == 1 and info[0].startswith("kitchen: tool add (c9) ok in ") and "41" not in info[0]
+    assert any("41" in line for line in debug)
