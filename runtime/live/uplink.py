@@ -142,29 +142,50 @@ async def pump(
     Each send is shielded: cancelling a half-written send would leave it unknown whether it left.
     """
     while not stop.is_set():
-        item: Item | None = None
-        async with anyio.create_task_group() as waiter:
-
-            async def stop_waiting() -> None:
-                await stop.wait()
-                waiter.cancel_scope.cancel()
-
-            waiter.start_soon(stop_waiting)
-            item = await uplink.take()
-            waiter.cancel_scope.cancel()
+        item = await _next_item(uplink, stop)
         if item is None:
             return
         with anyio.CancelScope(shield=True):
-            try:
-                with anyio.fail_after(SEND_TIMEOUT_S):
-                    await send_item(live, item)
-            except TimeoutError as exc:
-                # The bytes were handed to the socket; only the drain stalled. Count it as sent.
-                uplink.mark_sent(item)
-                on_failure(exc)
-                return
-            except Exception as exc:
-                uplink.give_back(item)
-                on_failure(exc)
-                return
+            failure = await _send_one(live, uplink, item)
+        if failure is not None:
+            on_failure(failure)
+            return
+
+
+async def _next_item(uplink: Uplink, stop: anyio.Event) -> Item | None:
+    """The next item, or None once `stop` is set while waiting."""
+    item: Item | None = None
+    async with anyio.create_task_group() as waiter:
+
+        async def stop_waiting() -> None:
+            await stop.wait()
+            waiter.cancel_scope.cancel()
+
+        waiter.start_soon(stop_waiting)
+        item = await uplink.take()
+        waiter.cancel_scope.cancel()
+    return item
+
+
+async def _send_one(live: AsyncSession, uplink: Uplink, item: Item) -> BaseException | None:
+    """Send one item; returns the connection failure that ends this sender, if any."""
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        with anyio.fail_after(SEND_TIMEOUT_S):
+            await send_item(live, item)
+    except TimeoutError as exc:
+        # The bytes were handed to the socket; only the drain stalled. Count it as sent.
         uplink.mark_sent(item)
+        return exc
+    except (ConnectionClosed, OSError) as exc:
+        uplink.give_back(item)
+        return exc
+    except Exception as exc:
+        # The SDK refused to build the message (a tool response without an id, ...): sending it again on
+        # another connection would fail the same way, so it is dropped, loudly.
+        logger.error("%s: dropping a %s the SDK cannot send: %s: %s", uplink.agent,
+                     getattr(item, "kind", "frame"), type(exc).__name__, exc)
+        return None
+    uplink.mark_sent(item)
+    return None

@@ -59,3 +59,32 @@ async def test_activity_marks_keep_their_place_between_frames_and_are_never_drop
     assert [item.pcm for item in taken if isinstance(item, Frame)] == [b"2", b"3"]
     uplink.give_back(end)
     assert await uplink.take() is end
+
+
+@pytest.mark.anyio
+async def test_an_unsendable_message_is_dropped_and_a_closed_connection_gives_the_item_back() -> None:
+    from websockets.exceptions import ConnectionClosedError
+
+    from runtime.live.uplink import pump
+
+    sent: list[str] = []
+    failures: list[BaseException] = []
+
+    def message(kind: str, error: BaseException | None = None) -> Message:
+        async def send(live: object) -> None:
+            if error is not None:
+                raise error
+            sent.append(kind)
+
+        return Message(kind, send)
+
+    uplink = Uplink(10)
+    uplink.push_message(message("bad", ValueError("no id")))
+    uplink.push_message(message("good"))
+    closed = message("after_close", ConnectionClosedError(None, None))
+    uplink.push_message(closed)
+    uplink.push_message(message("next_connection"))
+    await pump(object(), uplink, anyio.Event(), failures.append)  # type: ignore[arg-type]
+    assert sent == ["good"]
+    assert len(failures) == 1 and isinstance(failures[0], ConnectionClosedError)
+    assert await uplink.take() is closed  # first in line for the next connection
