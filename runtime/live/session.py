@@ -294,7 +294,8 @@ class AgentSession:
         """
         quiet_needed_s = ((self.spec.activity.silence_duration_ms or 500) + QUIET_MARGIN_MS) / 1000
         quiet = time.monotonic() - self._last_voice_at >= quiet_needed_s
-        return self._idle() and self._handle_resumable and quiet
+        current = self._handle_resumable or not self.spec.session.resumption
+        return self._idle() and current and quiet
 
     def hand_over(self, link: Link, why: str) -> None:
         if link.closing.is_set():
