@@ -23,6 +23,7 @@ from runtime.daemon.backend import ActiveBackend, BackendError, BackendOptions, 
 from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
+from runtime.daemon.microphones import Microphones, mute_buttons, run_with_mute_controls
 from runtime.daemon.supervisor import Runnable
 from runtime.errors import AgentRuntimeError, DeviceError
 from runtime.live.endpoint import Endpoint
@@ -84,7 +85,11 @@ def _file_ports_only(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
 
 
 class SessionFactory:
-    """Builds one `AgentSession` per start of an agent; the demo agent gets the bundled WAV as microphone."""
+    """Builds one `AgentSession` per start of an agent; the demo agent gets the bundled WAV as microphone.
+
+    Every microphone goes through `microphones`: behind the daemon's mute switch, and behind a wake gate
+    for `wake_word` agents (playing its earcons on the same speaker the session plays on).
+    """
 
     def __init__(
         self,
@@ -94,8 +99,10 @@ class SessionFactory:
         *,
         ports: Callable[[LoadedAgentLike], tuple[AudioIn, AudioOut]] = open_device_ports,
         retry: RetryPolicy | None = None,
+        microphones: Microphones | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.microphones = microphones or Microphones()
         self.state_dir = state_dir
         self.events = events
         self.ports = ports
@@ -106,9 +113,10 @@ class SessionFactory:
     def __call__(self, agent: LoadedAgentLike) -> Runnable:
         from runtime.live.session import AgentSession
 
-        audio_in, audio_out = self.ports(agent)
+        mic, audio_out = self.ports(agent)
+        audio_in = self.microphones.wrap(agent, mic, audio_out)
         self.outputs[agent.name] = audio_out
-        return AgentSession(
+        session = AgentSession(
             agent.spec,
             name=agent.name,
             base_dir=agent.path.resolve().parent,
@@ -119,6 +127,8 @@ class SessionFactory:
             events=self.events,
             policy=self.retry,
         )
+        self.microphones.attach(audio_in, session)
+        return session
 
 
 def demo_ports(
@@ -175,9 +185,7 @@ async def serve(options: RunOptions) -> int:
     try:
         async with open_endpoint(options.backend) as backend, _session_state(options, backend) as session_dir:
             if not options.demo:
-                events: SessionEvents = FanOut(printer, LogEvents()) if printer else LogEvents()
-                factory = SessionFactory(backend.endpoint, session_dir, events)
-                await Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env()).run()
+                await _serve_daemon(options, backend.endpoint, session_dir, read, printer)
                 return EXIT_OK
             return await _serve_demo(options, backend.endpoint, session_dir, read, printer)
     except (BackendError, AgentRuntimeError) as exc:
@@ -194,6 +202,27 @@ async def _session_state(options: RunOptions, backend: ActiveBackend) -> AsyncIt
         return
     with tempfile.TemporaryDirectory(prefix="runtime-emulator-sessions-") as directory:
         yield Path(directory)
+
+
+async def _serve_daemon(
+    options: RunOptions,
+    endpoint: Endpoint,
+    session_dir: Path,
+    read: Callable[[], DirectoryState],
+    printer: ConversationPrinter | None,
+) -> None:
+    events: SessionEvents = FanOut(printer, LogEvents()) if printer else LogEvents()
+    microphones = Microphones()
+    factory = SessionFactory(endpoint, session_dir, events, microphones=microphones)
+    daemon = Daemon(
+        options.agents_dir, read, factory, systemd.Notifier.from_env(), status_parts=microphones.status_parts
+    )
+    try:
+        state = await anyio.to_thread.run_sync(read)
+    except OSError:
+        state = DirectoryState()  # the daemon reports it; the mute still works with SIGUSR1
+    buttons = mute_buttons(config.agent.spec for config in state.configs.values())
+    await run_with_mute_controls(daemon, microphones, buttons)
 
 
 async def _serve_demo(

@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,8 @@ from runtime.daemon.supervisor import AgentState, Runnable, Supervisor
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[LoadedAgentLike], Runnable]
+StatusParts = Callable[[Collection[str]], list[str]]
+"""More of `STATUS=` for the agents hosted now (the microphones: wake gates, mute)."""
 
 WATCH_RETRY_S = 2.0
 Config = AgentConfig[LoadedAgentLike]
@@ -75,8 +77,10 @@ class Daemon:
         factory: SessionFactory,
         notifier: systemd.Notifier,
         settings: DaemonSettings | None = None,
+        status_parts: StatusParts | None = None,
     ) -> None:
         self.directory = directory
+        self._status_parts = status_parts
         self._read = read
         self._factory = factory
         self._notifier = notifier
@@ -237,9 +241,15 @@ class Daemon:
         return {name: hosted.supervisor.state for name, hosted in self._hosted.items()}
 
     def status(self) -> str:
-        return summarize(self.states(), len(self._invalid))
+        states = self.states()
+        parts = self._status_parts(states.keys()) if self._status_parts else []
+        return "; ".join([summarize(states, len(self._invalid)), *parts])
 
-    def _on_change(self, _supervisor: Supervisor) -> None:
+    def refresh_status(self) -> None:
+        """Send `STATUS=` again if it changed (a microphone was muted, a conversation began or ended)."""
+        self._on_change(None)
+
+    def _on_change(self, _supervisor: Supervisor | None) -> None:
         status = self.status()
         if status != self._last_status:
             self._last_status = status

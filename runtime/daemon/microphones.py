@@ -1,0 +1,121 @@
+"""Every microphone of the daemon behind the privacy layer: one mute switch for all of them, and a wake
+gate in front of each `wake_word` agent's microphone.
+
+The session never learns about either: it reads an `AudioIn` that returns nothing while muted or while
+nobody said the wake word. What the daemon adds here is the glue: `audioStreamEnd` when a conversation
+ends (so the model's voice detection closes the last turn at once), the mute controls (SIGUSR1 and the
+agents' buttons), and the state of the microphones for `STATUS=`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from runtime.audio.ports import AudioIn, AudioOut
+from runtime.daemon.agentdir import LoadedAgentLike
+from runtime.daemon.daemon import Daemon
+from runtime.live.uplink import Message
+from runtime.spec import AgentSpec
+from runtime.wake.button import mute_controls
+from runtime.wake.gate import WakeGate, wake_gate_for
+from runtime.wake.lifecycle import ConversationEvent, ConversationListener, ConversationState
+from runtime.wake.mute import MutedAudioIn, MuteSwitch
+
+if TYPE_CHECKING:
+    from google.genai.live import AsyncSession
+
+    from runtime.live.session import AgentSession
+
+log = logging.getLogger(__name__)
+
+GateBuilder = Callable[[AgentSpec, AudioIn, AudioOut | None, MuteSwitch, Path, str], WakeGate]
+"""`wake_gate_for`'s signature: tests give a gate with a deterministic detector behind the same interface."""
+
+
+class Microphones:
+    """Wraps each agent's microphone as its file asks, and knows what every wake gate is doing."""
+
+    def __init__(self, mute: MuteSwitch | None = None, build_gate: GateBuilder = wake_gate_for) -> None:
+        self.mute = mute or MuteSwitch()
+        self._build_gate = build_gate
+        self._gates: dict[str, WakeGate] = {}
+        self.on_change: Callable[[], None] = lambda: None
+        """Called when a gate changes state (the daemon refreshes `STATUS=`)."""
+
+    def wrap(self, agent: LoadedAgentLike, mic: AudioIn, speaker: AudioOut) -> AudioIn:
+        """The microphone the session reads: a wake gate (`wake_word` mode) or the mic behind the mute.
+
+        The gate gets the session's own speaker: its start/end earcons play there, and the model speaking
+        on it keeps the conversation open.
+        """
+        if agent.spec.activity.mode != "wake_word":
+            self._gates.pop(agent.name, None)
+            return MutedAudioIn(mic, self.mute)
+        gate = self._build_gate(agent.spec, mic, speaker, self.mute, agent.path.resolve(), agent.name)
+        gate.add_listener(self._gate_changed)
+        self._gates[agent.name] = gate
+        return gate
+
+    def attach(self, audio_in: AudioIn, session: AgentSession) -> None:
+        """Tie a gate to the session that reads it: each conversation's end becomes an `audioStreamEnd`."""
+        if isinstance(audio_in, WakeGate):
+            audio_in.add_listener(stream_end_on_leave(session))
+
+    def gate(self, agent: str) -> WakeGate | None:
+        return self._gates.get(agent)
+
+    def status_parts(self, agents: Collection[str]) -> list[str]:
+        """`kitchen: listening for okay_nabu` for each running wake-word agent, then `mic muted` if it is."""
+        parts = [f"{name}: {gate.status_text()}" for name, gate in sorted(self._gates.items()) if name in agents]
+        if self.mute.muted:
+            parts.append(self.mute.status_text())
+        return parts
+
+    def _gate_changed(self, event: ConversationEvent) -> None:
+        self.on_change()
+
+
+def stream_end_on_leave(session: AgentSession) -> ConversationListener:
+    """A gate listener that sends `audioStreamEnd` whenever the gate leaves a conversation (idle timeout,
+    mute, or the session ended it), in order after the conversation's last microphone block."""
+    in_conversation = False
+
+    def listener(event: ConversationEvent) -> None:
+        nonlocal in_conversation
+        if event.state is ConversationState.CONVERSATION:
+            in_conversation = True
+        elif in_conversation:
+            in_conversation = False
+            session.uplink.push_mark(Message("audio_stream_end", _send_stream_end))
+            log.debug("%s: audioStreamEnd queued (%s)", session.name, event.reason)
+
+    return listener
+
+
+async def _send_stream_end(live: AsyncSession) -> None:
+    await live.send_realtime_input(audio_stream_end=True)
+
+
+def mute_buttons(specs: Iterable[AgentSpec]) -> list[str]:
+    """Every `audio.input.mute_button` named in the agent files (each is read once, whoever names it)."""
+    return list(dict.fromkeys(spec.audio.input.mute_button for spec in specs if spec.audio.input.mute_button))
+
+
+async def run_with_mute_controls(daemon: Daemon, microphones: Microphones, buttons: Iterable[str] = ()) -> None:
+    """Run the daemon while SIGUSR1 and the agents' mute buttons toggle the mute; `STATUS=` follows the
+    switch and every wake gate. The controls are up before the agents start: SIGUSR1 never kills us."""
+    microphones.on_change = daemon.refresh_status
+    unsubscribe = microphones.mute.subscribe(lambda _muted: daemon.refresh_status())
+    try:
+        async with anyio.create_task_group() as group:
+            await group.start(mute_controls, microphones.mute, list(buttons))
+            await daemon.run()
+            group.cancel_scope.cancel()
+    finally:
+        unsubscribe()
+        microphones.on_change = lambda: None
