@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 EchoMode = Literal["cancel", "half_duplex", "none"]
 FRAME_10MS = MIC_RATE_HZ // 100
+MAX_RENDER_BACKLOG = 3
+"""Far-end 10 ms frames allowed to wait before the canceller catches up (bounds the added render delay)."""
 
 
 class FarEnd(Protocol):
@@ -91,18 +93,24 @@ class WebRtcCanceller:
         self._out_pending = np.zeros((-block_frames) % FRAME_10MS, dtype=np.int16)
 
     def add_far_end(self, samples: Samples) -> None:
-        far = np.concatenate((self._far_pending, samples))
-        whole = len(far) - len(far) % FRAME_10MS
-        for start in range(0, whole, FRAME_10MS):
-            self._far_view[:] = far[start : start + FRAME_10MS]
+        self._far_pending = np.concatenate((self._far_pending, samples))
+
+    def _feed_far_end(self) -> None:
+        # AEC3 wants render and capture frames interleaved; the speaker's callback delivers in bursts, so feed
+        # one far frame per near frame and catch up only when more than MAX_RENDER_BACKLOG frames wait.
+        queued = len(self._far_pending) // FRAME_10MS
+        frames = min(queued, 1 + max(0, queued - MAX_RENDER_BACKLOG))
+        for index in range(frames):
+            self._far_view[:] = self._far_pending[index * FRAME_10MS : (index + 1) * FRAME_10MS]
             self._apm.process_reverse_stream(self._far_frame)
-        self._far_pending = far[whole:]
+        self._far_pending = self._far_pending[frames * FRAME_10MS :]
 
     def process(self, near: Samples) -> Samples:
         raw = np.concatenate((self._near_pending, near))
         whole = len(raw) - len(raw) % FRAME_10MS
         cleaned = np.empty(whole, dtype=np.int16)
         for start in range(0, whole, FRAME_10MS):
+            self._feed_far_end()
             self._near_view[:] = raw[start : start + FRAME_10MS]
             self._apm.set_stream_delay_ms(self.delay_ms)
             self._apm.process_stream(self._near_frame)
@@ -125,7 +133,8 @@ class DoubleTalkGate:
 
     The gate learns how loud the echo is relative to the far end (`coupling`, from blocks where only the
     speaker is heard) and opens when the microphone is `margin_db` above that, and above `speech_rms`.
-    Once open it holds for `hold_ms` so words are not chopped. Pure arithmetic on blocks: no clock.
+    It opens after `onset_ms` of such blocks (a lone loud block is more likely a burst of residual echo than
+    a word), then holds for `hold_ms` so words are not chopped. Pure arithmetic on blocks: no clock.
     """
 
     def __init__(
@@ -138,14 +147,18 @@ class DoubleTalkGate:
         margin_db: float = 6.0,
         far_floor_rms: float = 50.0,
         speech_rms: float = 300.0,
+        forget_db_per_s: float = 2.2,
+        onset_ms: int = 40,
     ) -> None:
         self._far_levels: collections.deque[float] = collections.deque(maxlen=max(1, history_ms // block_ms))
         self._tail_blocks = max(1, tail_ms // block_ms)
         self._hold_blocks = max(1, hold_ms // block_ms)
+        self._onset_blocks = max(1, onset_ms // block_ms)
+        self._loud_blocks = 0
         self._margin = 10 ** (margin_db / 20)
         self._far_floor = far_floor_rms
         self._speech_rms = speech_rms
-        self._decay = 0.995 ** (block_ms / 20)
+        self._decay = 10 ** (-forget_db_per_s * block_ms / 1000 / 20)
         self._rise = 0.05 * block_ms / 20
         self.coupling = 0.5
         """Learned echo level relative to the far end (linear amplitude ratio)."""
@@ -161,25 +174,32 @@ class DoubleTalkGate:
         self._far_block_rms = max(self._far_block_rms, _rms(samples))
 
     def process(self, near: Samples) -> Samples:
+        return near if self.decide(near) else np.zeros_like(near)
+
+    def decide(self, near: Samples) -> bool:
+        """Whether this microphone block may pass (consumes the far end added since the last block)."""
         self._far_levels.append(self._far_block_rms)
         self._far_block_rms = 0.0
         far = max(self._far_levels)
         self._quiet_blocks = 0 if far > self._far_floor else self._quiet_blocks + 1
         if self._quiet_blocks >= self._tail_blocks:
             self._hold = 0
-            return near
+            return True
         level = _rms(near)
-        expected_echo = self.coupling * far
-        if level > self._speech_rms and level > self._margin * expected_echo:
-            self._hold = self._hold_blocks
-        elif self._hold == 0:
-            self._learn(level / max(far, 1.0))
+        if level > self._speech_rms and level > self._margin * self.coupling * far:
+            self._loud_blocks += 1
+            if self._loud_blocks >= self._onset_blocks:
+                self._hold = self._hold_blocks
+        else:
+            self._loud_blocks = 0
+            if self._hold == 0:
+                self._learn(level / max(far, 1.0))
         if self._hold > 0:
             self._hold -= 1
             self.double_talk_blocks += 1
-            return near
+            return True
         self.gated_blocks += 1
-        return np.zeros_like(near)
+        return False
 
     def _learn(self, ratio: float) -> None:
         # Slow both ways: a user talking just below the margin must not ratchet the estimate up, and the
@@ -215,7 +235,7 @@ class EchoHandledIn:
 
     async def read(self) -> bytes:
         block = np.frombuffer(await self.mic.read(), dtype="<i2")
-        if isinstance(self.processor, WebRtcCanceller):
+        if isinstance(self.processor, WebRtcCanceller | CancelThenGate):
             self.processor.delay_ms = self.delay_ms()
         self.processor.add_far_end(self._drain_far_end())
         return self.processor.process(block).astype("<i2").tobytes()
@@ -246,10 +266,50 @@ class EchoHandledIn:
         await self.mic.close()
 
 
+class CancelThenGate:
+    """`cancel`: WebRTC AEC, with a guard against the moments it fails.
+
+    AEC3 needs a while to converge, and loses the echo now and then (tonal audio, a changed echo path, a
+    starved speaker callback); the echo it then lets through is loud enough for a voice activity detector
+    to take the model for the user. So a cancelled block passes only when the canceller removed most of
+    the microphone's energy (it works, and what is left is residue or a quiet user) or when the raw
+    microphone is clearly louder than the echo explains (the user talks over the model, as in half duplex).
+    """
+
+    def __init__(self, canceller: WebRtcCanceller, gate: DoubleTalkGate, removed_db: float = 15.0) -> None:
+        self.canceller = canceller
+        self.gate = gate
+        self._residual_ratio = 10 ** (-removed_db / 20)
+        self.tap: list[Samples] | None = None
+        """Tests set a list here to keep the canceller's output before the guard."""
+
+    @property
+    def delay_ms(self) -> int:
+        return self.canceller.delay_ms
+
+    @delay_ms.setter
+    def delay_ms(self, value: int) -> None:
+        self.canceller.delay_ms = value
+
+    def add_far_end(self, samples: Samples) -> None:
+        self.canceller.add_far_end(samples)
+        self.gate.add_far_end(samples)
+
+    def process(self, near: Samples) -> Samples:
+        cancelled = self.canceller.process(near)
+        if self.tap is not None:
+            self.tap.append(cancelled)
+        talking_over = self.gate.decide(near)
+        if talking_over or _rms(cancelled) <= self._residual_ratio * _rms(near):
+            return cancelled
+        return np.zeros_like(cancelled)
+
+
 def make_processor(mode: EchoMode, *, block_frames: int, delay_ms: int) -> EchoProcessor | None:
     """The processor for a resolved mode (`none` gives None)."""
     if mode == "cancel":
-        return WebRtcCanceller(delay_ms, block_frames)
+        block_ms = max(1, block_frames * 1000 // MIC_RATE_HZ)
+        return CancelThenGate(WebRtcCanceller(delay_ms, block_frames), DoubleTalkGate(block_ms))
     if mode == "half_duplex":
         return DoubleTalkGate(block_ms=max(1, block_frames * 1000 // MIC_RATE_HZ))
     return None

@@ -91,3 +91,40 @@ def test_webrtc_cancels_a_synthetic_echo_by_20_db_and_keeps_the_users_voice() ->
     print(f"synthetic room: ERLE {erle_db:.1f} dB, user's voice kept at {20 * np.log10(kept):.1f} dB")
     assert erle_db >= 20
     assert kept > 0.3
+
+
+def tones(frames: int, level: float = 6000.0) -> np.ndarray:
+    """A vowel-like tone per 60 ms, like the emulator's voice: narrowband, hard for an adaptive filter."""
+    segment = 960
+    out = np.zeros(frames)
+    t = np.arange(segment) / 16_000
+    for index, start in enumerate(range(0, frames, segment)):
+        pitch = 110 + (index * 7 % 26) * 9
+        out[start : start + segment] = np.sin(2 * np.pi * pitch * t)[: frames - start]
+    return (level * out).astype(np.int16)
+
+
+@pytest.mark.skipif(not livekit_available(), reason="livekit ([aec] extra) not installed")
+def test_cancel_mode_never_lets_the_echo_of_a_tonal_voice_through_but_lets_a_loud_user_in() -> None:
+    from runtime.audio.echo import make_processor
+
+    processor = make_processor("cancel", block_frames=BLOCK, delay_ms=60)
+    assert processor is not None
+    far = tones(16_000 * 8)
+    user = np.zeros_like(far)
+    user[16_000 * 6 : 16_000 * 7] = babble(16_000, level=9000)
+    near = np.clip(echo_of(far, 960, 0.3).astype(np.int32) + user, -32767, 32767).astype(np.int16)
+    out = np.concatenate(
+        [
+            (processor.add_far_end(far[s : s + BLOCK]), processor.process(near[s : s + BLOCK]))[1]
+            for s in range(0, len(near), BLOCK)
+        ]
+    ).astype(np.float64)
+    levels = np.sqrt(np.mean(out.reshape(-1, BLOCK) ** 2, axis=1))
+    echo_only, with_user = levels[: 6 * 50], levels[6 * 50 + 5 : 7 * 50]
+    print(
+        f"tonal echo: loudest block let through {echo_only.max():.0f} rms; user blocks passed"
+        f" {np.mean(with_user > 300):.0%}"
+    )
+    assert echo_only.max() < 300, "no block loud enough for a voice activity detector"
+    assert np.mean(with_user > 300) > 0.5

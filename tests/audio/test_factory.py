@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut
-from runtime.audio.echo import DoubleTalkGate, EchoHandledIn, WebRtcCanceller, livekit_available
+from runtime.audio.echo import CancelThenGate, DoubleTalkGate, EchoHandledIn, livekit_available
 from runtime.audio.factory import open_ports
 from runtime.audio.files import NullIn, NullOut, WavFileIn, WavFileOut
 from runtime.spec import Audio
@@ -39,7 +39,7 @@ def test_a_device_pair_gets_echo_handling_fed_by_its_own_speaker(tmp_path: Path)
     assert isinstance(speaker, SoundDeviceOut) and speaker.device == 2 and speaker.buffer_ms == 100
     assert isinstance(mic, EchoHandledIn) and mic.speaker is speaker
     assert isinstance(mic.mic, SoundDeviceIn) and mic.mic.device == "USB"
-    expected = WebRtcCanceller if livekit_available() else DoubleTalkGate
+    expected = CancelThenGate if livekit_available() else DoubleTalkGate
     assert isinstance(mic.processor, expected)
 
 

@@ -50,7 +50,7 @@ async def talk(
             burst = int(24_000 * rng.uniform(0.04, 0.12))
             speaker.write(voice[sent : sent + burst].tobytes())
             sent += burst
-            await anyio.sleep(burst / 24_000 * 0.9)  # the server sends slightly faster than real time
+            await anyio.sleep(burst / 24_000 * 0.75)  # the service sends faster than real time
         if turn % 3 == 1:
             flushes.append(time.monotonic())
             speaker.flush()
