@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -44,11 +45,12 @@ ROTATION = (
 ONCE = Fault("close", FAULT_AT_S, code=1008, reason="Request violates a policy.")
 HANDOVER_KINDS = ("goAway", "close 1001")
 """Connection endings after which not one microphone frame may be missing."""
+BACKOFF = re.compile(r"reconnecting in ([\d.]+) s")
 FATAL_KINDS = ("close 1008",)
 """Endings the session waits out at the slow fatal pace (30 s) by design."""
 
 
-def fault_plan(first_conn: int = 5, last_conn: int = 90, every: int = 2) -> tuple[Fault, ...]:
+def fault_plan(first_conn: int = 5, last_conn: int = 400, every: int = 2) -> tuple[Fault, ...]:
     """One fault on every `every`-th connection from `first_conn`, rotating through every kind; 1008 once."""
     plan = [Fault(ONCE.action, ONCE.at, ONCE.code, ONCE.reason, conn=first_conn + every)]
     conns = [c for c in range(first_conn, last_conn, every) if c != first_conn + every]
@@ -81,6 +83,8 @@ class ChaosResult:
     daemon_alive: bool
     parked: list[str] = field(default_factory=list)
     connections: int = 0
+    backoffs: list[float] = field(default_factory=list)
+    """Every `reconnecting in X s` the daemon logged."""
 
     def injected(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -104,6 +108,11 @@ class ChaosResult:
 
         return [r.setup_s for r in self.recovered() if r.setup_s is not None and member(r.event.kind)]
 
+    def slowest(self, count: int = 5) -> list[Recovery]:
+        """The slowest recoveries from transient faults (where the time went)."""
+        transient = [r for r in self.recovered() if r.event.kind not in ("goAway", "delay", *FATAL_KINDS)]
+        return sorted(transient, key=lambda r: -(r.setup_s or 0.0))[:count]
+
     def lost_at_handovers(self) -> int:
         return sum(self.frames[k].lost + self.frames[k].duplicated for k in HANDOVER_KINDS if k in self.frames)
 
@@ -122,6 +131,8 @@ class ChaosResult:
                 f"  mic frames at '{kind}': received {count.received}, lost {count.lost}, duplicated {count.duplicated}"
             )
         out += [f"  gap: {gap}" for gap in self.gaps]
+        out.append(f"reconnect backoffs logged: {summary_s(self.backoffs)} over {len(self.backoffs)} reconnects")
+        out += [f"  slow: {r.agent} conn {r.event.conn} {r.event.kind}: {r.setup_s:.2f} s" for r in self.slowest()]
         out += [
             f"microphone file outage: back {self.outage.back_after_s} s after the file returned",
             f"parked: {self.parked or 'none'}; final STATUS: {self.final_status!r}; alive: {self.daemon_alive}",
@@ -182,6 +193,7 @@ def run_chaos(tmp: Path, seconds: float = 50.0) -> ChaosResult:
         wire = index_wire(list(rig.emulator.records), list(rig.emulator.sent))
         events = all_events(list(rig.fault_log.events), wire)
         parked = [line for line in rig.daemon.lines if "parked as failed" in line]
+        backoffs = [float(m[1]) for line in rig.daemon.lines if (m := BACKOFF.search(line))]
         elapsed, connections = time.monotonic() - began, rig.emulator.connections
     return ChaosResult(
         elapsed,
@@ -193,6 +205,7 @@ def run_chaos(tmp: Path, seconds: float = 50.0) -> ChaosResult:
         alive,
         parked,
         connections,
+        backoffs,
     )
 
 

@@ -19,6 +19,7 @@ from tests.chaos.frames import SpeechPattern, numbered_pcm, write_wav
 from tests.daemon.harness import MODEL, Daemon, start_daemon
 
 DEADLINE = "Deadline expired"
+SESSION_LIMIT = "Maximum session duration"
 TOOLS_MODULE = '''"""Tools of the chaos agents."""
 
 
@@ -57,14 +58,20 @@ def agent_file(name: str, *, version: int = 1, output: str | None = None, extra:
 
 
 def make_agents(
-    directory: Path, names: list[str], seconds: float, pattern: SpeechPattern, *, output: str | None = None
+    directory: Path,
+    names: list[str],
+    seconds: float,
+    pattern: SpeechPattern,
+    *,
+    output: str | None = None,
+    extra: str = "",
 ) -> Path:
     """Agents `names`, each with `seconds` of numbered microphone audio (agent number = index + 1)."""
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
     (directory / "chaos_tools.py").write_text(TOOLS_MODULE)
     for index, name in enumerate(names):
         write_wav(directory / f"{name}-mic.wav", numbered_pcm(index + 1, seconds, pattern))
-        (directory / f"{name}.yaml").write_text(agent_file(name, output=output))
+        (directory / f"{name}.yaml").write_text(agent_file(name, output=output, extra=extra))
     return directory
 
 
@@ -94,6 +101,8 @@ class FaultLog(logging.Handler):
                 event = FaultEvent(now, conn, f"reject_setup {code}")
             elif reason.startswith(DEADLINE):
                 event = FaultEvent(now, conn, f"limit {code}")
+            elif reason.startswith(SESSION_LIMIT):
+                event = FaultEvent(now, conn, f"session limit {code}")
         if event is not None:
             with self._lock_events:
                 self.events.append(event)

@@ -1,0 +1,49 @@
+"""The report reads example counts and outcomes the way pytest and hypothesis print them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.chaos.report import fuzz_section, gaps_section, hostile_section
+from tests.chaos.suites import Examples, parse_junit, parse_statistics
+
+STATISTICS = """
+tests/security/test_fuzz.py::test_mutants:
+
+  - during reuse phase (0.01 seconds):
+    - 2 passing, 0 failing, and 0 invalid test cases
+
+  - during generate phase (8.94 seconds):
+    - 300 passing, 0 failing, and 60 invalid test cases
+"""
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="tests.security.test_fuzz" name="test_mutants" time="9.1"/>
+<testcase classname="tests.security.test_bombs" name="test_bomb[laughs]" time="0.01">
+<system-out>----- Captured Out -----
+
+laughs: 458 bytes, peak 1.00 MiB
+</system-out></testcase>
+<testcase classname="tests.security.test_bombs" name="test_printer" time="0.01">
+<skipped type="pytest.xfail" message="prints secrets"/></testcase>
+</testsuite></testsuites>
+"""
+
+
+def test_examples_are_summed_over_phases() -> None:
+    assert parse_statistics(STATISTICS) == {"tests/security/test_fuzz.py::test_mutants": Examples(302, 0, 60)}
+
+
+def test_cases_carry_outcome_output_and_examples(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text(JUNIT)
+    cases = parse_junit(junit, parse_statistics(STATISTICS))
+    assert [(c.name, c.outcome) for c in cases] == [
+        ("test_mutants", "passed"),
+        ("test_bomb[laughs]", "passed"),
+        ("test_printer", "xfailed"),
+    ]
+    assert cases[0].examples == Examples(302, 0, 60)
+    assert cases[1].output == ("laughs: 458 bytes, peak 1.00 MiB",)
+    page = "\n".join(fuzz_section(cases) + hostile_section(cases) + gaps_section(cases))
+    assert "302" in page and "laughs: 458 bytes" in page and "prints secrets" in page
