@@ -97,7 +97,7 @@ class AgentSession:
         self.uplink = Uplink(spec.audio.input.buffer_ms // block_ms, agent=name)
         self.downlink = Downlink(name, audio_out, self.events)
         self.stats = SessionStats()
-        self.last_progress = time.monotonic()
+        self._last_received = time.monotonic()
         self._handle: str | None = None
         self._saved_handle: str | None = None
         self._save_lock = anyio.Lock()
@@ -110,6 +110,12 @@ class AgentSession:
         self._last_voice_at = 0.0
 
     # -- public -----------------------------------------------------------------------------------
+
+    @property
+    def last_progress(self) -> float:
+        """`time.monotonic()` of the last sign of life: a server message, or a send the socket accepted
+        (an agent nobody talks to only sends). The daemon's watchdog reads it."""
+        return max(self._last_received, self.uplink.last_sent_at)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; `task_status.started()` after the first setupComplete."""
@@ -225,13 +231,13 @@ class AgentSession:
     def connection_ready(self) -> None:
         """Called by the connection after setupComplete."""
         self.stats.connections += 1
-        self.last_progress = time.monotonic()
+        self._last_received = time.monotonic()
         if self.downlink.in_turn:
             self.downlink.turn_cut()
         if self.resuming:
             self._handle_resumable = True
         if self._handover_started is not None:
-            self.stats.handovers.append(self.last_progress - self._handover_started)
+            self.stats.handovers.append(self._last_received - self._handover_started)
             self._handover_started = None
         logger.info("%s: connected (%s)", self.name, "resumed" if self._handle else "new session")
         self.events.state(self.name, "ready")
@@ -250,7 +256,7 @@ class AgentSession:
     # -- server messages --------------------------------------------------------------------------
 
     def on_message(self, message: types.LiveServerMessage, link: Link) -> None:
-        self.last_progress = time.monotonic()
+        self._last_received = time.monotonic()
         if message.server_content is not None:
             self.downlink.content(message.server_content)
         if message.usage_metadata is not None:

@@ -11,6 +11,7 @@ more than a missing one).
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ class Uplink:
         self.dropped_frames = 0
         self.sent_frames = 0
         self.sent_bytes = 0
+        self.last_sent_at = 0.0
+        """`time.monotonic()` of the last item the socket accepted."""
 
     def push_frame(self, frame: Frame) -> None:
         if self._frames >= self.max_frames:
@@ -109,6 +112,7 @@ class Uplink:
         self._wakeup.set()
 
     def mark_sent(self, item: Item) -> None:
+        self.last_sent_at = time.monotonic()
         if isinstance(item, Frame):
             self.sent_frames += 1
             self.sent_bytes += len(item.pcm)

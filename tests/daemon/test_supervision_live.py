@@ -148,8 +148,6 @@ async def test_stopping_the_daemon_closes_every_live_session_with_1000(
     print(f"\nstop with two live sessions: {stop_s * 1000:.0f} ms")
 
 
-@pytest.mark.xfail(strict=True, reason="AgentSession.last_progress only advances on server messages: an agent "
-                   "nobody talks to looks stalled (the session should count accepted uplink sends as progress)")
 async def test_an_idle_agent_nobody_talks_to_is_not_restarted_by_the_watchdog(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
