@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -37,8 +38,20 @@ def import_sounddevice() -> Any:
     return sounddevice
 
 
+@dataclass(frozen=True)
+class StreamOptions:
+    """How to open a device beyond its name; the defaults suit almost every device."""
+
+    latency: float | str = "low"
+    """PortAudio suggested latency: "low", "high" or seconds; more survives a busier CPU but is heard later."""
+    rate_hz: int | None = None
+    """Open the device at this rate (converting in software) instead of the API's rate when it takes it."""
+    channels: int | None = None
+    """Open the device with this many channels (the first one is used) instead of mono when it takes it."""
+
+
 def open_portaudio_stream(
-    device: str | int, kind: Kind, api_rate_hz: int, period_ms: int, latency: float | str = "low", **stream_args: Any
+    device: str | int, kind: Kind, api_rate_hz: int, period_ms: int, options: StreamOptions, **stream_args: Any
 ) -> Any:
     """Resolve `device`, pick rate and channels, and start an int16 callback stream on it."""
     sd = import_sounddevice()
@@ -55,7 +68,10 @@ def open_portaudio_stream(
             except (sd.PortAudioError, ValueError):
                 return False
 
-        rate, channels = choose_format(devices[index], kind, api_rate_hz, supports)
+        def allowed(rate: int, channels: int) -> bool:
+            return options.channels in (None, channels) and supports(rate, channels)
+
+        rate, channels = choose_format(devices[index], kind, options.rate_hz or api_rate_hz, allowed)
         cls = sd.InputStream if kind == "input" else sd.OutputStream
         stream = cls(
             device=index,
@@ -63,7 +79,7 @@ def open_portaudio_stream(
             channels=channels,
             dtype="int16",
             blocksize=rate * period_ms // 1000,
-            latency=latency,
+            latency=options.latency,
             **stream_args,
         )
         stream.start()
@@ -113,11 +129,10 @@ class SoundDeviceIn:
         *,
         block_frames: int = 320,
         buffer_ms: int = 2000,
-        latency: float | str = "low",
+        options: StreamOptions = StreamOptions(),
     ) -> None:
         self.device = device
-        self.latency = latency
-        """PortAudio suggested latency: "low", "high" or seconds."""
+        self.options = options
         self.block_frames = block_frames
         self.buffer_ms = buffer_ms
         self.observer: AudioObserver | None = None
@@ -155,7 +170,7 @@ class SoundDeviceIn:
     def _open_stream(self) -> Any:
         period_ms = max(1, self.block_frames * 1000 // MIC_RATE_HZ)
         stream = open_portaudio_stream(
-            self.device, "input", MIC_RATE_HZ, period_ms, self.latency, callback=self._callback
+            self.device, "input", MIC_RATE_HZ, period_ms, self.options, callback=self._callback
         )
         rate = int(stream.samplerate)
         if rate != self._capture.rate_hz or self._capture.ring.written:
@@ -226,11 +241,10 @@ class SoundDeviceOut:
         buffer_ms: int = 60,
         fade_ms: float = 4.0,
         period_ms: int = 20,
-        latency: float | str = "low",
+        options: StreamOptions = StreamOptions(),
     ) -> None:
         self.device = device
-        self.latency = latency
-        """PortAudio suggested latency: "low", "high" or seconds; more survives a busier CPU, but is heard later."""
+        self.options = options
         self.buffer_ms = buffer_ms
         self.fade_ms = fade_ms
         self.period_ms = period_ms
@@ -267,7 +281,7 @@ class SoundDeviceOut:
 
     def _open_stream(self) -> Any:
         stream = open_portaudio_stream(
-            self.device, "output", SPEAKER_RATE_HZ, self.period_ms, self.latency, callback=self._callback
+            self.device, "output", SPEAKER_RATE_HZ, self.period_ms, self.options, callback=self._callback
         )
         rate = int(stream.samplerate)
         if rate != self.rate_hz:

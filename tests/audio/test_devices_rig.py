@@ -8,7 +8,7 @@ import anyio
 import numpy as np
 import pytest
 
-from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut
+from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut, StreamOptions
 from tests.audio.rig import LossyServer, Recorder, feed_microphone, needs_rig, peak_hz, rms, sine, speech
 
 pytestmark = [pytest.mark.audio, needs_rig, pytest.mark.anyio]
@@ -132,3 +132,34 @@ async def test_an_unplugged_device_is_reported_the_session_keeps_reading_and_it_
     lost_lines = [r for r in caplog.records if "device lost" in r.getMessage()]
     back_lines = [r for r in caplog.records if "device is back" in r.getMessage()]
     assert len(lost_lines) == 2 and len(back_lines) == 2, "reported once per port, not once per retry"
+
+
+async def test_a_device_run_at_its_own_rate_and_in_stereo_is_converted_both_ways() -> None:
+    stereo_48k = StreamOptions(rate_hz=48_000, channels=2)
+    speaker = SoundDeviceOut("default", options=stereo_48k)
+    mic = SoundDeviceIn("default", options=StreamOptions(rate_hz=44_100, channels=2))
+    tone = sine(1000.0, 1.0, 24_000, level=0.4)
+    with Recorder("rig_speaker_monitor", 24_000) as monitor:
+        await speaker.open()
+        await mic.open()
+        try:
+            speaker.write(tone.tobytes())
+            speaker.end_of_turn()
+            feeder = feed_microphone(sine(440.0, 1.0, 16_000, level=0.3), 16_000)
+            heard = b"".join([await mic.read() for _ in range(75)])
+            await anyio.to_thread.run_sync(feeder.join)
+            await wait_until(lambda: not speaker.playing and speaker._playback.queued_frames == 0)
+        finally:
+            await mic.close()
+            await speaker.close()
+    assert speaker.rate_hz == 48_000 and mic._capture.rate_hz == 44_100
+    played = monitor.samples()
+    loud = played[np.nonzero(np.abs(played) > 1000)[0][0] :][2400:16800]
+    captured = np.frombuffer(heard, "<i2")
+    captured = captured[np.nonzero(np.abs(captured) > 1000)[0][0] :][1600:9600]
+    print(
+        f"48 kHz stereo speaker: {peak_hz(loud, 24_000):.1f} Hz at {rms(loud) / rms(tone):.2f} of the level;"
+        f" 44.1 kHz stereo mic: {peak_hz(captured, 16_000):.1f} Hz"
+    )
+    assert abs(peak_hz(loud, 24_000) - 1000.0) < 5 and 0.8 < rms(loud) / rms(tone) < 1.2
+    assert abs(peak_hz(captured, 16_000) - 440.0) < 5 and rms(captured) > 0.8 * 0.3 * 32767 / np.sqrt(2)
