@@ -77,8 +77,9 @@ pcm.rig_micfeed { type pulse; device "rig_micfeed"; hint { show on; description 
 ALSA
 fi
 # A second, private sound server that tests kill and restart to unplug a device (tests/audio/rig.py).
-if ! grep -q 'rig_lossy' "$ASOUND" 2>/dev/null; then
+if ! grep -q "rig_lossy.*$RIG_DIR/lossy/" "$ASOUND" 2>/dev/null; then
     sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo
+    $sudo_ sed -i '/rig_lossy/d' "$ASOUND"   # written for another RIG_DIR
     $sudo_ tee -a "$ASOUND" >/dev/null <<ALSA
 pcm.rig_lossy { type pulse; server "unix:$RIG_DIR/lossy/run/pulse/native"; device "lossy"; hint { show on; description "rig: a speaker the tests unplug" } }
 pcm.rig_lossy_mic { type pulse; server "unix:$RIG_DIR/lossy/run/pulse/native"; device "lossy.monitor"; hint { show on; description "rig: a microphone the tests unplug" } }
