@@ -127,8 +127,7 @@ class SessionFactory:
             events=self.events,
             policy=self.retry,
         )
-        self.microphones.attach(audio_in, session)
-        return session
+        return self.microphones.attach(audio_in, session)
 
 
 def demo_ports(

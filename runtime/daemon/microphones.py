@@ -10,15 +10,18 @@ agents' buttons), and the state of the microphones for `STATUS=`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.abc
 
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.daemon.agentdir import LoadedAgentLike
 from runtime.daemon.daemon import Daemon
+from runtime.daemon.supervisor import Runnable
 from runtime.live.uplink import Message
 from runtime.spec import AgentSpec
 from runtime.wake.button import mute_controls
@@ -61,23 +64,52 @@ class Microphones:
         self._gates[agent.name] = gate
         return gate
 
-    def attach(self, audio_in: AudioIn, session: AgentSession) -> None:
-        """Tie a gate to the session that reads it: each conversation's end becomes an `audioStreamEnd`."""
-        if isinstance(audio_in, WakeGate):
-            audio_in.add_listener(stream_end_on_leave(session))
+    def attach(self, audio_in: AudioIn, session: AgentSession) -> Runnable:
+        """Tie a gate to the session that reads it: each conversation's end becomes an `audioStreamEnd`, and
+        the watchdog only expects the service to speak during conversations."""
+        if not isinstance(audio_in, WakeGate):
+            return session
+        audio_in.add_listener(stream_end_on_leave(session))
+        return GatedSession(session, audio_in)
 
     def gate(self, agent: str) -> WakeGate | None:
         return self._gates.get(agent)
 
     def status_parts(self, agents: Collection[str]) -> list[str]:
-        """`kitchen: listening for okay_nabu` for each running wake-word agent, then `mic muted` if it is."""
-        parts = [f"{name}: {gate.status_text()}" for name, gate in sorted(self._gates.items()) if name in agents]
+        """`kitchen: listening for okay_nabu` for each running wake-word agent, or `mic muted` for all."""
         if self.mute.muted:
-            parts.append(self.mute.status_text())
-        return parts
+            return [self.mute.status_text()]
+        return [f"{name}: {gate.status_text()}" for name, gate in sorted(self._gates.items()) if name in agents]
 
     def _gate_changed(self, event: ConversationEvent) -> None:
         self.on_change()
+
+
+class GatedSession:
+    """A wake-word agent's session as the supervisor's watchdog sees it.
+
+    Between conversations nobody talks to the agent and the service has nothing to say, so silence from it
+    is not a stall (else a quiet kitchen would reconnect every `watchdog_s`). In a conversation, the
+    watchdog counts from the conversation's start or the last message in, whichever is later.
+    """
+
+    def __init__(self, session: AgentSession, gate: WakeGate) -> None:
+        self.session = session
+        self._gate = gate
+        self._changed_at = time.monotonic()
+        gate.add_listener(self._changed)
+
+    @property
+    def last_progress(self) -> float:
+        if self._gate.state is not ConversationState.CONVERSATION:
+            return time.monotonic()
+        return max(self.session.last_progress, self._changed_at)
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        await self.session.run(task_status=task_status)
+
+    def _changed(self, event: ConversationEvent) -> None:
+        self._changed_at = time.monotonic()
 
 
 def stream_end_on_leave(session: AgentSession) -> ConversationListener:

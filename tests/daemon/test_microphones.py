@@ -1,0 +1,189 @@
+"""The daemon's microphones in-process: the daemon's own `Daemon` and `SessionFactory`, a real `AgentSession`
+over the real SDK against the emulator, and a wake gate whose detector is the deterministic tone detector
+of the wake tests (behind the same `WakeDetector` interface as the real models)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from runtime.audio.ports import AudioIn, AudioOut
+from runtime.daemon.agentdir import LoadedAgentLike, read_directory
+from runtime.daemon.app import SessionFactory
+from runtime.daemon.daemon import Daemon, DaemonSettings
+from runtime.daemon.microphones import GatedSession, Microphones, mute_buttons
+from runtime.daemon.systemd import Notifier
+from runtime.emulator import EmulatorOptions, serve
+from runtime.live.endpoint import Endpoint
+from runtime.live.events import NullEvents
+from runtime.live.session import RetryPolicy
+from runtime.loader import load_agent
+from runtime.spec import AgentSpec
+from runtime.wake.gate import WakeGate
+from runtime.wake.lifecycle import ConversationState
+from runtime.wake.mute import MutedAudioIn, MuteSwitch
+from tests.daemon.harness import MODEL, make_agents
+from tests.wake.scenes import BLOCK, RATE, ClockedSpeaker, EndOfAudio, Scene, WavMic, babble, tone, tone_detector
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+IDLE_TIMEOUT_S = 1.0
+WATCHDOG_S = 1.5
+"""Short, yet longer than the emulator takes to answer during the conversation (~0.2 s)."""
+PACE_S = BLOCK / RATE / 4  # four times real time
+
+KITCHEN = f"""\
+name: kitchen
+model: {MODEL}
+instructions: Be brief.
+activity: {{mode: wake_word}}
+conversation: {{idle_timeout_s: {IDLE_TIMEOUT_S}}}
+supervision: {{watchdog_s: {WATCHDOG_S}}}
+audio:
+  input: {{device: 'file:silence.wav', mute_button: 'evdev:/dev/input/event7:KEY_MICMUTE'}}
+  output: {{device: 'file:kitchen-out.wav'}}
+"""
+
+
+class PacedMic(WavMic):
+    """The scene's WAV as a microphone at four times real time, then quiet (a real microphone never ends)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.exhausted = anyio.Event()
+
+    async def read(self) -> bytes:
+        await anyio.sleep(PACE_S)
+        try:
+            return await super().read()
+        except EndOfAudio:
+            self.exhausted.set()
+            await anyio.sleep_forever()
+            raise
+
+
+class ToneGates:
+    """A `GateBuilder` like `wake_gate_for`, with the tone detector; remembers what each gate was given."""
+
+    def __init__(self) -> None:
+        self.speakers: dict[str, AudioOut | None] = {}
+
+    def __call__(
+        self, spec: AgentSpec, mic: AudioIn, speaker: AudioOut | None, mute: MuteSwitch, path: Path, agent: str
+    ) -> WakeGate:
+        self.speakers[agent] = speaker
+        return WakeGate(mic, tone_detector(), idle_timeout_s=spec.conversation.idle_timeout_s, mute=mute, agent=agent)
+
+
+def uplink(records: list[dict[str, Any]]) -> list[bytes | None]:
+    """Audio blocks and `audioStreamEnd` (None) in the order the emulator received them."""
+    sent: list[bytes | None] = []
+    for record in list(records):
+        message = record["msg"] if isinstance(record["msg"], dict) else {}
+        realtime = message.get("realtimeInput") or message.get("realtime_input") or {}
+        if "audio" in realtime:
+            sent.append(base64.urlsafe_b64decode(realtime["audio"]["data"]))
+        elif realtime.get("audioStreamEnd") or realtime.get("audio_stream_end"):
+            sent.append(None)
+    return sent
+
+
+async def test_a_wake_word_agent_in_the_daemon_streams_only_its_conversation(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    scene = Scene(9.0)
+    scene.add(0.5, babble(1.5), "chatter")
+    scene.add(2.5, tone(0.4), "wake")
+    scene.add(3.1, babble(1.2, seed=2), "request")
+    mic = PacedMic(scene.write(tmp_path / "mic.wav"))
+    agents = make_agents(tmp_path / "agents", [])
+    (agents / "kitchen.yaml").write_text(KITCHEN)
+    speaker = ClockedSpeaker(mic)
+    gates = ToneGates()
+    microphones = Microphones(build_gate=gates)
+
+    def ports(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
+        return mic, speaker
+
+    async with serve(EmulatorOptions()) as emulator:
+        endpoint = Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key")
+        factory = SessionFactory(endpoint, tmp_path / "state", NullEvents(), ports=ports, microphones=microphones,
+                                 retry=RetryPolicy(first_backoff_s=0.05, longest_backoff_s=0.2))
+        read = functools.partial(read_directory, agents, load_agent)
+        daemon = Daemon(agents, read, factory, Notifier(None), DaemonSettings(watch=False),
+                        status_parts=microphones.status_parts)
+        statuses: list[str] = []
+        microphones.on_change = lambda: statuses.append(daemon.status())
+        async with anyio.create_task_group() as group:
+            await group.start(daemon.run)
+            assert daemon.status() == "1 agent: 1 running; kitchen: listening for tone"
+            with anyio.fail_after(30):
+                await mic.exhausted.wait()
+                while None not in uplink(emulator.records):
+                    await anyio.sleep(0.02)  # the emulator has no event to wait on
+            await anyio.sleep(2 * WATCHDOG_S)  # listening again, nobody talks: a window for the watchdog to err
+            daemon.stop()
+        sent = uplink(emulator.records)
+
+    assert gates.speakers["kitchen"] is speaker, "the earcons play on the session's own speaker"
+    assert statuses == [f"1 agent: 1 running; kitchen: {what}" for what in ("in conversation", "listening for tone")]
+    end = sent.index(None)
+    assert None not in sent[end + 1 :] and all(block is not None for block in sent[:end])
+    received = b"".join(block for block in sent[:end] if block is not None)
+    pcm = scene.pcm()
+    start = pcm.find(received[: BLOCK * 2])
+    assert start >= 0 and pcm[start : start + len(received)] == received, "one contiguous stretch of the mic"
+    start_s, end_s = start / 2 / RATE, (start + len(received)) / 2 / RATE
+    print(f"\nthe service received {start_s:.2f}–{end_s:.2f} s of the mic, then audioStreamEnd")
+    assert scene.marks["chatter_end"] <= start_s <= scene.marks["request"]
+    assert abs(end_s - (scene.marks["request_end"] + IDLE_TIMEOUT_S)) <= 0.1
+    assert not [r for r in caplog.records if r.getMessage().startswith("watchdog: no progress")], (
+        "a wake-word agent nobody talks to is not a stalled session"
+    )
+
+
+async def test_every_other_microphone_is_behind_the_mute(tmp_path: Path) -> None:
+    agents = make_agents(tmp_path / "agents", ["desk"])
+    (agents / "kitchen.yaml").write_text(KITCHEN)
+    mute, gates = MuteSwitch(), ToneGates()
+    microphones = Microphones(mute, build_gate=gates)
+    desk, kitchen = load_agent(agents / "desk.yaml"), load_agent(agents / "kitchen.yaml")
+    mic = WavMic(Scene(1.0).write(tmp_path / "mic.wav"))
+    assert isinstance(microphones.wrap(desk, mic, ClockedSpeaker(mic)), MutedAudioIn)
+    gate = microphones.wrap(kitchen, mic, ClockedSpeaker(mic))
+    assert isinstance(gate, WakeGate) and microphones.gate("kitchen") is gate
+    assert microphones.status_parts(["desk", "kitchen"]) == ["kitchen: listening for tone"]
+    assert microphones.status_parts(["desk"]) == [], "a stopped agent's gate is not reported"
+    mute.set(True, "test")
+    assert microphones.status_parts(["desk", "kitchen"]) == ["mic muted"], "muted: no gate listens"
+    assert mute_buttons([desk.spec, kitchen.spec, kitchen.spec]) == ["evdev:/dev/input/event7:KEY_MICMUTE"]
+
+
+async def test_a_gated_session_counts_as_progressing_only_between_conversations(tmp_path: Path) -> None:
+    scene = Scene(2.0)
+    scene.add(0.2, tone(0.4), "wake")
+    gate = WakeGate(WavMic(scene.write(tmp_path / "mic.wav")), tone_detector(), idle_timeout_s=IDLE_TIMEOUT_S)
+
+    class Quiet:
+        name = "quiet"
+        last_progress = 0.0
+        """The service never said anything."""
+
+    gated = GatedSession(Quiet(), gate)  # type: ignore[arg-type]
+    await gate.open()
+    listening_from = anyio.current_time()
+    assert gated.last_progress >= listening_from, "listening: nothing is expected from the service"
+    await gate.read()  # returns the pre-roll once the tone woke the gate
+    stamp = gated.last_progress
+    assert gate.state is ConversationState.CONVERSATION
+    assert listening_from <= stamp <= anyio.current_time(), "the watchdog counts from the wake"
+    await gate.read()
+    assert gated.last_progress == stamp, "and the service's silence in a conversation is not progress"
+    await gate.close()
