@@ -4,8 +4,9 @@
 played (the far end), converts it to 16 kHz, and then hands far end and microphone block to a processor:
 
 - `cancel`: WebRTC's acoustic echo canceller as `livekit.rtc.AudioProcessingModule` ships it (the `[aec]`
-  extra), fed 10 ms frames, with the delay between playing and hearing taken from the stream latencies.
-  The user's own voice passes through, so barge-in works while the model talks.
+  extra), fed 10 ms frames, with the delay between playing and hearing taken from the stream latencies,
+  and guarded against the moments it misses the echo (`CancelThenGate`). The user's own voice passes
+  through, so barge-in works while the model talks.
 - `half_duplex`: `DoubleTalkGate` replaces microphone blocks with silence while the speaker plays (and a
   short tail), unless the microphone is well above what the playback explains: a loud user still gets in.
 - `none`: headsets, or a microphone that is already echo-cancelled (PipeWire/PulseAudio echo-cancel source).
