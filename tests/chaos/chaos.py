@@ -43,6 +43,9 @@ ROTATION = (
     Fault("reject_setup", code=1011, reason="The service is currently unavailable."),
 )
 ONCE = Fault("close", FAULT_AT_S, code=1008, reason="Request violates a policy.")
+EVERY_KIND = frozenset(
+    {"close 1011", "close 1001", "close 1008", "drop", "delay", "garbage", "reject_setup 1011", "goAway"}
+)
 HANDOVER_KINDS = ("goAway", "close 1001")
 """Connection endings after which not one microphone frame may be missing."""
 BACKOFF = re.compile(r"reconnecting in ([\d.]+) s")
@@ -160,6 +163,15 @@ def _restore(rig: Rig, outage: PortOutage) -> None:
     outage.back_after_s = round(time.monotonic() - outage.restored_at, 2)
 
 
+def _until_every_kind_fired(rig: Rig, deadline: float) -> None:
+    """A fault planned on a connection that ends early never fires: run on until each kind has."""
+    while time.monotonic() < deadline:
+        fired = {e.kind for e in rig.fault_log.events} | ({"goAway"} if rig.emulator.sent else set())
+        if fired >= EVERY_KIND:
+            return
+        time.sleep(0.5)
+
+
 def _settle(rig: Rig, until: float, timeout_s: float) -> list[Recovery]:
     """Wait until every fault injected before `until` has been recovered from (the 1008 agent sits out its
     fatal wait first), or the timeout; the recoveries of those faults."""
@@ -187,6 +199,7 @@ def run_chaos(tmp: Path, seconds: float = 50.0) -> ChaosResult:
         time.sleep(3.0)
         _restore(rig, outage)
         time.sleep(max(0.0, began + seconds - time.monotonic()))
+        _until_every_kind_fired(rig, deadline=began + 2 * seconds)
         found = _settle(rig, time.monotonic(), timeout_s=45)
         drain_notify(rig.daemon)
         status, alive = last_status(rig.daemon), rig.daemon.process.poll() is None

@@ -170,7 +170,7 @@ def hostile_section(cases: list[Case]) -> list[str]:
     rows = []
     for module, group in sorted(by_module.items()):
         outcomes = Counter(c.outcome for c in group)
-        figures = list(dict.fromkeys(line for c in group for line in c.output))
+        figures = list(dict.fromkeys(line[:140] for c in group for line in c.output if is_figure(line)))
         rows.append(
             (
                 f"`{module.removeprefix('tests/security/')}`",
@@ -180,6 +180,28 @@ def hostile_section(cases: list[Case]) -> list[str]:
             )
         )
     return ["## Hostile input and secrets", "", *table(("tests", "what they prove", "cases", "figures"), rows)]
+
+
+def is_figure(line: str) -> bool:
+    """A printed line that states a measurement (not a dump of JSON or a captured answer)."""
+    return not line.startswith(("[", "{", "}", "]", '"')) and ": {" not in line
+
+
+def ssrf_section(cases: list[Case]) -> list[str]:
+    """Every URL and host the SSRF guard was tried with, by test."""
+    rows = []
+    for module in ("tests/security/test_netguard.py", "tests/security/test_tool_limits.py"):
+        tests: dict[str, list[Case]] = {}
+        for case in cases:
+            if case.module == module and "[" in case.name:
+                tests.setdefault(case.name.split("[", 1)[0], []).append(case)
+        for name, group in tests.items():
+            ids = ", ".join(f"`{c.name.split('[', 1)[1].rstrip(']')}`" for c in group)
+            outcomes = Counter(c.outcome for c in group)
+            rows.append((f"`{name}`", ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())), ids))
+    if not rows:
+        return []
+    return ["### SSRF cases", "", *table(("test", "cases", "URLs and hosts"), rows)]
 
 
 def gaps_section(cases: list[Case]) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FUZZ_FILES = ("tests/foundation/test_properties.py",)
+FUZZ_FILES = ("tests/foundation/test_properties.py", "tests/chaos/test_session_limit.py")
 SECURITY_DIR = "tests/security"
 STATISTICS = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid")
 HEADER = re.compile(r"^(tests/\S+::\S+):$")
@@ -111,6 +111,7 @@ def run_suites(paths: list[str]) -> tuple[list[Case], float]:
 
 
 def default_paths() -> list[str]:
+    """The fuzz suites, the security suite, and the chaos findings that are not part of the timed runs."""
     paths = [p for p in FUZZ_FILES if (ROOT / p).exists()]
     if (ROOT / SECURITY_DIR).is_dir():
         paths.append(SECURITY_DIR)

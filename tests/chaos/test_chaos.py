@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chaos.chaos import HANDOVER_KINDS, ChaosResult, run_chaos
+from tests.chaos.chaos import EVERY_KIND, HANDOVER_KINDS, ChaosResult, run_chaos
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-EVERY_KIND = {"close 1011", "close 1001", "close 1008", "drop", "delay", "garbage", "reject_setup 1011", "goAway"}
 
 
 @pytest.fixture(scope="module")
