@@ -32,7 +32,7 @@ AgentFactory = Callable[[int, DeviceLog, asyncio.Event], Coroutine[Any, Any, str
 
 
 def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) -> AgentFactory:
-    """The runtime's session on the clocked ports; returns why it ended early ("" if it did not)."""
+    """The runtime's `AgentSession` on its own sounddevice ports over the simulated stream (`bench.ports`)."""
     import anyio
 
     from bench import ports

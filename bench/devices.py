@@ -18,6 +18,10 @@ from bench.markers import numbered_blocks
 
 MIC_RATE_HZ, SPEAKER_RATE_HZ = 16_000, 24_000
 PERIOD_S = 0.020
+SPEAKER_PERIOD_S = PERIOD_S * 1.001
+"""The speaker's clock runs 0.1 % slow, as a separate speaker drifts from the microphone: the phase between
+a microphone block (which triggers a barge-in) and the next speaker callback then sweeps over the run
+instead of staying wherever the two streams happened to start, so interrupt-to-silence is not one phase."""
 
 
 class DeviceClock:
@@ -138,7 +142,7 @@ class BlockingSpeaker:
         self._cond = threading.Condition()
         self._in_turn = False
         self._stopped = False
-        self._clock = DeviceClock(self._play, name="bench-speaker")
+        self._clock = DeviceClock(self._play, period_s=SPEAKER_PERIOD_S, name="bench-speaker")
 
     def start(self) -> None:
         self._clock.start()

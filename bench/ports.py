@@ -15,18 +15,17 @@ from typing import Any
 import numpy as np
 
 from bench.analysis import DeviceLog
-from bench.devices import DeviceClock, MicScript, SpeakerMeter
+from bench.devices import PERIOD_S, SPEAKER_PERIOD_S, DeviceClock, MicScript, SpeakerMeter
 
 MIC_RATE_HZ, SPEAKER_RATE_HZ = 16_000, 24_000
-PERIOD_S = 0.020
 
 
 class SimulatedStream:
     """What the ports use of a sounddevice stream: it calls `callback(data, frames, time, status)`."""
 
-    def __init__(self, tick: Any, rate_hz: int, name: str) -> None:
-        self.samplerate, self.channels, self.latency = rate_hz, 1, PERIOD_S
-        self._clock = DeviceClock(tick, period_s=PERIOD_S, name=name)
+    def __init__(self, tick: Any, rate_hz: int, name: str, period_s: float = PERIOD_S) -> None:
+        self.samplerate, self.channels, self.latency = rate_hz, 1, period_s
+        self._clock = DeviceClock(tick, period_s=period_s, name=name)
         self._clock.start()
 
     @property
@@ -102,7 +101,7 @@ def speaker(log: DeviceLog, buffer_ms: int = 60, fade_ms: float = 4.0) -> Any:
                 meter.on_callback(out[:played, 0].tobytes(), at, recorder.flushed, self.in_turn)
 
             self._channels = 1
-            return SimulatedStream(tick, SPEAKER_RATE_HZ, "bench-speaker")
+            return SimulatedStream(tick, SPEAKER_RATE_HZ, "bench-speaker", SPEAKER_PERIOD_S)
 
         def write(self, pcm: bytes) -> None:
             self.in_turn = True
