@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-import numpy as np
 
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.errors import AgentRuntimeError, FatalSessionError, SessionError
@@ -23,7 +22,7 @@ from runtime.live.downlink import Downlink
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents, SessionEvents
 from runtime.live.resume import Backoff, HandleStore, Recovery, goaway_deadline_s
-from runtime.live.uplink import Frame, Message, Uplink
+from runtime.live.uplink import Frame, Message, Uplink, is_voice
 from runtime.spec import AgentSpec
 
 if TYPE_CHECKING:
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-VOICE_RMS = 300.0
-"""Block RMS (int16 units) above which the microphone counts as hearing a voice."""
 QUIET_MARGIN_MS = 300
 """Quiet needed beyond the server's end-of-speech silence before a handover (milliseconds)."""
 
@@ -113,9 +110,16 @@ class AgentSession:
 
     @property
     def last_progress(self) -> float:
-        """`time.monotonic()` of the last sign of life: a server message, or a send the socket accepted
-        (an agent nobody talks to only sends). The daemon's watchdog reads it."""
-        return max(self._last_received, self.uplink.last_sent_at)
+        """For the daemon's watchdog: the session counts as stalled only while the server owes an answer.
+
+        A session nobody talks to hears nothing from the server for hours, and that is fine (a dead socket
+        is found by the keepalive). Once speech, a typed turn or a tool result has been sent, the server
+        must say something; the time since the later of that send and its last message is the stall.
+        """
+        owed_since = self.uplink.owed_since
+        if owed_since is None:
+            return time.monotonic()
+        return max(self._last_received, owed_since)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; `task_status.started()` after the first setupComplete."""
@@ -151,7 +155,7 @@ class AgentSession:
         async def send(live: AsyncSession) -> None:
             await live.send_client_content(turns=content, turn_complete=True)
 
-        self.uplink.push_message(Message("text", send))
+        self.uplink.push_message(Message("text", send, expects_reply=True))
 
     def set_talking(self, talking: bool) -> None:
         """Manual activity and push-to-talk: the user started or stopped talking."""
@@ -177,10 +181,11 @@ class AgentSession:
         """Read the microphone continuously, connected or not, into the bounded uplink buffer."""
         while True:
             pcm = await self.audio_in.read()
-            if is_voice(pcm):
+            voice = is_voice(pcm)
+            if voice:
                 self._last_voice_at = time.monotonic()
             if self._talking:
-                self.uplink.push_frame(Frame(pcm, time.monotonic()))
+                self.uplink.push_frame(Frame(pcm, time.monotonic(), voice))
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -257,6 +262,7 @@ class AgentSession:
 
     def on_message(self, message: types.LiveServerMessage, link: Link) -> None:
         self._last_received = time.monotonic()
+        self.uplink.owed_since = None
         if message.server_content is not None:
             self.downlink.content(message.server_content)
         if message.usage_metadata is not None:
@@ -364,7 +370,8 @@ class AgentSession:
         async def send(live: AsyncSession) -> None:
             await live.send_tool_response(function_responses=[response])
 
-        self.uplink.push_message(Message("tool_response", send))
+        blocking = tool is None or tool.behavior == "blocking"
+        self.uplink.push_message(Message("tool_response", send, expects_reply=blocking))
         self.events.tool_call(self.name, outcome)
 
     def _cancel_tools(self, ids: list[str]) -> None:
@@ -383,12 +390,6 @@ def _first_runtime_error(errors: BaseExceptionGroup[BaseException]) -> BaseExcep
     while isinstance(leaf, BaseExceptionGroup):
         leaf = leaf.exceptions[0]
     return leaf
-
-
-def is_voice(pcm: bytes) -> bool:
-    """A block loud enough to be someone talking (a coarse energy check, only used to time handovers)."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-    return bool(samples.size) and float(np.sqrt(np.mean(samples * samples))) >= VOICE_RMS
 
 
 def _import_sdk() -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import numpy as np
 
 if TYPE_CHECKING:
     from google.genai.live import AsyncSession
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MIC_MIME_TYPE = "audio/pcm;rate=16000"
+VOICE_RMS = 300.0
+"""Block RMS (int16 units) above which the microphone counts as hearing a voice."""
 SEND_TIMEOUT_S = 5.0
 
 
@@ -34,6 +37,8 @@ class Frame:
 
     pcm: bytes
     captured_at: float
+    voice: bool = False
+    """Loud enough to be speech: once sent, the server owes an answer (see `owed_since`)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Message:
 
     kind: str
     send: Callable[[AsyncSession], Awaitable[None]]
+    expects_reply: bool = False
+    """A text turn or a blocking tool's result: the server owes an answer once it is sent."""
 
 
 Item = Frame | Message
@@ -61,8 +68,8 @@ class Uplink:
         self.dropped_frames = 0
         self.sent_frames = 0
         self.sent_bytes = 0
-        self.last_sent_at = 0.0
-        """`time.monotonic()` of the last item the socket accepted."""
+        self.owed_since: float | None = None
+        """`time.monotonic()` of the first send since the server last spoke that calls for an answer."""
 
     def push_frame(self, frame: Frame) -> None:
         if self._frames >= self.max_frames:
@@ -112,7 +119,8 @@ class Uplink:
         self._wakeup.set()
 
     def mark_sent(self, item: Item) -> None:
-        self.last_sent_at = time.monotonic()
+        if self.owed_since is None and (item.voice if isinstance(item, Frame) else item.expects_reply):
+            self.owed_since = time.monotonic()
         if isinstance(item, Frame):
             self.sent_frames += 1
             self.sent_bytes += len(item.pcm)
@@ -193,3 +201,9 @@ async def _send_one(live: AsyncSession, uplink: Uplink, item: Item) -> BaseExcep
         return None
     uplink.mark_sent(item)
     return None
+
+
+def is_voice(pcm: bytes) -> bool:
+    """A block loud enough to be someone talking (a coarse energy check: handover timing, the watchdog)."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    return bool(samples.size) and float(np.sqrt(np.mean(samples * samples))) >= VOICE_RMS

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import wave
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
+import numpy as np
 import pytest
 
 from runtime.daemon.agentdir import LoadedAgentLike, read_directory
@@ -104,6 +106,8 @@ async def test_a_session_whose_server_stalls_is_restarted_by_the_watchdog(
 ) -> None:
     caplog.set_level(logging.INFO)
     agents = directory(tmp_path, ["stalled"], STALL_SUPERVISION)
+    # The server owes an answer only once it has heard speech: an agent nobody talks to is idle, not stalled.
+    write_speech(agents / "silence.wav")
     stall_first = (Fault(action="delay", seconds=30.0, conn=1),)
     async with emulators({"stalled": stall_first}) as endpoints:
         read = functools.partial(read_directory, agents, load_agent)
@@ -115,6 +119,15 @@ async def test_a_session_whose_server_stalls_is_restarted_by_the_watchdog(
                 while not _running_again_after_watchdog([r.getMessage() for r in caplog.records]):
                     await anyio.sleep(0.02)
             daemon.stop()
+
+
+def write_speech(path: Path, seconds: float = 1.0) -> None:
+    samples = (np.random.default_rng(1).standard_normal(int(16000 * seconds)) * 3000).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(samples.tobytes())
 
 
 def _running_again_after_watchdog(messages: list[str]) -> bool:

@@ -146,3 +146,22 @@ async def test_a_stale_handle_is_dropped_and_a_new_conversation_starts(tmp_path:
     assert setups[1]["sessionResumption"] == {}
     await anyio.sleep(0)
     assert HandleStore(tmp_path / "state", "test").load() not in (None, "handle-from-a-forgotten-session")
+
+
+@pytest.mark.anyio
+async def test_the_watchdog_sees_a_stall_only_while_the_server_owes_an_answer(tmp_path: Path) -> None:
+    import time
+
+    options = EmulatorOptions(port=0, faults=(Fault(action="delay", at=0.0, seconds=1.0),))
+    events = Recorder()
+    async with serve(options) as emulator, running(
+        agent(response="text"), emulator, tmp_path, NullIn(), NullOut(), events=events
+    ) as session:
+        assert time.monotonic() - session.last_progress < 0.1  # idle: nothing owed, never stalled
+        await session.send_text("are you there")
+        await events.until(lambda: session.uplink.owed_since is not None)
+        owed_at = session.uplink.owed_since
+        await events.until(lambda: time.monotonic() - owed_at > 0.3)
+        assert session.last_progress == owed_at  # the server owes an answer and is silent
+        await events.until(lambda: bool(events.states("turn_complete")))
+        assert time.monotonic() - session.last_progress < 0.1
