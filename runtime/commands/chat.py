@@ -55,6 +55,18 @@ def run(args: argparse.Namespace) -> int:
     except AgentRuntimeError as error:
         print(f"runtime chat: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except BaseExceptionGroup as errors:
+        matched, _ = errors.split(AgentRuntimeError)
+        if matched is None:
+            raise
+        print(f"runtime chat: {_first_leaf(matched)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _first_leaf(errors: BaseException) -> BaseException:
+    while isinstance(errors, BaseExceptionGroup):
+        errors = errors.exceptions[0]
+    return errors
 
 
 async def _chat(args: argparse.Namespace, agent: Any) -> int:
@@ -70,7 +82,7 @@ async def _chat(args: argparse.Namespace, agent: Any) -> int:
     tracker = _TurnTracker(printer)
     options = BackendOptions(backend=args.backend, base_url=args.base_url, ca_file=args.ca_file,
                              token_url=args.token_url, scenario=args.emulator_scenario)
-    mic, speaker = _ports(agent, args)
+    mic, speaker = await _usable_speaker(*_ports(agent, args))
     with tempfile.TemporaryDirectory(prefix="runtime-chat-") as scratch:
         async with open_endpoint(options) as backend, anyio.create_task_group() as group:
             session = AgentSession(
@@ -98,6 +110,21 @@ async def _type_lines(session: Any, tracker: _TurnTracker) -> None:
             await session.send_text(line.strip())
     with anyio.move_on_after(REPLY_WAIT_S):
         await tracker.all_answered()
+
+
+async def _usable_speaker(mic: Any, speaker: Any) -> tuple[Any, Any]:
+    """Chat is for developing without hardware: no sound card means no audio, not no chat."""
+    from runtime.audio.files import NullOut
+    from runtime.errors import DeviceError
+
+    try:
+        await speaker.open()
+    except DeviceError as error:
+        print(f"runtime chat: no speaker ({error}); audio replies are not played (try --speaker file:reply.wav)",
+              file=sys.stderr)
+        return mic, NullOut()
+    await speaker.close()
+    return mic, speaker
 
 
 def _ports(agent: Any, args: argparse.Namespace) -> tuple[Any, Any]:

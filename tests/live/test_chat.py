@@ -87,3 +87,15 @@ async def test_the_token_server_mints_tokens_the_live_endpoint_accepts(tmp_path:
             server.wait()
     assert refused.status_code == 401
     assert minted.status_code == 200 and minted.json()["token"].startswith("auth_tokens/")
+
+
+def test_a_missing_speaker_means_no_audio_not_no_chat(tmp_path: Path) -> None:
+    (tmp_path / "talker.yaml").write_text("model: gemini-live-2.5-flash-preview\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "chat", str(tmp_path / "talker.yaml"), "--backend", "emulator",
+         "--speaker", "no-such-sound-card-anywhere"],
+        input="hi\n", capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no speaker" in result.stderr
+    assert "You said: hi" in result.stdout
