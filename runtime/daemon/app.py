@@ -124,7 +124,7 @@ class SessionFactory:
             audio_in=audio_in,
             audio_out=audio_out,
             state_dir=self.state_dir,
-            events=self.events,
+            events=self.microphones.events(audio_in, self.events),
             policy=self.retry,
         )
         return self.microphones.attach(audio_in, session)

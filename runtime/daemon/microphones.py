@@ -13,15 +13,17 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import anyio.abc
 
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.daemon.agentdir import LoadedAgentLike
+from runtime.daemon.console import FanOut
 from runtime.daemon.daemon import Daemon
 from runtime.daemon.supervisor import Runnable
+from runtime.live.events import NullEvents, SessionEvents, ToolOutcome
 from runtime.live.uplink import Message
 from runtime.spec import AgentSpec
 from runtime.wake.button import mute_controls
@@ -64,6 +66,13 @@ class Microphones:
         self._gates[agent.name] = gate
         return gate
 
+    def events(self, audio_in: AudioIn, events: SessionEvents) -> SessionEvents:
+        """The session's events; for a gated microphone, also what keeps its conversation open: a transcript
+        or a tool result means the exchange goes on even while nobody is audible (a slow tool, a text reply)."""
+        if not isinstance(audio_in, WakeGate):
+            return events
+        return FanOut(events, KeepAwake(audio_in))
+
     def attach(self, audio_in: AudioIn, session: AgentSession) -> Runnable:
         """Tie a gate to the session that reads it: each conversation's end becomes an `audioStreamEnd`, and
         the watchdog only expects the service to speak during conversations."""
@@ -83,6 +92,22 @@ class Microphones:
 
     def _gate_changed(self, event: ConversationEvent) -> None:
         self.on_change()
+
+
+class KeepAwake(NullEvents):
+    """Session events that restart a wake gate's idle countdown."""
+
+    def __init__(self, gate: WakeGate) -> None:
+        self.gate = gate
+
+    def transcript(self, agent: str, role: Literal["user", "model"], text: str) -> None:
+        self.gate.keep_awake()
+
+    def text(self, agent: str, text: str) -> None:
+        self.gate.keep_awake()
+
+    def tool_call(self, agent: str, outcome: ToolOutcome) -> None:
+        self.gate.keep_awake()
 
 
 class GatedSession:

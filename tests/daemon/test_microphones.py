@@ -29,6 +29,7 @@ from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationState
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 from tests.daemon.harness import MODEL, make_agents
+from tests.wake.gating import run_gate
 from tests.wake.scenes import BLOCK, RATE, ClockedSpeaker, EndOfAudio, Scene, WavMic, babble, tone, tone_detector
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -98,7 +99,7 @@ async def test_a_wake_word_agent_in_the_daemon_streams_only_its_conversation(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    scene = Scene(9.0)
+    scene = Scene(12.0)
     scene.add(0.5, babble(1.5), "chatter")
     scene.add(2.5, tone(0.4), "wake")
     scene.add(3.1, babble(1.2, seed=2), "request")
@@ -143,7 +144,8 @@ async def test_a_wake_word_agent_in_the_daemon_streams_only_its_conversation(
     start_s, end_s = start / 2 / RATE, (start + len(received)) / 2 / RATE
     print(f"\nthe service received {start_s:.2f}–{end_s:.2f} s of the mic, then audioStreamEnd")
     assert scene.marks["chatter_end"] <= start_s <= scene.marks["request"]
-    assert abs(end_s - (scene.marks["request_end"] + IDLE_TIMEOUT_S)) <= 0.1
+    # the emulator's transcripts of its reply keep the conversation open a little longer (`KeepAwake`)
+    assert scene.marks["request_end"] + IDLE_TIMEOUT_S - 0.1 <= end_s < scene.seconds
     assert not [r for r in caplog.records if r.getMessage().startswith("watchdog: no progress")], (
         "a wake-word agent nobody talks to is not a stalled session"
     )
@@ -187,3 +189,24 @@ async def test_a_gated_session_counts_as_progressing_only_between_conversations(
     await gate.read()
     assert gated.last_progress == stamp, "and the service's silence in a conversation is not progress"
     await gate.close()
+
+
+async def test_a_transcript_or_a_text_reply_keeps_the_conversation_open(tmp_path: Path) -> None:
+    """The model answers after a slow tool, nobody audible meanwhile: its events restart the idle countdown."""
+    agents = make_agents(tmp_path / "agents", [])
+    (agents / "kitchen.yaml").write_text(KITCHEN)
+    scene = Scene(6.0)
+    scene.add(0.5, tone(0.4), "wake")
+    request_end = scene.add(1.1, babble(0.5), "request")
+    mic = WavMic(scene.write(tmp_path / "mic.wav"))
+    microphones = Microphones(build_gate=ToneGates())
+    gate = microphones.wrap(load_agent(agents / "kitchen.yaml"), mic, ClockedSpeaker(mic))
+    assert isinstance(gate, WakeGate)
+    events = microphones.events(gate, NullEvents())
+    said_at = {2.2: lambda: events.text("kitchen", "Still looking."), 3.0: lambda: events.transcript(
+        "kitchen", "model", "Found it.")}
+    mic.on_block = lambda t: said_at.get(round(t, 3), lambda: None)()
+    run = await run_gate(gate, scene)
+    [(start, end)] = run.segments()
+    print(f"\nstreamed {start:.2f}–{end:.2f} s; the request ended at {request_end:.2f} s, the last event at 3.00 s")
+    assert abs(end - (3.0 + IDLE_TIMEOUT_S)) <= 2.5 * BLOCK / RATE, "the countdown restarted at the last event"
