@@ -61,6 +61,8 @@ def chaos_section(result: ChaosResult, seconds: float) -> list[str]:
             summary_s([r.audio_s for r in result.recovered() if r.audio_s is not None]),
             "printed",
         ),
+        ("reconnect waits the sessions chose (backoff)", f"{summary_s(result.backoffs)}", "printed"),
+        ("slowest transient recoveries", slowest(result), "printed"),
         (
             "microphone frames lost at goAway / 1001 handovers",
             f"{result.lost_at_handovers()} ({handover_count(result)} handovers)",
@@ -87,6 +89,12 @@ def chaos_section(result: ChaosResult, seconds: float) -> list[str]:
         ("daemon at the end", f"alive, STATUS `{result.final_status}`", "4 running"),
     ]
     return ["## Chaos", "", *table(("figure", "value", "asserted"), rows)]
+
+
+def slowest(result: ChaosResult) -> str:
+    return "; ".join(
+        f"{r.event.kind} ({r.agent}): {r.setup_s:.2f} s" for r in result.slowest(3) if r.setup_s is not None
+    )
 
 
 def handover_count(result: ChaosResult) -> int:
@@ -209,7 +217,7 @@ def gaps_section(cases: list[Case]) -> list[str]:
     if not open_cases:
         return ["## Known gaps", "", "None: every case passed.", ""]
     return [
-        "## Known gaps (expected failures and failures)",
+        "## Known gaps (expected failures: bugs found and not fixed yet; failures)",
         "",
         *[f"- `{c.module}::{c.name}` ({c.outcome}): {c.reason}" for c in open_cases],
         "",
@@ -256,6 +264,7 @@ def build(settings: Settings, quick: bool, run_security: bool = True) -> str:
         *soak_section(soak),
         *fuzz_section(cases),
         *hostile_section(cases),
+        *ssrf_section(cases),
         *gaps_section(cases),
         *method_section(),
     ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.chaos.report import fuzz_section, gaps_section, hostile_section
-from tests.chaos.suites import Examples, parse_junit, parse_statistics
+from tests.chaos.report import fuzz_section, gaps_section, hostile_section, ssrf_section
+from tests.chaos.suites import Case, Examples, parse_junit, parse_statistics
 
 STATISTICS = """
 tests/security/test_fuzz.py::test_mutants:
@@ -47,3 +47,12 @@ def test_cases_carry_outcome_output_and_examples(tmp_path: Path) -> None:
     assert cases[1].output == ("laughs: 458 bytes, peak 1.00 MiB",)
     page = "\n".join(fuzz_section(cases) + hostile_section(cases) + gaps_section(cases))
     assert "302" in page and "laughs: 458 bytes" in page and "prints secrets" in page
+
+
+def test_the_ssrf_table_lists_every_address_tried() -> None:
+    cases = [
+        Case("tests/security/test_netguard.py", f"test_refused[{host}]", "passed", 0.0, ())
+        for host in ("http://169.254.169.254/", "http://[fd00:ec2::254]/")
+    ]
+    page = "\n".join(ssrf_section(cases))
+    assert "`test_refused` | 2 passed | `http://169.254.169.254/`, `http://[fd00:ec2::254]/`" in page
