@@ -23,7 +23,7 @@ from runtime.daemon.backend import ActiveBackend, BackendError, BackendOptions, 
 from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
-from runtime.daemon.microphones import Microphones, mute_buttons, run_with_mute_controls
+from runtime.daemon.microphones import Microphones, MuteControls, mute_buttons, run_with_mute_controls
 from runtime.daemon.supervisor import Runnable
 from runtime.errors import AgentRuntimeError, DeviceError
 from runtime.live.endpoint import Endpoint
@@ -212,16 +212,14 @@ async def _serve_daemon(
 ) -> None:
     events: SessionEvents = FanOut(printer, LogEvents()) if printer else LogEvents()
     microphones = Microphones()
+    controls = MuteControls(microphones.mute)
     factory = SessionFactory(endpoint, session_dir, events, microphones=microphones)
     daemon = Daemon(
-        options.agents_dir, read, factory, systemd.Notifier.from_env(), status_parts=microphones.status_parts
+        options.agents_dir, read, factory, systemd.Notifier.from_env(),
+        status_parts=microphones.status_parts,
+        agents_changed=lambda agents: controls.use(mute_buttons(agent.spec for agent in agents)),
     )
-    try:
-        state = await anyio.to_thread.run_sync(read)
-    except OSError:
-        state = DirectoryState()  # the daemon reports it; the mute still works with SIGUSR1
-    buttons = mute_buttons(config.agent.spec for config in state.configs.values())
-    await run_with_mute_controls(daemon, microphones, buttons)
+    await run_with_mute_controls(daemon, microphones, controls)
 
 
 async def _serve_demo(

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 SessionFactory = Callable[[LoadedAgentLike], Runnable]
 StatusParts = Callable[[Collection[str]], list[str]]
 """More of `STATUS=` for the agents hosted now (the microphones: wake gates, mute)."""
+AgentsChanged = Callable[[list[LoadedAgentLike]], None]
+"""Told the agents hosted after every (re)load (the mute buttons they name are read from them)."""
 
 WATCH_RETRY_S = 2.0
 Config = AgentConfig[LoadedAgentLike]
@@ -78,9 +80,11 @@ class Daemon:
         notifier: systemd.Notifier,
         settings: DaemonSettings | None = None,
         status_parts: StatusParts | None = None,
+        agents_changed: AgentsChanged | None = None,
     ) -> None:
         self.directory = directory
         self._status_parts = status_parts
+        self._agents_changed = agents_changed
         self._read = read
         self._factory = factory
         self._notifier = notifier
@@ -176,6 +180,8 @@ class Daemon:
             if force:
                 plan = _with_parked(plan, self._hosted)
             await self._apply(plan, wanted)
+            if self._agents_changed is not None:
+                self._agents_changed([hosted.config.agent for hosted in self._hosted.values()])
             if not initial:
                 log.info("reload (%s): %s in %.0f ms", reason, plan, (time.monotonic() - began) * 1000)
                 self._notifier.send(systemd.ready_message(self.status()))

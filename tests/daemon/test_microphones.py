@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from runtime.audio.ports import AudioIn, AudioOut
 from runtime.daemon.agentdir import LoadedAgentLike, read_directory
 from runtime.daemon.app import SessionFactory
 from runtime.daemon.daemon import Daemon, DaemonSettings
-from runtime.daemon.microphones import GatedSession, Microphones, mute_buttons
+from runtime.daemon.microphones import GatedSession, Microphones, MuteControls, mute_buttons
 from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, serve
 from runtime.live.endpoint import Endpoint
@@ -25,9 +26,11 @@ from runtime.live.events import NullEvents
 from runtime.live.session import RetryPolicy
 from runtime.loader import load_agent
 from runtime.spec import AgentSpec
+from runtime.wake.button import INPUT_EVENT, KEY_CODES
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationState
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
+from tests.daemon.fakes import FakeSession
 from tests.daemon.harness import MODEL, make_agents
 from tests.wake.gating import run_gate
 from tests.wake.scenes import BLOCK, RATE, ClockedSpeaker, EndOfAudio, Scene, WavMic, babble, tone, tone_detector
@@ -210,3 +213,66 @@ async def test_a_transcript_or_a_text_reply_keeps_the_conversation_open(tmp_path
     [(start, end)] = run.segments()
     print(f"\nstreamed {start:.2f}–{end:.2f} s; the request ended at {request_end:.2f} s, the last event at 3.00 s")
     assert abs(end - (3.0 + IDLE_TIMEOUT_S)) <= 2.5 * BLOCK / RATE, "the countdown restarted at the last event"
+
+
+def desk_with_button(button: str) -> str:
+    return (f"name: desk\nmodel: {MODEL}\naudio:\n  input: {{device: 'file:silence.wav', mute_button: '{button}'}}\n"
+            "  output: {device: 'file:desk-out.wav'}\n")
+
+
+async def test_mute_buttons_follow_the_agent_files_across_reloads(tmp_path: Path) -> None:
+    agents = make_agents(tmp_path / "agents", [])
+    first, second = tmp_path / "event1", tmp_path / "event2"
+    os.mkfifo(first)
+    os.mkfifo(second)
+    (agents / "desk.yaml").write_text(desk_with_button(f"evdev:{first}:KEY_MICMUTE"))
+    mute = MuteSwitch()
+    flipped: list[bool] = []
+    changed = anyio.Event()
+
+    def on_change(muted: bool) -> None:
+        nonlocal changed
+        flipped.append(muted)
+        changed.set()
+
+    mute.subscribe(on_change)
+    controls = MuteControls(mute)
+    read = functools.partial(read_directory, agents, load_agent)
+    daemon = Daemon(agents, read, lambda _agent: FakeSession(), Notifier(None), DaemonSettings(watch=False),
+                    agents_changed=lambda hosted: controls.use(mute_buttons(agent.spec for agent in hosted)))
+    press = INPUT_EVENT.pack(0, 0, 1, KEY_CODES["KEY_MICMUTE"], 1)
+    async with anyio.create_task_group() as group:
+        await group.start(controls.run)
+        await group.start(daemon.run)
+        assert controls.buttons == [f"evdev:{first}:KEY_MICMUTE"]
+        device = await anyio.to_thread.run_sync(os.open, first, os.O_WRONLY)  # returns once the daemon reads it
+        os.write(device, press)
+        with anyio.fail_after(5):
+            await changed.wait()
+        changed = anyio.Event()
+
+        (agents / "desk.yaml").write_text(desk_with_button(f"evdev:{second}:KEY_MICMUTE"))
+        await daemon.reload("edited")
+        assert controls.buttons == [f"evdev:{second}:KEY_MICMUTE"]
+        with anyio.fail_after(5):
+            while True:  # the old button's reader closes it as its task is cancelled
+                try:
+                    os.write(device, press)
+                except BrokenPipeError:
+                    break
+                await anyio.sleep(0.01)
+        os.close(device)
+        device = await anyio.to_thread.run_sync(os.open, second, os.O_WRONLY)
+        os.write(device, press)
+        with anyio.fail_after(5):
+            await changed.wait()
+        os.close(device)
+
+        (agents / "desk.yaml").write_text(desk_with_button(f"evdev:{tmp_path}/unplugged:KEY_MICMUTE"))
+        await daemon.reload("edited")
+        with anyio.fail_after(5):
+            while controls.buttons:  # a button that cannot be opened is logged and dropped
+                await anyio.sleep(0.01)
+        daemon.stop()
+        group.cancel_scope.cancel()
+    assert flipped == [True, False], "the old button was let go: its presses after the reload did nothing"
