@@ -23,7 +23,13 @@ from runtime.daemon.backend import ActiveBackend, BackendError, BackendOptions, 
 from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
-from runtime.daemon.microphones import Microphones, MuteControls, mute_buttons, run_with_mute_controls
+from runtime.daemon.microphones import (
+    Microphones,
+    MuteControls,
+    check_wake,
+    mute_buttons,
+    run_with_mute_controls,
+)
 from runtime.daemon.supervisor import Runnable
 from runtime.errors import AgentRuntimeError, DeviceError
 from runtime.live.endpoint import Endpoint
@@ -167,7 +173,11 @@ def prepare(options: RunOptions) -> str | None:
 def directory_reader(options: RunOptions) -> Callable[[], DirectoryState]:
     from runtime.loader import load_agent
 
-    load = functools.partial(load_agent, secrets_dir=options.secrets_dir)
+    def load(path: Path) -> LoadedAgentLike:
+        agent = load_agent(path, secrets_dir=options.secrets_dir)
+        check_wake(agent)
+        return agent
+
     return functools.partial(
         read_directory, options.agents_dir, load, check_permissions=not options.insecure_permissions
     )

@@ -16,7 +16,7 @@ import pytest
 
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.daemon.agentdir import LoadedAgentLike, read_directory
-from runtime.daemon.app import SessionFactory
+from runtime.daemon.app import RunOptions, SessionFactory, directory_reader
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.microphones import GatedSession, Microphones, MuteControls, mute_buttons
 from runtime.daemon.systemd import Notifier
@@ -276,3 +276,13 @@ async def test_mute_buttons_follow_the_agent_files_across_reloads(tmp_path: Path
         daemon.stop()
         group.cancel_scope.cancel()
     assert flipped == [True, False], "the old button was let go: its presses after the reload did nothing"
+
+
+def test_a_wake_word_file_whose_model_is_missing_is_invalid_not_a_failing_agent(tmp_path: Path) -> None:
+    agents = make_agents(tmp_path / "agents", ["desk"])
+    (agents / "kitchen.yaml").write_text(KITCHEN.replace("activity: {mode: wake_word}",
+                                                         "activity: {mode: wake_word, wake: {model: gone.tflite}}"))
+    state = directory_reader(RunOptions(agents_dir=agents, state_dir=tmp_path / "state"))()
+    assert list(state.configs) == ["desk"] and state.failed_paths == [agents / "kitchen.yaml"]
+    [error] = state.errors
+    assert "wake-word model file" in error.render() and "gone.tflite" in error.render()
