@@ -29,8 +29,6 @@ from tests.chaos.frames import FrameCount, SpeechPattern
 from tests.chaos.rig import Rig, agent_file, drain_notify, emulator_options, last_status, make_agents, running
 
 AGENTS = ["a1", "a2", "a3", "a4"]
-PORT_AGENT = "a4"
-"""The agent whose microphone file disappears and comes back."""
 GO_AWAY_AFTER_S = 4.0
 CONNECTION_LIMIT_S = 40.0
 FAULT_AT_S = 1.5
@@ -66,6 +64,8 @@ def fault_plan(first_conn: int = 5, last_conn: int = 400, every: int = 2) -> tup
 @dataclass
 class PortOutage:
     """The microphone file of one agent removed (and the agent restarted), then put back."""
+
+    agent: str = ""
 
     removed_at: float = 0.0
     waiting_seen: bool = False
@@ -144,22 +144,28 @@ class ChaosResult:
 
 
 def _outage(rig: Rig, outage: PortOutage) -> None:
-    """Remove the microphone file and restart its agent (an edit): it must wait for the device, not fail."""
-    mic = rig.agents / f"{PORT_AGENT}-mic.wav"
+    """Remove the microphone file and restart its agent (an edit): it must wait for the device, not fail.
+
+    The agent is one the 1008 has not hit: a restart would cut its fatal wait short and hide that figure.
+    """
+    wire = index_wire(list(rig.emulator.records), list(rig.emulator.sent))
+    fatal = {wire.agent_of.get(e.conn) for e in rig.fault_log.events if e.kind in FATAL_KINDS}
+    outage.agent = next(name for name in reversed(AGENTS) if name not in fatal)
+    mic = rig.agents / f"{outage.agent}-mic.wav"
     mark = len(rig.daemon.lines)
     os.replace(mic, mic.with_name(f".{mic.name}.away"))
     outage.removed_at = time.monotonic()
-    (rig.agents / f"{PORT_AGENT}.yaml").write_text(agent_file(PORT_AGENT, version=2))
-    rig.daemon.wait_line(rf"\b{PORT_AGENT}: .*waiting for it", timeout_s=20, after=mark)
+    (rig.agents / f"{outage.agent}.yaml").write_text(agent_file(outage.agent, version=2))
+    rig.daemon.wait_line(rf"\b{outage.agent}: .*waiting for it", timeout_s=20, after=mark)
     outage.waiting_seen = True
 
 
 def _restore(rig: Rig, outage: PortOutage) -> None:
-    mic = rig.agents / f"{PORT_AGENT}-mic.wav"
+    mic = rig.agents / f"{outage.agent}-mic.wav"
     mark = len(rig.daemon.lines)
     os.replace(mic.with_name(f".{mic.name}.away"), mic)
     outage.restored_at = time.monotonic()
-    rig.daemon.wait_line(rf"\b{PORT_AGENT}: audio device is back", timeout_s=40, after=mark)
+    rig.daemon.wait_line(rf"\b{outage.agent}: audio device is back", timeout_s=40, after=mark)
     outage.back_after_s = round(time.monotonic() - outage.restored_at, 2)
 
 

@@ -53,7 +53,11 @@ def chaos_section(result: ChaosResult, seconds: float) -> list[str]:
         ("faults injected", f"{sum(result.injected().values())}: {injected}", "every kind fires"),
         ("recoveries", f"{len(result.recovered())} of {len(result.recoveries)}", "all"),
         ("time to recover, transient faults (fault → setupComplete)", summary_s(result.ttr("failures")), "printed"),
-        ("time to recover, 1008 (fatal: retried at the slow pace)", summary_s(result.ttr("fatal")), "printed"),
+        (
+            "time to recover, 1008 (fatal: the session waits 30 s, RetryPolicy.fatal_retry_s)",
+            summary_s(result.ttr("fatal")),
+            "printed",
+        ),
         ("goAway → new connection ready (waits for a resumable point)", summary_s(result.ttr("goAway")), "printed"),
         ("server silent (delay) → next message, same connection", summary_s(result.ttr("delay")), "printed"),
         (
