@@ -8,6 +8,7 @@ import base64
 import functools
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +86,17 @@ class ToneGates:
         return WakeGate(mic, tone_detector(), idle_timeout_s=spec.conversation.idle_timeout_s, mute=mute, agent=agent)
 
 
+def realtime_input(record: dict[str, Any]) -> dict[str, Any]:
+    message = record["msg"] if isinstance(record["msg"], dict) else {}
+    realtime: dict[str, Any] = message.get("realtimeInput") or message.get("realtime_input") or {}  # SDK: snake
+    return realtime
+
+
 def uplink(records: list[dict[str, Any]]) -> list[bytes | None]:
     """Audio blocks and `audioStreamEnd` (None) in the order the emulator received them."""
     sent: list[bytes | None] = []
     for record in list(records):
-        message = record["msg"] if isinstance(record["msg"], dict) else {}
-        realtime = message.get("realtimeInput") or message.get("realtime_input") or {}
+        realtime = realtime_input(record)
         if "audio" in realtime:
             sent.append(base64.urlsafe_b64decode(realtime["audio"]["data"]))
         elif realtime.get("audioStreamEnd") or realtime.get("audio_stream_end"):
@@ -128,6 +134,10 @@ async def test_a_wake_word_agent_in_the_daemon_streams_only_its_conversation(
         async with anyio.create_task_group() as group:
             await group.start(daemon.run)
             assert daemon.status() == "1 agent: 1 running; kitchen: listening for tone"
+            gate = microphones.gate("kitchen")
+            assert gate is not None
+            woke_at: list[float] = []
+            gate.add_listener(lambda event: event.reason == "wake" and woke_at.append(time.monotonic()))
             with anyio.fail_after(30):
                 await mic.exhausted.wait()
                 while None not in uplink(emulator.records):
@@ -135,7 +145,9 @@ async def test_a_wake_word_agent_in_the_daemon_streams_only_its_conversation(
             await anyio.sleep(2 * WATCHDOG_S)  # listening again, nobody talks: a window for the watchdog to err
             daemon.stop()
         sent = uplink(emulator.records)
+        first_audio_at = next(r["mono"] for r in emulator.records if "audio" in realtime_input(r))
 
+    print(f"\nwake → first audio byte at the emulator: {(first_audio_at - woke_at[0]) * 1000:.1f} ms")
     assert gates.speakers["kitchen"] is speaker, "the earcons play on the session's own speaker"
     assert statuses == [f"1 agent: 1 running; kitchen: {what}" for what in ("in conversation", "listening for tone")]
     end = sent.index(None)
