@@ -19,6 +19,7 @@ import anyio
 import anyio.abc
 
 from runtime.audio.ports import AudioIn, AudioOut
+from runtime.audio.pushtotalk import TalkButton, talk_button
 from runtime.daemon.agentdir import LoadedAgentLike
 from runtime.daemon.console import FanOut
 from runtime.daemon.daemon import Daemon
@@ -78,7 +79,11 @@ class Microphones:
 
     def attach(self, audio_in: AudioIn, session: AgentSession) -> Runnable:
         """Tie a gate to the session that reads it: each conversation's end becomes an `audioStreamEnd`, and
-        the watchdog only expects the service to speak during conversations."""
+        the watchdog only expects the service to speak during conversations. A push-to-talk agent's session
+        runs with its button."""
+        if session.spec.activity.mode == "push_to_talk":
+            talk = session.spec.activity.push_to_talk
+            return TalkingSession(session, talk_button(talk.key, talk.input))
         if not isinstance(audio_in, WakeGate):
             return session
         audio_in.add_listener(stream_end_on_leave(session))
@@ -111,6 +116,31 @@ class KeepAwake(NullEvents):
 
     def tool_call(self, agent: str, outcome: ToolOutcome) -> None:
         self.gate.keep_awake()
+
+
+class TalkingSession:
+    """A push-to-talk agent's session with its button: each press and release marks the user's turn
+    (`activityStart`/`activityEnd`); nothing is sent in between turns. A button that cannot be read is a
+    missing device: the supervisor reports it and waits for it."""
+
+    def __init__(self, session: AgentSession, button: TalkButton) -> None:
+        self.session = session
+        self._button = button
+
+    @property
+    def last_progress(self) -> float:
+        return self.session.last_progress
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._follow_button)
+            await self.session.run(task_status=task_status)
+            group.cancel_scope.cancel()
+
+    async def _follow_button(self) -> None:
+        async for talking in self._button.states():
+            log.info("%s: %s", self.session.name, "talking" if talking else "done talking")
+            self.session.set_talking(talking)
 
 
 class GatedSession:

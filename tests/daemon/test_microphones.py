@@ -298,3 +298,48 @@ def test_a_wake_word_file_whose_model_is_missing_is_invalid_not_a_failing_agent(
     assert list(state.configs) == ["desk"] and state.failed_paths == [agents / "kitchen.yaml"]
     [error] = state.errors
     assert "wake-word model file" in error.render() and "gone.tflite" in error.render()
+
+
+async def test_a_push_to_talk_agent_sends_audio_only_while_its_button_is_held(tmp_path: Path) -> None:
+    fifo = tmp_path / "event3"
+    os.mkfifo(fifo)
+    agents = make_agents(tmp_path / "agents", [])
+    (agents / "desk.yaml").write_text(
+        f"name: desk\nmodel: {MODEL}\n"
+        f"activity: {{mode: push_to_talk, push_to_talk: {{input: 'evdev:{fifo}:KEY_F1'}}}}\n"
+        "audio:\n  input: {device: 'file:silence.wav'}\n  output: {device: 'file:desk-out.wav'}\n"
+    )
+    scene = Scene(12.0)
+    scene.add(0.0, babble(12.0), "talk")
+    mic = PacedMic(scene.write(tmp_path / "mic.wav"))
+    f1 = KEY_CODES["KEY_F1"]
+
+    def records_of(emulator: Any, key: str) -> list[float]:
+        return [r["mono"] for r in emulator.records if key in realtime_input(r)]
+
+    async with serve(EmulatorOptions()) as emulator:
+        endpoint = Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key")
+        speaker = ClockedSpeaker(mic)
+        factory = SessionFactory(endpoint, tmp_path / "state", NullEvents(), ports=lambda _agent: (mic, speaker))
+        read = functools.partial(read_directory, agents, load_agent)
+        daemon = Daemon(agents, read, factory, Notifier(None), DaemonSettings(watch=False))
+        async with anyio.create_task_group() as group:
+            await group.start(daemon.run)
+            device = await anyio.to_thread.run_sync(os.open, fifo, os.O_WRONLY)  # once the button is read
+            assert not records_of(emulator, "audio"), "nothing before the button is pressed"
+            os.write(device, INPUT_EVENT.pack(0, 0, 1, f1, 1))
+            with anyio.fail_after(10):
+                while len(records_of(emulator, "audio")) < 10:
+                    await anyio.sleep(0.02)  # the emulator has no event to wait on
+            os.write(device, INPUT_EVENT.pack(0, 0, 1, f1, 0))
+            with anyio.fail_after(10):
+                await mic.exhausted.wait()
+                while not records_of(emulator, "activity_end") and not records_of(emulator, "activityEnd"):
+                    await anyio.sleep(0.02)
+            os.close(device)
+            daemon.stop()
+        start = (records_of(emulator, "activity_start") + records_of(emulator, "activityStart"))[0]
+        end = (records_of(emulator, "activity_end") + records_of(emulator, "activityEnd"))[0]
+        audio = records_of(emulator, "audio")
+    print(f"\n{len(audio)} blocks sent while the button was held; the file had {len(scene.pcm()) // (BLOCK * 2)}")
+    assert audio and all(start < at < end for at in audio), "audio only between activityStart and activityEnd"
