@@ -291,6 +291,7 @@ async def test_mute_buttons_follow_the_agent_files_across_reloads(tmp_path: Path
 
 
 def test_a_wake_word_file_whose_model_is_missing_is_invalid_not_a_failing_agent(tmp_path: Path) -> None:
+    pytest.importorskip("pymicro_wakeword")
     agents = make_agents(tmp_path / "agents", ["desk"])
     (agents / "kitchen.yaml").write_text(KITCHEN.replace("activity: {mode: wake_word}",
                                                          "activity: {mode: wake_word, wake: {model: gone.tflite}}"))
