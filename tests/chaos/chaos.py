@@ -179,14 +179,14 @@ def _until_every_kind_fired(rig: Rig, deadline: float) -> None:
 
 
 def _settle(rig: Rig, until: float, timeout_s: float) -> list[Recovery]:
-    """Wait until every fault injected before `until` has been recovered from (the 1008 agent sits out its
-    fatal wait first), or the timeout; the recoveries of those faults."""
+    """Wait until every fault injected before `until` has been recovered from, microphone audio flowing again
+    (the 1008 agent sits out its fatal wait first), or the timeout; the recoveries of those faults."""
     deadline = time.monotonic() + timeout_s
     while True:
         wire = index_wire(list(rig.emulator.records), list(rig.emulator.sent))
         events = [e for e in all_events(list(rig.fault_log.events), wire) if e.mono < until]
         found = recoveries(events, wire)
-        if all(r.setup_s is not None for r in found) or time.monotonic() > deadline:
+        if all(r.audio_s is not None for r in found) or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
 
