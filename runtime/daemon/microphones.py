@@ -10,7 +10,6 @@ agents' buttons), and the state of the microphones for `STATUS=`.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -78,16 +77,17 @@ class Microphones:
         return FanOut(events, KeepAwake(audio_in))
 
     def attach(self, audio_in: AudioIn, session: AgentSession) -> Runnable:
-        """Tie a gate to the session that reads it: each conversation's end becomes an `audioStreamEnd`, and
-        the watchdog only expects the service to speak during conversations. A push-to-talk agent's session
-        runs with its button."""
+        """Tie a gate to the session that reads it: each conversation's end becomes an `audioStreamEnd`.
+        A push-to-talk agent's session runs with its button.
+
+        (The watchdog needs nothing here: a session counts as stalled only while the service owes it an
+        answer, so a wake-word agent listening between conversations never is.)"""
         if session.spec.activity.mode == "push_to_talk":
             talk = session.spec.activity.push_to_talk
             return TalkingSession(session, talk_button(talk.key, talk.input))
-        if not isinstance(audio_in, WakeGate):
-            return session
-        audio_in.add_listener(stream_end_on_leave(session))
-        return GatedSession(session, audio_in)
+        if isinstance(audio_in, WakeGate):
+            audio_in.add_listener(stream_end_on_leave(session))
+        return session
 
     def gate(self, agent: str) -> WakeGate | None:
         return self._gates.get(agent)
@@ -141,33 +141,6 @@ class TalkingSession:
         async for talking in self._button.states():
             log.info("%s: %s", self.session.name, "talking" if talking else "done talking")
             self.session.set_talking(talking)
-
-
-class GatedSession:
-    """A wake-word agent's session as the supervisor's watchdog sees it.
-
-    Between conversations nobody talks to the agent and the service has nothing to say, so silence from it
-    is not a stall (else a quiet kitchen would reconnect every `watchdog_s`). In a conversation, the
-    watchdog counts from the conversation's start or the last message in, whichever is later.
-    """
-
-    def __init__(self, session: AgentSession, gate: WakeGate) -> None:
-        self.session = session
-        self._gate = gate
-        self._changed_at = time.monotonic()
-        gate.add_listener(self._changed)
-
-    @property
-    def last_progress(self) -> float:
-        if self._gate.state is not ConversationState.CONVERSATION:
-            return time.monotonic()
-        return max(self.session.last_progress, self._changed_at)
-
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        await self.session.run(task_status=task_status)
-
-    def _changed(self, event: ConversationEvent) -> None:
-        self._changed_at = time.monotonic()
 
 
 def stream_end_on_leave(session: AgentSession) -> ConversationListener:

@@ -19,7 +19,7 @@ from runtime.audio.ports import AudioIn, AudioOut
 from runtime.daemon.agentdir import LoadedAgentLike, read_directory
 from runtime.daemon.app import RunOptions, SessionFactory, directory_reader
 from runtime.daemon.daemon import Daemon, DaemonSettings
-from runtime.daemon.microphones import GatedSession, Microphones, MuteControls, mute_buttons
+from runtime.daemon.microphones import Microphones, MuteControls, mute_buttons
 from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, serve
 from runtime.live.endpoint import Endpoint
@@ -29,7 +29,6 @@ from runtime.loader import load_agent
 from runtime.spec import AgentSpec
 from runtime.wake.button import INPUT_EVENT, KEY_CODES
 from runtime.wake.gate import WakeGate
-from runtime.wake.lifecycle import ConversationState
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 from tests.daemon.fakes import FakeSession
 from tests.daemon.harness import MODEL, make_agents
@@ -181,29 +180,6 @@ async def test_every_other_microphone_is_behind_the_mute(tmp_path: Path) -> None
     mute.set(True, "test")
     assert microphones.status_parts(["desk", "kitchen"]) == ["mic muted"], "muted: no gate listens"
     assert mute_buttons([desk.spec, kitchen.spec, kitchen.spec]) == ["evdev:/dev/input/event7:KEY_MICMUTE"]
-
-
-async def test_a_gated_session_counts_as_progressing_only_between_conversations(tmp_path: Path) -> None:
-    scene = Scene(2.0)
-    scene.add(0.2, tone(0.4), "wake")
-    gate = WakeGate(WavMic(scene.write(tmp_path / "mic.wav")), tone_detector(), idle_timeout_s=IDLE_TIMEOUT_S)
-
-    class Quiet:
-        name = "quiet"
-        last_progress = 0.0
-        """The service never said anything."""
-
-    gated = GatedSession(Quiet(), gate)  # type: ignore[arg-type]
-    await gate.open()
-    listening_from = anyio.current_time()
-    assert gated.last_progress >= listening_from, "listening: nothing is expected from the service"
-    await gate.read()  # returns the pre-roll once the tone woke the gate
-    stamp = gated.last_progress
-    assert gate.state is ConversationState.CONVERSATION
-    assert listening_from <= stamp <= anyio.current_time(), "the watchdog counts from the wake"
-    await gate.read()
-    assert gated.last_progress == stamp, "and the service's silence in a conversation is not progress"
-    await gate.close()
 
 
 async def test_a_transcript_or_a_text_reply_keeps_the_conversation_open(tmp_path: Path) -> None:
