@@ -1,5 +1,6 @@
 """`runtime run [AGENTS_DIR]`: the daemon. Every valid agent of the directory runs under its own supervisor,
-invalid files are reported and skipped, edits are applied live, SIGHUP reloads, SIGTERM stops cleanly."""
+invalid files are reported and skipped, edits are applied live, SIGHUP reloads, SIGUSR1 mutes or unmutes
+every microphone, SIGTERM stops cleanly."""
 
 from __future__ import annotations
 
