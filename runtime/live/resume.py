@@ -98,12 +98,14 @@ class Recovery(enum.Enum):
     RESUME = "resume"
     """Transient (drop, server error, deadline, goAway): reconnect at once, with the handle."""
     FRESH = "fresh"
-    """The handle is stale (session not found): forget it and start a new conversation."""
+    """The handle is stale (session not found) or its session is over: forget it, start a new conversation."""
     FATAL = "fatal"
     """Auth, quota, unknown model: retrying soon will not help; report and retry slowly."""
 
 
-STALE_HANDLE_MARKERS = ("session not found", "invalid handle", "session_resumption")
+STALE_HANDLE_MARKERS = ("session not found", "invalid handle", "session_resumption", "maximum session duration")
+"""Close reasons after which resuming would reach a session that no longer exists or has ended for good
+(an audio session without compression ends after 15 minutes: resuming it is closed again at once)."""
 
 
 def classify_close(code: int | None, reason: str) -> Recovery:

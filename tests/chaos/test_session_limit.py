@@ -18,13 +18,6 @@ LIMIT_S = 4.0
 RUN_S = 16.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/live/resume.py classify_close() treats 1011 'Maximum session duration reached.' as RESUME: the "
-    "session resumes with its handle into the same expired session, is closed again at once, and loops with a "
-    "growing backoff (up to 10 s) for ever, the microphone mostly lost; it should be FRESH (forget the handle, "
-    "start a new conversation), e.g. add 'maximum session duration' to STALE_HANDLE_MARKERS",
-)
 def test_a_session_that_reached_its_length_limit_goes_on_as_a_new_one(tmp_path: Path) -> None:
     extra = "context: {compression: {enabled: false}}\n"
     agents = make_agents(tmp_path / "agents", ["u1"], RUN_S + 30, SpeechPattern(), extra=extra)

@@ -59,6 +59,7 @@ def test_close_codes_map_to_recoveries() -> None:
     assert classify_close(1000, "The operation was cancelled.") is Recovery.RESUME
     assert classify_close(1008, "API key not valid. Please pass a valid API key.") is Recovery.FATAL
     assert classify_close(1008, "BidiGenerateContent session not found") is Recovery.FRESH
+    assert classify_close(1011, "Maximum session duration reached.") is Recovery.FRESH
     assert classify_close(None, "") is Recovery.RESUME
 
 
