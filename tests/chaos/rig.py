@@ -52,7 +52,7 @@ def agent_file(name: str, *, version: int = 1, output: str | None = None, extra:
         f"instructions: You are chaos agent {name}, version {version}. Be brief.\n"
         f"audio:\n  input: {{device: 'file:{name}-mic.wav'}}\n  output: {{device: '{speaker}'}}\n"
         "tools:\n  - name: clock\n    python: chaos_tools:clock\n"
-        "supervision: {backoff_s: [0.5, 4], max_restarts: 20, window_s: 300, watchdog_s: 30}\n"
+        "supervision: {backoff_s: [0.5, 4], max_restarts: 20, window_s: 300}\n"
         f"{extra}"
     )
 
