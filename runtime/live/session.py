@@ -209,8 +209,9 @@ class AgentSession:
                 raise FatalSessionError(f"{self.name}: {ending.describe()} (gave up after {fatal_failures} tries)")
             if failures >= self.policy.give_up_after:
                 raise SessionError(f"{self.name}: cannot connect ({ending.describe()}) after {failures} tries")
-            if ending.lasted_s >= self.policy.healthy_after_s:
-                backoff.reset()
+            healthy = ending.ready and ending.lasted_s >= self.policy.healthy_after_s
+            if ending.recovery is Recovery.HANDOVER or healthy:
+                backoff.reset()  # the connection worked: a later drop starts from an immediate retry again
             delay = self._recovery_delay(ending, backoff, fatal_failures)
             if delay > 0:
                 await anyio.sleep(delay)

@@ -165,3 +165,21 @@ async def test_the_watchdog_sees_a_stall_only_while_the_server_owes_an_answer(tm
         assert session.last_progress == owed_at  # the server owes an answer and is silent
         await events.until(lambda: bool(events.states("turn_complete")))
         assert time.monotonic() - session.last_progress < 0.1
+
+
+@pytest.mark.anyio
+async def test_handovers_keep_the_backoff_at_zero_so_a_later_drop_is_retried_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="runtime.live.session")
+    faults = tuple(Fault(action="drop", at=0.1, conn=n) for n in (2, 4, 6))
+    options = EmulatorOptions(port=0, go_away_after_s=0.3, connection_limit_s=2.0, faults=faults)
+    events = Recorder()
+    async with serve(options) as emulator, running(
+        agent(response="text"), emulator, tmp_path, NullIn(), NullOut(), events=events
+    ) as session:
+        await events.until(lambda: session.stats.reconnects >= 3 and len(session.stats.handovers) >= 3)
+    delays = [r.getMessage().rsplit(" in ", 1)[1] for r in caplog.records if "reconnecting in" in r.getMessage()]
+    assert delays[:3] == ["0.00 s"] * 3
