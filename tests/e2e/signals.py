@@ -160,3 +160,18 @@ def model_audio_sent(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def interruptions_sent(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m for m in sent if m["msg"].get("serverContent", {}).get("interrupted")]
+
+
+def marker_level(records: list[dict[str, Any]], marker_hz: float, said_at: float, seconds: float) -> float:
+    """How loud the marker said at `said_at` for `seconds` reached the emulator: the mean marker amplitude of
+    the loudest chunks that arrived while it was said, as many chunks as it lasted (window slack ignored)."""
+    levels = sorted(
+        (
+            amplitude_at(pcm, marker_hz, MIC_RATE_HZ)
+            for record in records
+            if said_at <= float(record["mono"]) <= said_at + seconds + 0.5 and (pcm := mic_audio(record)) is not None
+        ),
+        reverse=True,
+    )
+    chunks = max(1, int(seconds / 0.02 * 0.8))
+    return float(np.mean(levels[:chunks])) if levels else 0.0
