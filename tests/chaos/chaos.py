@@ -116,8 +116,10 @@ class ChaosResult:
         transient = [r for r in self.recovered() if r.event.kind not in ("goAway", "delay", *FATAL_KINDS)]
         return sorted(transient, key=lambda r: -(r.setup_s or 0.0))[:count]
 
-    def lost_at_handovers(self) -> int:
-        return sum(self.frames[k].lost + self.frames[k].duplicated for k in HANDOVER_KINDS if k in self.frames)
+    def lost_at(self, kind: str) -> int:
+        """Microphone frames missing or repeated where a connection ended this way."""
+        count = self.frames.get(kind)
+        return 0 if count is None else count.lost + count.duplicated
 
     def lines(self) -> list[str]:
         out = [

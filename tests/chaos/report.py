@@ -21,7 +21,7 @@ from pathlib import Path
 from tests.chaos.analysis import summary_s
 from tests.chaos.chaos import HANDOVER_KINDS, ChaosResult, run_chaos
 from tests.chaos.soak import AGENTS, SoakResult, run_soak
-from tests.chaos.suites import ROOT, Case, default_paths, module_summary, run_suites
+from tests.chaos.suites import LIMIT_TEST, ROOT, Case, default_paths, module_summary, run_suites
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,14 @@ def chaos_section(result: ChaosResult, seconds: float) -> list[str]:
         ("reconnect waits the sessions chose (backoff)", f"{summary_s(result.backoffs)}", "printed"),
         ("slowest transient recoveries", slowest(result), "printed"),
         (
-            "microphone frames lost at goAway / 1001 handovers",
-            f"{result.lost_at_handovers()} ({handover_count(result)} handovers)",
+            "microphone frames lost at goAway handovers",
+            f"{result.lost_at('goAway')} ({result.injected().get('goAway', 0)} handovers)",
             "0",
+        ),
+        (
+            "microphone frames lost at 1001 (going away) closes",
+            f"{result.lost_at('close 1001')} ({result.injected().get('close 1001', 0)} closes)",
+            "≤ 1 per close (the frame in flight)",
         ),
         (
             "microphone frames lost at other endings",
@@ -95,14 +100,20 @@ def chaos_section(result: ChaosResult, seconds: float) -> list[str]:
     return ["## Chaos", "", *table(("figure", "value", "asserted"), rows)]
 
 
+def limit_section(cases: list[Case]) -> list[str]:
+    """The session-length limit (an audio session without compression), from tests/chaos/test_session_limit.py."""
+    found = [c for c in cases if c.module == LIMIT_TEST]
+    if not found:
+        return []
+    case = found[0]
+    figure = "; ".join(case.output) or "-"
+    return [f"Session length limit (no compression, limit scaled to 4 s, 16 s run): {figure} — {case.outcome}.", ""]
+
+
 def slowest(result: ChaosResult) -> str:
     return "; ".join(
         f"{r.event.kind} ({r.agent}): {r.setup_s:.2f} s" for r in result.slowest(3) if r.setup_s is not None
     )
-
-
-def handover_count(result: ChaosResult) -> int:
-    return sum(result.injected().get(k, 0) for k in HANDOVER_KINDS)
 
 
 def soak_section(result: SoakResult) -> list[str]:
@@ -265,6 +276,7 @@ def build(settings: Settings, quick: bool, run_security: bool = True) -> str:
     lines = [
         *header(settings, quick, suites_s),
         *chaos_section(chaos, settings.chaos_s),
+        *limit_section(cases),
         *soak_section(soak),
         *fuzz_section(cases),
         *hostile_section(cases),
