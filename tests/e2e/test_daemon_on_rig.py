@@ -71,7 +71,7 @@ session:
 """
 
 SCENARIO = f"""\
-speech_transcripts: {["Set a timer."] * 12}
+speech_transcripts: {["Set a timer."] * 40}
 rules:
   - when: {{text: timer}}
     then:

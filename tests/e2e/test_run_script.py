@@ -73,6 +73,28 @@ def test_demo_prints_the_conversation_with_the_built_in_emulator(tmp_path: Path)
     assert np.sqrt(np.mean(samples**2)) > 300, "the reply WAV is silent"
 
 
+def test_demo_follows_a_scenario_given_to_the_built_in_emulator(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "speech_transcripts: [Set a timer for seven minutes.]\n"
+        "rules:\n"
+        "  - when: {text: timer}\n"
+        "    then:\n"
+        "      - say: Seven minutes, as the custom scenario says.\n"
+    )
+    done = subprocess.run(
+        [*runtime_command(), "run", "agents/", "--demo", "--backend", "emulator", "--emulator-scenario", str(scenario),
+         "--state-dir", str(tmp_path / "state")],
+        cwd=REPO, env=fresh_machine_env(), capture_output=True, text=True, timeout=75,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "backend: built-in emulator at https://127.0.0.1:" in done.stderr
+    assert f"(scenario {scenario})" in done.stderr
+    conversation = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert "kitchen you │ Set a timer for seven minutes." in conversation, conversation
+    assert any("as the custom scenario says." in line for line in conversation if " agent │ " in line)
+
+
 def test_daemon_starts_on_the_example_agents_against_the_built_in_emulator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
