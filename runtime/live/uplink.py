@@ -53,6 +53,9 @@ class Message:
 
 Item = Frame | Message
 
+STREAM_MARKS = frozenset({"activity_start", "activity_end", "audio_stream_end"})
+"""Message kinds that belong between microphone frames (pushed with `push_mark`), not ahead of them."""
+
 
 class Uplink:
     """The microphone stream (frames and the activity marks between them, in order; bounded: the oldest
@@ -112,7 +115,7 @@ class Uplink:
                 return
             self._frames += 1
             self._stream.appendleft(item)
-        elif item.kind.startswith("activity"):
+        elif item.kind in STREAM_MARKS:
             self._stream.appendleft(item)
         else:
             self._messages.appendleft(item)

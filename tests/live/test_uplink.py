@@ -88,3 +88,19 @@ async def test_an_unsendable_message_is_dropped_and_a_closed_connection_gives_th
     assert sent == ["good"]
     assert len(failures) == 1 and isinstance(failures[0], ConnectionClosedError)
     assert await uplink.take() is closed  # first in line for the next connection
+
+
+@pytest.mark.anyio
+async def test_a_given_back_stream_end_stays_behind_the_frames_it_followed() -> None:
+    uplink = Uplink(10)
+    stream_end = Message("audio_stream_end", noop)
+    uplink.push_frame(Frame(b"1", 0.0))
+    uplink.push_mark(stream_end)
+    uplink.push_frame(Frame(b"2", 0.0))
+    first = await uplink.take()
+    assert await uplink.take() is stream_end
+    uplink.give_back(stream_end)
+    uplink.give_back(first)
+    uplink.push_message(Message("tool_response", noop))
+    kinds = [item.kind if isinstance(item, Message) else item.pcm for item in [await uplink.take() for _ in range(4)]]
+    assert kinds == ["tool_response", b"1", "audio_stream_end", b"2"]
