@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -141,11 +142,18 @@ def barge_in(daemon: Daemon, tmp_path: Path, after: int) -> tuple[Said, int]:
     return said, wait_for(daemon, r"e2e: (interrupted|turn_complete)$", reply_started)
 
 
-def converse(daemon: Daemon, tmp_path: Path) -> dict[str, Said]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def converse(daemon: Daemon, tmp_path: Path) -> tuple[dict[str, Said], float]:
     """Turn 1 (heard in full), a handover, turn 2 (barged into) and the barge-in's own reply, another
-    handover, turn 4."""
+    handover, turn 4; and the share of a core the daemon used meanwhile."""
     say(np.zeros(MIC_RATE_HZ // 10, np.int16))  # the rig's first stream of a while starts slowly
     daemon.notify.expect("READY", timeout_s=20)
+    started, cpu_at_start = time.monotonic(), cpu_seconds(daemon.process.pid)
     fed: dict[str, Said] = {}
     fed["first"], done = turn(daemon, tmp_path, FIRST_HZ, 0)
     second = wait_for(daemon, r"e2e: .*connected \(resumed\)", done)
@@ -153,7 +161,7 @@ def converse(daemon: Daemon, tmp_path: Path) -> dict[str, Said]:
     fed["barge_in"], interrupted = barge_in(daemon, tmp_path, second)
     done = wait_for(daemon, r"e2e: turn_complete", interrupted + 1)
     fed["last"], _ = turn(daemon, tmp_path, LAST_HZ, done)
-    return fed
+    return fed, (cpu_seconds(daemon.process.pid) - cpu_at_start) / (time.monotonic() - started)
 
 
 def level_db(emulator: Emulator, said: Said, reference: Said) -> float:
@@ -189,7 +197,7 @@ def test_spoken_conversation_through_handovers_and_a_barge_in(tmp_path: Path, em
     with TimedRecorder("rig_speaker_monitor", SPEAKER_RATE_HZ) as speaker:
         daemon = start_agent(tmp_path, emulator, echo)
         try:
-            fed = converse(daemon, tmp_path)
+            fed, cpu_share = converse(daemon, tmp_path)
         finally:
             exit_code = daemon.stop()
             daemon.notify.close()
@@ -220,7 +228,10 @@ def test_spoken_conversation_through_handovers_and_a_barge_in(tmp_path: Path, em
     came_back = [s for s in segments if cut.end < s.start < heard["after_barge_in"].start]
     assert not came_back, f"the interrupted reply came back: {came_back}; interrupted at {interrupted_at}"
 
-    print(f"\ne2e figures, audio.echo: {echo}; the barge-in reached the model at {barge_in_db:+.1f} dB")
+    print(
+        f"\ne2e figures, audio.echo: {echo}; the barge-in reached the model at {barge_in_db:+.1f} dB; daemon CPU "
+        f"{cpu_share:.0%} of a core while streaming (with --verbose logging every frame)"
+    )
     print_figures(emulator, fed, arrived, sent, heard, interrupted_at)
 
 
