@@ -79,13 +79,21 @@ class Notifier:
         return self.address is not None
 
     def send(self, message: str) -> bool:
-        """One datagram; a failure is logged, never raised: a lost notification must not stop the agents."""
+        """One datagram; a failure is logged, never raised: a lost notification must not stop the agents.
+
+        The send never waits: when nobody reads the socket its queue fills, and a blocking send would hang the
+        event loop (and every agent with it). A full queue drops the message (logged at debug).
+        """
         if self.address is None:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.setblocking(False)
                 sock.connect(self.address)
-                sock.sendall(message.encode())
+                sock.send(message.encode(), socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            log.debug("sd_notify dropped (the notify socket's queue is full): %s", message.split("\n", 1)[0])
+            return False
         except OSError as exc:
             log.warning("sd_notify failed: %s", exc)
             return False

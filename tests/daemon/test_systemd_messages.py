@@ -62,3 +62,20 @@ def test_notifier_sends_to_an_abstract_socket() -> None:
 
 def test_a_vanished_socket_is_logged_not_raised(tmp_path: Path) -> None:
     assert systemd.Notifier.from_env({"NOTIFY_SOCKET": str(tmp_path / "gone.sock")}).send("READY=1") is False
+
+
+def test_a_socket_nobody_reads_drops_messages_instead_of_blocking(tmp_path: Path) -> None:
+    """systemd not reading: the datagram queue fills, and further sends return False at once."""
+    path = tmp_path / "unread.sock"
+    notifier = systemd.Notifier.from_env({"NOTIFY_SOCKET": str(path)})
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(str(path))
+        started = time.monotonic()
+        results = [notifier.send(f"STATUS=message {n}") for n in range(2000)]
+        print(f"2000 sends to an unread socket took {time.monotonic() - started:.3f} s")
+        assert results[0] is True
+        assert False in results  # the queue filled: later messages were dropped, not waited on
+        first_dropped = results.index(False)
+        assert not any(results[first_dropped:])
+        server.setblocking(False)
+        assert server.recv(4096) == b"STATUS=message 0"
