@@ -215,9 +215,13 @@ class SoundDeviceIn:
         if capture.ring.available:
             self._waiting = False
             return
-        with anyio.move_on_after(READ_POLL_S):
+        # A plain loop timer rather than a cancel scope per 20 ms block (cheaper; the poll catches a lost device).
+        poll = asyncio.get_running_loop().call_later(READ_POLL_S, self._data_ready.set)
+        try:
             await self._data_ready.wait()
-        self._waiting = False
+        finally:
+            poll.cancel()
+            self._waiting = False
 
     async def _silence(self) -> bytes:
         self._pending.clear()

@@ -10,6 +10,7 @@ more than a missing one).
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections import deque
@@ -57,6 +58,10 @@ STREAM_MARKS = frozenset({"activity_start", "activity_end", "audio_stream_end"})
 """Message kinds that belong between microphone frames (pushed with `push_mark`), not ahead of them."""
 
 
+def _never() -> bool:
+    return False
+
+
 class Uplink:
     """The microphone stream (frames and the activity marks between them, in order; bounded: the oldest
     frame is dropped and counted when full) plus a queue of other messages that go first."""
@@ -96,7 +101,15 @@ class Uplink:
 
     async def take(self) -> Item:
         """The next item (messages before the stream), waiting for one; cancelling the wait loses nothing."""
+        item = await self.take_unless(_never)
+        assert item is not None
+        return item
+
+    async def take_unless(self, halted: Callable[[], bool]) -> Item | None:
+        """Like `take`, but None as soon as `halted()` is true (checked before each item and on `wake`)."""
         while True:
+            if halted():
+                return None
             if self._messages:
                 return self._messages.popleft()
             if self._stream:
@@ -106,6 +119,10 @@ class Uplink:
                 return item
             self._wakeup = anyio.Event()
             await self._wakeup.wait()
+
+    def wake(self) -> None:
+        """Wake a waiting `take_unless` so that it checks `halted()` again."""
+        self._wakeup.set()
 
     def give_back(self, item: Item) -> None:
         """A send failed before the item surely left: it goes first on the next connection."""
@@ -143,56 +160,130 @@ async def send_item(live: AsyncSession, item: Item) -> None:
     """Put one item on the wire."""
     if isinstance(item, Message):
         await item.send(live)
-        return
-    from google.genai import types
+    else:
+        await frame_sender(live)(item.pcm)
 
-    await live.send_realtime_input(audio=types.Blob(data=item.pcm, mime_type=MIC_MIME_TYPE))
+
+def frame_sender(live: AsyncSession) -> Callable[[bytes], Awaitable[None]]:
+    """How this connection sends a microphone block: the exact text `send_realtime_input(audio=Blob(...))`
+    puts on the wire (tests/live/test_uplink.py compares the two), written to the SDK's WebSocket without
+    building and validating pydantic models for every 20 ms block; the SDK's own call on Vertex AI."""
+    ws = getattr(live, "_ws", None)
+    client = getattr(live, "_api_client", None)
+    if ws is not None and client is not None and getattr(client, "vertexai", None) is False:
+        raw_send: Callable[[str], Awaitable[None]] = ws.send
+
+        async def send_json(pcm: bytes) -> None:
+            await raw_send(audio_frame_json(pcm))
+
+        return send_json
+
+    async def send_through_sdk(pcm: bytes) -> None:
+        from google.genai import types
+
+        await live.send_realtime_input(audio=types.Blob(data=pcm, mime_type=MIC_MIME_TYPE))
+
+    return send_through_sdk
+
+
+def audio_frame_json(pcm: bytes) -> str:
+    """The SDK's `realtimeInput` message for one microphone block (URL-safe base64, its field names)."""
+    data = base64.urlsafe_b64encode(pcm).decode("ascii")
+    return _AUDIO_FRAME_HEAD + data + _AUDIO_FRAME_TAIL
+
+
+_AUDIO_FRAME_HEAD = '{"realtime_input": {"audio": {"data": "'
+_AUDIO_FRAME_TAIL = f'", "mime_type": "{MIC_MIME_TYPE}"}}}}}}'
 
 
 async def pump(
     live: AsyncSession, uplink: Uplink, stop: anyio.Event, on_failure: Callable[[BaseException], Any]
 ) -> None:
-    """Send items until `stop` is set (between two sends) or a send fails (the item is given back).
+    """Send items until `stop` is set (checked between two sends) or a send fails (the item is given back).
 
-    Each send is shielded: cancelling a half-written send would leave it unknown whether it left.
+    One sender per connection, with no per-item task or cancel scope: sends run inside one shielded scope
+    (cancelling a half-written send would leave it unknown whether it left), a watchdog aborts a send that
+    is stuck for `SEND_TIMEOUT_S`, and `stop` or a cancellation from outside only wakes the sender's wait.
     """
-    while not stop.is_set():
-        item = await _next_item(uplink, stop)
-        if item is None:
-            return
-        with anyio.CancelScope(shield=True):
-            failure = await _send_one(live, uplink, item)
-        if failure is not None:
-            on_failure(failure)
-            return
+    sender = _Sender(live, uplink)
+    async with anyio.create_task_group() as group:
+        group.start_soon(sender.halt_on, stop)
+        with anyio.CancelScope(shield=True) as shielded:
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(sender.watchdog, shielded)
+                await sender.run()
+                inner.cancel_scope.cancel()
+        failure = sender.finish()
+        group.cancel_scope.cancel()
+    if failure is not None:
+        on_failure(failure)
 
 
-async def _next_item(uplink: Uplink, stop: anyio.Event) -> Item | None:
-    """The next item, or None once `stop` is set while waiting."""
-    item: Item | None = None
-    async with anyio.create_task_group() as waiter:
+class _Sender:
+    """One connection's sender, its watchdog and its stop watcher, sharing this state."""
 
-        async def stop_waiting() -> None:
+    def __init__(self, live: AsyncSession, uplink: Uplink) -> None:
+        self.live = live
+        self.uplink = uplink
+        self.send_frame = frame_sender(live)
+        self.halted = False
+        self.in_flight: Item | None = None
+        self.send_started = 0.0
+        self.timed_out = False
+        self.failure: BaseException | None = None
+
+    async def halt_on(self, stop: anyio.Event) -> None:
+        """Stop taking items once `stop` is set or the connection's tasks are cancelled."""
+        try:
             await stop.wait()
-            waiter.cancel_scope.cancel()
+        finally:
+            self.halted = True
+            self.uplink.wake()
 
-        waiter.start_soon(stop_waiting)
-        item = await uplink.take()
-        waiter.cancel_scope.cancel()
-    return item
+    def is_halted(self) -> bool:
+        return self.halted
+
+    async def run(self) -> None:
+        while (item := await self.uplink.take_unless(self.is_halted)) is not None:
+            self.in_flight, self.send_started = item, time.monotonic()
+            self.failure = await _send_one(self.live, self.uplink, item, self.send_frame)
+            self.in_flight = None
+            if self.failure is not None:
+                return
+
+    async def watchdog(self, shielded: anyio.CancelScope) -> None:
+        """Abort a send still running `SEND_TIMEOUT_S` after it started (wakes about once per timeout)."""
+        while True:
+            left = SEND_TIMEOUT_S
+            if self.in_flight is not None:
+                left = self.send_started + SEND_TIMEOUT_S - time.monotonic()
+                if left <= 0:
+                    self.timed_out = True
+                    shielded.cancel()
+                    return
+            await anyio.sleep(left)
+
+    def finish(self) -> BaseException | None:
+        """The failure that ended this sender. A timed-out send counts as sent: its bytes were handed to the
+        socket, only the drain stalled."""
+        if self.timed_out and self.in_flight is not None:
+            self.uplink.mark_sent(self.in_flight)
+            self.in_flight = None
+            return TimeoutError(f"a send took longer than {SEND_TIMEOUT_S:.0f} s")
+        return self.failure
 
 
-async def _send_one(live: AsyncSession, uplink: Uplink, item: Item) -> BaseException | None:
+async def _send_one(
+    live: AsyncSession, uplink: Uplink, item: Item, send_frame: Callable[[bytes], Awaitable[None]]
+) -> BaseException | None:
     """Send one item; returns the connection failure that ends this sender, if any."""
     from websockets.exceptions import ConnectionClosed
 
     try:
-        with anyio.fail_after(SEND_TIMEOUT_S):
-            await send_item(live, item)
-    except TimeoutError as exc:
-        # The bytes were handed to the socket; only the drain stalled. Count it as sent.
-        uplink.mark_sent(item)
-        return exc
+        if isinstance(item, Frame):
+            await send_frame(item.pcm)
+        else:
+            await item.send(live)
     except (ConnectionClosed, OSError) as exc:
         uplink.give_back(item)
         return exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
@@ -104,3 +106,113 @@ async def test_a_given_back_stream_end_stays_behind_the_frames_it_followed() -> 
     uplink.push_message(Message("tool_response", noop))
     kinds = [item.kind if isinstance(item, Message) else item.pcm for item in [await uplink.take() for _ in range(4)]]
     assert kinds == ["tool_response", b"1", "audio_stream_end", b"2"]
+
+
+class _CapturingSocket:
+    """Stands in for the SDK session's WebSocket: keeps what would go on the wire."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, text: str) -> None:
+        self.sent.append(text)
+
+
+def _sdk_session(vertexai: bool) -> tuple[Any, _CapturingSocket]:
+    from google.genai.live import AsyncSession
+
+    class _Client:
+        pass
+
+    client = _Client()
+    client.vertexai = vertexai  # type: ignore[attr-defined]
+    ws = _CapturingSocket()
+    live = AsyncSession.__new__(AsyncSession)
+    live._ws = ws  # type: ignore[assignment]
+    live._api_client = client  # type: ignore[assignment]
+    return live, ws
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 640, 641, 642])
+async def test_the_fast_audio_frame_is_what_the_sdk_would_send(size: int) -> None:
+    """The pre-serialised frame equals `send_realtime_input(audio=Blob(...))` byte for byte."""
+    from google.genai import types
+
+    from runtime.live.uplink import MIC_MIME_TYPE, audio_frame_json, frame_sender
+
+    pcm = bytes((i * 37 + 251) % 256 for i in range(size))  # covers the URL-safe base64 characters
+    live, ws = _sdk_session(vertexai=False)
+    await live.send_realtime_input(audio=types.Blob(data=pcm, mime_type=MIC_MIME_TYPE))
+    await frame_sender(live)(pcm)
+    assert ws.sent[0] == ws.sent[1] == audio_frame_json(pcm)
+
+
+@pytest.mark.anyio
+async def test_vertex_frames_go_through_the_sdk() -> None:
+    from runtime.live.uplink import frame_sender
+
+    live, ws = _sdk_session(vertexai=True)
+    await frame_sender(live)(b"\x01\x02")
+    assert len(ws.sent) == 1 and '"audio"' in ws.sent[0]
+
+
+@pytest.mark.anyio
+async def test_a_stuck_send_is_aborted_by_the_watchdog_and_counted_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One watchdog per connection stands in for a deadline per send: a drain that never ends fails the
+    connection (the sender stops, the item counts as sent), and the items behind it stay queued."""
+    from runtime.live import uplink as uplink_module
+
+    monkeypatch.setattr(uplink_module, "SEND_TIMEOUT_S", 0.2)
+    live, ws = _sdk_session(vertexai=False)
+    stuck = anyio.Event()
+
+    async def never_drains(text: str) -> None:
+        ws.sent.append(text)
+        stuck.set()
+        await anyio.sleep_forever()
+
+    ws.send = never_drains  # type: ignore[method-assign]
+    uplink = Uplink(10)
+    for i in range(3):
+        uplink.push_frame(Frame(bytes([i, i]), 0.0))
+    failures: list[BaseException] = []
+    with anyio.fail_after(10):
+        await uplink_module.pump(live, uplink, anyio.Event(), failures.append)
+    assert stuck.is_set() and len(ws.sent) == 1
+    assert [type(f) for f in failures] == [TimeoutError]
+    assert uplink.sent_frames == 1 and uplink.buffered_frames == 2
+
+
+@pytest.mark.anyio
+async def test_stop_ends_a_waiting_sender_and_cancellation_does_not_cut_a_send() -> None:
+    """`stop` wakes an idle sender; cancelling the connection's tasks mid-send lets that send finish first."""
+    from runtime.live import uplink as uplink_module
+
+    live, ws = _sdk_session(vertexai=False)
+    uplink = Uplink(10)
+    stop = anyio.Event()
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(uplink_module.pump, live, uplink, stop, print)
+            uplink.push_frame(Frame(b"\x00\x01", 0.0))
+            await anyio.wait_all_tasks_blocked()
+            stop.set()
+        assert len(ws.sent) == 1 and uplink.sent_frames == 1
+
+        release = anyio.Event()
+        in_send = anyio.Event()
+
+        async def slow_send(text: str) -> None:
+            in_send.set()
+            await release.wait()
+            ws.sent.append(text)
+
+        ws.send = slow_send  # type: ignore[method-assign]
+        uplink.push_frame(Frame(b"\x02\x03", 0.0))
+        async with anyio.create_task_group() as group:
+            group.start_soon(uplink_module.pump, live, uplink, anyio.Event(), print)
+            await in_send.wait()
+            group.cancel_scope.cancel()  # the connection is torn down while the frame is half-written
+            release.set()
+        assert len(ws.sent) == 2 and uplink.sent_frames == 2 and uplink.buffered_frames == 0
