@@ -122,6 +122,10 @@ class WebRtcCanceller:
         return out[: len(near)]
 
 
+NO_ECHO_FORGET_DB_PER_S = 30.0
+"""How fast the gate forgets the echo it assumed when the speaker plays and the microphone stays silent."""
+
+
 def _rms(samples: Samples) -> float:
     if not len(samples):
         return 0.0
@@ -160,6 +164,7 @@ class DoubleTalkGate:
         self._far_floor = far_floor_rms
         self._speech_rms = speech_rms
         self._decay = 10 ** (-forget_db_per_s * block_ms / 1000 / 20)
+        self._fast_decay = 10 ** (-NO_ECHO_FORGET_DB_PER_S * block_ms / 1000 / 20)
         self._rise = 0.05 * block_ms / 20
         self.coupling = 0.5
         """Learned echo level relative to the far end (linear amplitude ratio)."""
@@ -194,7 +199,7 @@ class DoubleTalkGate:
         else:
             self._loud_blocks = 0
             if self._hold == 0:
-                self._learn(level / max(far, 1.0))
+                self._learn(level / max(far, 1.0), speaker_now=self._far_levels[-1] > self._far_floor)
         if self._hold > 0:
             self._hold -= 1
             self.double_talk_blocks += 1
@@ -202,11 +207,16 @@ class DoubleTalkGate:
         self.gated_blocks += 1
         return False
 
-    def _learn(self, ratio: float) -> None:
+    def _learn(self, ratio: float, *, speaker_now: bool) -> None:
         # Slow both ways: a user talking just below the margin must not ratchet the estimate up, and the
         # moments before a delayed echo arrives (ratio near 0) must not pull it down (about -2 dB a second).
+        # One exception: the speaker plays in this very block and the microphone hears a tenth of the echo
+        # assumed or less; then there is no echo path (a headset, a distant speaker) and the estimate drops
+        # fast, so a user can interrupt within the model's first second of speech.
         if ratio > self.coupling:
             self.coupling = min(4.0, self.coupling + self._rise * (ratio - self.coupling))
+        elif speaker_now and ratio < self.coupling / 10:
+            self.coupling = max(0.001, self.coupling * self._fast_decay)
         else:
             self.coupling = max(0.001, self.coupling * self._decay)
 
@@ -267,6 +277,10 @@ class EchoHandledIn:
         await self.mic.close()
 
 
+NEGLIGIBLE_COUPLING = 0.1
+"""Echo 20 dB or more below the far end: too quiet for the service's voice detector to take for the user."""
+
+
 class CancelThenGate:
     """`cancel`: WebRTC AEC, with a guard against the moments it fails.
 
@@ -301,7 +315,13 @@ class CancelThenGate:
         if self.tap is not None:
             self.tap.append(cancelled)
         talking_over = self.gate.decide(near)
-        if talking_over or _rms(cancelled) <= self._residual_ratio * _rms(near):
+        removed_most = _rms(cancelled) <= self._residual_ratio * _rms(near)
+        if talking_over and removed_most and self.gate.coupling <= NEGLIGIBLE_COUPLING:
+            # AEC3 suppresses near-end speech while it has seen no echo path (a headset, a distant speaker):
+            # when the gate has learned that the microphone hears (almost) nothing of the speaker, the
+            # user's own words are the raw block.
+            return near
+        if talking_over or removed_most:
             return cancelled
         return np.zeros_like(cancelled)
 

@@ -236,13 +236,6 @@ def test_spoken_conversation_through_handovers_and_a_barge_in(tmp_path: Path, em
 
 
 @pytest.mark.skipif(not livekit_available(), reason="audio.echo: cancel needs the [aec] extra (livekit)")
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead: audio.echo: cancel (what `auto` picks with the [aec] extra) with no echo in the microphone (a "
-    "headset, a distant speaker, the rig) loses the user's barge-in while the model talks: WebRtcCanceller (AEC3, "
-    "runtime/audio/echo.py) removes 20-38 dB of near-end speech during playback until it turns transparent after "
-    "~7 s of far end; CancelThenGate passes that suppressed output even when its gate sees the user talking over",
-)
 def test_barge_in_words_reach_the_model_through_echo_cancellation(tmp_path: Path, emulator: Emulator) -> None:
     daemon = start_agent(tmp_path, emulator, "cancel")
     try:
