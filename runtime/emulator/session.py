@@ -56,6 +56,8 @@ class LiveSession:
         self._replies: set[anyio.CancelScope] = set()
         self._turn_lock = anyio.Lock()
         self._generating = False
+        self._closing = False
+        """Our close frame is out: the receive loop only records what still arrives, until the socket ends."""
 
     async def run(self) -> None:
         conversation: Conversation | None = None
@@ -128,6 +130,8 @@ class LiveSession:
         try:
             async for raw in self._ws:
                 payload = self._load(raw)
+                if self._closing:
+                    continue
                 message = normalize(payload, "BidiGenerateContentClientMessage", "")
                 if len(message) != 1:
                     raise ProtocolViolation(INVALID_ARGUMENT, "Exactly one message kind must be set.")
@@ -284,7 +288,8 @@ class LiveSession:
         except ConnectionClosed:
             if self._tg is None:
                 raise
-            self._tg.cancel_scope.cancel()
+            if not self._closing:
+                self._tg.cancel_scope.cancel()
             await anyio.lowlevel.checkpoint()
 
     async def _timers(self) -> None:
@@ -331,10 +336,14 @@ class LiveSession:
                 await self._ws.send(b"{not json")
 
     async def _close(self, code: int, reason: str) -> None:
+        # Frames the client sent before it saw our close frame still reach us (TCP delivers them ahead of the
+        # client's own close frame): the receive loop keeps recording them until the socket ends, so the
+        # record shows every frame that arrived, as the service's input would.
+        self._closing = True
         with anyio.CancelScope(shield=True):
             await self._ws.close(code, clip_reason(reason))
         logger.info("connection %d: closed with %d %s", self._number, code, reason)
-        self._cancel()
+        # The receive loop ends by itself once the last frame is read; `run` then ends the other tasks.
 
     def _cancel(self) -> None:
         if self._tg is not None:

@@ -27,12 +27,12 @@ def test_not_one_microphone_frame_is_lost_at_a_planned_handover(chaos: ChaosResu
     assert chaos.lost_at("goAway") == 0, [g for g in chaos.gaps if g.label == "goAway"]
 
 
-def test_a_going_away_close_loses_at_most_the_frame_in_flight(chaos: ChaosResult) -> None:
-    """The service closing with 1001 is not planned by the client: a frame sent after the server's close frame
-    left, and before the client saw it, is not replayed (the uplink sends at most once). Observed: 0 in every
-    run so far, 1 frame in ~7 % of the 1011 closes, which take the same path."""
-    closes = chaos.injected().get("close 1001", 0)
-    assert chaos.lost_at("close 1001") <= closes, [g for g in chaos.gaps if g.label == "close 1001"]
+def test_not_one_microphone_frame_is_lost_at_a_going_away_close(chaos: ChaosResult) -> None:
+    """The service closing with 1001 is not planned by the client: frames it sent before it saw the close frame
+    still reach the server (the emulator records them while the close handshake runs), and a frame whose send
+    failed is sent again on the next connection."""
+    assert chaos.injected().get("close 1001", 0) >= 1
+    assert chaos.lost_at("close 1001") == 0, [g for g in chaos.gaps if g.label == "close 1001"]
 
 
 def test_a_missing_microphone_file_is_waited_for_and_picked_up_again(chaos: ChaosResult) -> None:
