@@ -67,6 +67,7 @@ def _collect(paths: list[Path]) -> tuple[list[Path], str]:
 
 def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) -> list[RuntimeConfigError]:
     """Every error and warning of the files, plus agent names used twice within one directory."""
+    from runtime.errors import RuntimeConfigError
     from runtime.loader import ConfigErrors, LoadedAgent, duplicate_names, load_agent
 
     findings: list[RuntimeConfigError] = []
@@ -74,8 +75,15 @@ def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) ->
     for file in files:
         try:
             agent = load_agent(file, secrets_dir=secrets_dir, strict=strict)
+            if agent.spec.activity.mode == "wake_word":
+                from runtime.daemon.microphones import check_wake
+
+                check_wake(agent)  # the wake-word model and earcon check the daemon makes when it loads a file
         except ConfigErrors as failure:
             findings.extend(failure.errors)
+            continue
+        except RuntimeConfigError as failure:
+            findings.append(failure)
             continue
         findings.extend(agent.warnings)
         by_directory.setdefault(file.resolve().parent, []).append(agent)

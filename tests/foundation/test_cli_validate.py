@@ -189,3 +189,12 @@ def test_pre_commit_hook_runs_runtime_validate_on_yaml_files() -> None:
     assert (hook["id"], hook["entry"], hook["language"]) == ("runtime-validate", "runtime validate", "python")
     pattern = re.compile(hook["files"])
     assert pattern.search("agents/kitchen.yaml") and pattern.search("x.yml") and not pattern.search("kitchen_tools.py")
+
+
+def test_a_wake_word_model_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, f"model: {MODEL}\nactivity:\n  mode: wake_word\n  wake: {{model: models/missing.tflite}}\n")
+    result = runtime("validate", path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith(f"{path.resolve()}: error: ") or result.stdout.startswith(f"{path}: error: ")
+    assert "missing.tflite" in result.stdout and "does not exist" in result.stdout
+    assert "Traceback" not in result.stderr
