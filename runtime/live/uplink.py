@@ -170,7 +170,7 @@ def frame_sender(live: AsyncSession) -> Callable[[bytes], Awaitable[None]]:
     building and validating pydantic models for every 20 ms block; the SDK's own call on Vertex AI."""
     ws = getattr(live, "_ws", None)
     client = getattr(live, "_api_client", None)
-    if ws is not None and client is not None and getattr(client, "vertexai", None) is False:
+    if ws is not None and client is not None and not getattr(client, "vertexai", True):  # the SDK's own test
         raw_send: Callable[[str], Awaitable[None]] = ws.send
 
         async def send_json(pcm: bytes) -> None:

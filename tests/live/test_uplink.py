@@ -118,7 +118,7 @@ class _CapturingSocket:
         self.sent.append(text)
 
 
-def _sdk_session(vertexai: bool) -> tuple[Any, _CapturingSocket]:
+def _sdk_session(vertexai: bool | None) -> tuple[Any, _CapturingSocket]:
     from google.genai.live import AsyncSession
 
     class _Client:
@@ -137,15 +137,32 @@ def _sdk_session(vertexai: bool) -> tuple[Any, _CapturingSocket]:
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 640, 641, 642])
 async def test_the_fast_audio_frame_is_what_the_sdk_would_send(size: int) -> None:
     """The pre-serialised frame equals `send_realtime_input(audio=Blob(...))` byte for byte."""
+    await _compare_with_the_sdk(size, vertexai=False)
+
+
+@pytest.mark.anyio
+async def test_a_gemini_api_client_takes_the_fast_path() -> None:
+    """A real client for the Gemini API leaves `vertexai` at None, not False."""
+    from google import genai
+
+    client = genai.Client(api_key="not-a-real-key")
+    assert not client._api_client.vertexai
+    await _compare_with_the_sdk(640, vertexai=client._api_client.vertexai, fast=True)
+
+
+async def _compare_with_the_sdk(size: int, *, vertexai: bool | None, fast: bool = False) -> None:
     from google.genai import types
 
     from runtime.live.uplink import MIC_MIME_TYPE, audio_frame_json, frame_sender
 
     pcm = bytes((i * 37 + 251) % 256 for i in range(size))  # covers the URL-safe base64 characters
-    live, ws = _sdk_session(vertexai=False)
+    live, ws = _sdk_session(vertexai)
     await live.send_realtime_input(audio=types.Blob(data=pcm, mime_type=MIC_MIME_TYPE))
-    await frame_sender(live)(pcm)
+    sender = frame_sender(live)
+    await sender(pcm)
     assert ws.sent[0] == ws.sent[1] == audio_frame_json(pcm)
+    if fast:
+        assert sender.__name__ == "send_json"
 
 
 @pytest.mark.anyio
