@@ -26,6 +26,10 @@ from runtime.audio.selection import Kind, choose_device, choose_format
 from runtime.errors import DeviceError
 
 READ_POLL_S = 0.25
+START_BUFFER_MS = 40
+"""The speaker's jitter buffer starts a turn at this (or `buffer_ms` if smaller) and grows after underruns."""
+BUFFER_DECAY_S = 20
+"""Seconds of audio played without an underrun before the jitter buffer shrinks by one period."""
 """A waiting `read` re-checks the device at least this often."""
 
 
@@ -269,10 +273,14 @@ class SoundDeviceOut:
         self._resampler = _Resampler(SPEAKER_RATE_HZ, SPEAKER_RATE_HZ)
 
     def _new_playback(self, rate_hz: int) -> PlaybackBuffer:
+        period = rate_hz * self.period_ms // 1000
         return PlaybackBuffer(
             capacity_frames=rate_hz * 120,
             prebuffer_frames=rate_hz * self.buffer_ms // 1000,
             fade_frames=int(rate_hz * self.fade_ms / 1000),
+            start_frames=rate_hz * START_BUFFER_MS // 1000,
+            step_frames=period,
+            decay_frames=rate_hz * BUFFER_DECAY_S,
         )
 
     @property

@@ -3,9 +3,13 @@
 The event loop calls `write`, `flush` and `end_of_turn`; the output callback calls `render` once per period.
 The arithmetic is pure (no clock, no device), so tests drive `render` directly.
 
-- A turn starts playing once `prebuffer_frames` are queued (absorbs network jitter), or at once when the
-  turn is already complete (`end_of_turn`), so a short reply's tail is never held back.
+- A turn starts playing once `target_frames` are queued (absorbs network jitter), or at once when the
+  turn is already complete (`end_of_turn`), so a short reply's tail is never held back. The prebuffer is
+  applied only there: once playing, the callback takes whatever is queued, so steady-state delay is what was
+  queued at the start plus whatever the server sends ahead of real time.
 - A callback that runs dry in the middle of a turn plays silence, counts an underrun and prebuffers again.
+- Adaptive (`start_frames` given): the target starts small, grows by `step_frames` after each underrun up
+  to `prebuffer_frames`, and shrinks by a step after every `decay_frames` played without one.
 - `flush` (barge-in, new turn) fades out what is playing over `fade_frames` and silences the rest within
   the very next callback; audio written after the flush is kept and starts a new turn.
 """
@@ -23,9 +27,25 @@ NO_MARK = -1
 class PlaybackBuffer:
     """Jitter buffer state shared by one writer (event loop) and one reader (output callback)."""
 
-    def __init__(self, capacity_frames: int, prebuffer_frames: int, fade_frames: int) -> None:
+    def __init__(
+        self,
+        capacity_frames: int,
+        prebuffer_frames: int,
+        fade_frames: int,
+        *,
+        start_frames: int | None = None,
+        step_frames: int = 0,
+        decay_frames: int = 0,
+    ) -> None:
         self.ring = Int16Ring(capacity_frames)
         self.prebuffer_frames = max(0, min(prebuffer_frames, capacity_frames))
+        """The largest prebuffer (the fixed one when not adaptive)."""
+        self.start_frames = self.prebuffer_frames if start_frames is None else min(start_frames, self.prebuffer_frames)
+        self.step_frames = max(0, step_frames)
+        self.decay_frames = max(1, decay_frames)
+        self.target_frames = self.start_frames
+        """What a turn waits for before it plays (set by the reader)."""
+        self._clean_frames = 0  # played since the last underrun or the last shrink
         self.fade_frames = max(0, fade_frames)
         self._ramp: npt.NDArray[np.float32] = np.linspace(1.0, 0.0, self.fade_frames + 2, dtype=np.float32)[1:-1]
         self._scratch: npt.NDArray[np.float32] = np.zeros(max(1, self.fade_frames), dtype=np.float32)
@@ -86,7 +106,7 @@ class PlaybackBuffer:
         queued = ring.written - ring.consumed
         turn_complete = self._turn_end_mark > ring.consumed
         if not self.started:
-            if queued == 0 or (queued < self.prebuffer_frames and not turn_complete):
+            if queued == 0 or (queued < self.target_frames and not turn_complete):
                 out[:] = 0
                 return 0
             self.started = True
@@ -95,8 +115,21 @@ class PlaybackBuffer:
             out[played:] = 0
             if self._turn_end_mark < ring.written:
                 self.underruns += 1
+                self._grow()
             self.started = False
+        elif self.step_frames:
+            self._settle(played)
         return played
+
+    def _grow(self) -> None:
+        self.target_frames = min(self.prebuffer_frames, self.target_frames + self.step_frames)
+        self._clean_frames = 0
+
+    def _settle(self, played: int) -> None:
+        self._clean_frames += played
+        if self._clean_frames >= self.decay_frames:
+            self._clean_frames = 0
+            self.target_frames = max(self.start_frames, self.target_frames - self.step_frames)
 
     def _render_flush(self, out: Samples, flush_mark: int) -> int:
         ring = self.ring

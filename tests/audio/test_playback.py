@@ -93,3 +93,51 @@ def test_a_full_buffer_refuses_and_counts_instead_of_blocking() -> None:
     buffer = PlaybackBuffer(capacity_frames=1000, prebuffer_frames=0, fade_frames=0)
     buffer.write(tone(1500))
     assert buffer.rejected_frames == 500 and buffer.queued_frames == 1000
+
+
+def make_adaptive(start: int = 480, most: int = 1440, decay: int = 4 * PERIOD) -> PlaybackBuffer:
+    return PlaybackBuffer(capacity_frames=24_000 * 10, prebuffer_frames=most, fade_frames=96,
+                          start_frames=start, step_frames=PERIOD, decay_frames=decay)
+
+
+def test_an_adaptive_buffer_starts_a_turn_at_its_small_target() -> None:
+    buffer = make_adaptive()
+    buffer.write(tone(PERIOD))
+    _, played = render(buffer)
+    assert played == PERIOD and buffer.target_frames == 480
+
+
+def test_each_underrun_grows_the_adaptive_target_up_to_the_largest_prebuffer() -> None:
+    buffer = make_adaptive()
+    targets = []
+    for _ in range(4):
+        buffer.write(tone(buffer.target_frames + 100))
+        while render(buffer)[1] == PERIOD:
+            pass  # the last render ran dry mid-turn
+        targets.append(buffer.target_frames)
+    assert buffer.underruns == 4
+    assert targets == [960, 1440, 1440, 1440]
+    buffer.write(tone(960))
+    _, played = render(buffer)
+    assert played == 0, "after the underruns a turn waits for the grown target"
+
+
+def test_the_adaptive_target_shrinks_after_clean_playback_but_not_below_its_start() -> None:
+    buffer = make_adaptive()
+    buffer.write(tone(480))
+    render(buffer)
+    render(buffer)  # underrun: the target grows to 960
+    assert buffer.target_frames == 960
+    buffer.write(tone(PERIOD * 12))
+    for _ in range(12):
+        render(buffer)
+    assert buffer.target_frames == 480, "four clean periods shrink the target by one step, down to its start"
+
+
+def test_a_fixed_buffer_never_adapts() -> None:
+    buffer = make(prebuffer=480)
+    for _ in range(3):
+        buffer.write(tone(480))
+        render(buffer)
+        render(buffer)
+    assert buffer.underruns == 3 and buffer.target_frames == 480
