@@ -300,4 +300,4 @@ async def _send_one(
 def is_voice(pcm: bytes) -> bool:
     """A block loud enough to be someone talking (a coarse energy check: handover timing, the watchdog)."""
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-    return bool(samples.size) and float(np.sqrt(np.mean(samples * samples))) >= VOICE_RMS
+    return bool(samples.size) and float(np.dot(samples, samples)) >= VOICE_RMS * VOICE_RMS * samples.size
