@@ -124,6 +124,8 @@ class WebRtcCanceller:
 
 NO_ECHO_FORGET_DB_PER_S = 30.0
 """How fast the gate forgets the echo it assumed when the speaker plays and the microphone stays silent."""
+NO_ECHO_AFTER_MS = 240
+"""Speaker playing this long with a silent microphone means no echo path (longer than any echo delay)."""
 
 
 def _rms(samples: Samples) -> float:
@@ -165,6 +167,8 @@ class DoubleTalkGate:
         self._speech_rms = speech_rms
         self._decay = 10 ** (-forget_db_per_s * block_ms / 1000 / 20)
         self._fast_decay = 10 ** (-NO_ECHO_FORGET_DB_PER_S * block_ms / 1000 / 20)
+        self._no_echo_blocks = max(1, NO_ECHO_AFTER_MS // block_ms)
+        self._silent_while_playing = 0
         self._rise = 0.05 * block_ms / 20
         self.coupling = 0.5
         """Learned echo level relative to the far end (linear amplitude ratio)."""
@@ -210,15 +214,20 @@ class DoubleTalkGate:
     def _learn(self, ratio: float, *, speaker_now: bool) -> None:
         # Slow both ways: a user talking just below the margin must not ratchet the estimate up, and the
         # moments before a delayed echo arrives (ratio near 0) must not pull it down (about -2 dB a second).
-        # One exception: the speaker plays in this very block and the microphone hears a tenth of the echo
-        # assumed or less; then there is no echo path (a headset, a distant speaker) and the estimate drops
+        # One exception: the speaker has played for NO_ECHO_AFTER_MS while the microphone heard a tenth of the
+        # echo assumed or less; then there is no echo path (a headset, a distant speaker) and the estimate drops
         # fast, so a user can interrupt within the model's first second of speech.
         if ratio > self.coupling:
             self.coupling = min(4.0, self.coupling + self._rise * (ratio - self.coupling))
-        elif speaker_now and ratio < self.coupling / 10:
-            self.coupling = max(0.001, self.coupling * self._fast_decay)
+        elif ratio < self.coupling / 10:
+            # Blocks where the speaker paused neither prove nor disprove an echo path: they only don't count.
+            self._silent_while_playing += 1 if speaker_now else 0
+            fast = self._silent_while_playing >= self._no_echo_blocks
+            self.coupling = max(0.001, self.coupling * (self._fast_decay if fast else self._decay))
+            return
         else:
             self.coupling = max(0.001, self.coupling * self._decay)
+        self._silent_while_playing = 0
 
 
 class EchoHandledIn:
