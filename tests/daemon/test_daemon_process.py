@@ -140,6 +140,7 @@ def test_invalid_files_and_a_tool_module_that_raises_at_import_are_reported_and_
         reload_cycle(daemon, lambda: save_atomically(agents / "gamma_tools.py", "raise ImportError('half-saved')\n"),
                      "no change")
         daemon.wait_line(r"gamma\.yaml:\d+:\d+: error: .*half-saved.*keeps running on its last good version")
+        daemon.wait_line(r"\bgamma: running \(start #1")  # stderr is read by a thread: it may lag under load
         assert starts(daemon, "gamma") == 1
         assert daemon.stop() == 0
     finally:
