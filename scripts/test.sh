@@ -13,5 +13,10 @@ echo "[test] ruff" >&2
 .venv/bin/ruff check runtime tests bench
 echo "[test] mypy --strict runtime" >&2
 .venv/bin/mypy runtime
+if [ $# -eq 0 ]; then
+    echo "[test] reliability figures (chaos, soak, fuzzing, hostile input) -> docs/reliability.md" >&2
+    .venv/bin/python -m tests.chaos.report --quick --markdown docs/reliability.md
+    cat docs/reliability.md
+fi
 echo "[test] pytest" >&2
 .venv/bin/python -m pytest -q "$@"
