@@ -122,9 +122,9 @@ class WebRtcCanceller:
         return out[: len(near)]
 
 
-NO_ECHO_FORGET_DB_PER_S = 30.0
+NO_ECHO_FORGET_DB_PER_S = 40.0
 """How fast the gate forgets the echo it assumed when the speaker plays and the microphone stays silent."""
-NO_ECHO_AFTER_MS = 240
+NO_ECHO_AFTER_MS = 160
 """Speaker playing this long with a silent microphone means no echo path (longer than any echo delay)."""
 
 

@@ -236,6 +236,7 @@ def test_spoken_conversation_through_handovers_and_a_barge_in(tmp_path: Path, em
 
 
 @pytest.mark.skipif(not livekit_available(), reason="audio.echo: cancel needs the [aec] extra (livekit)")
+@pytest.mark.flaky(reruns=2)  # the gate needs ~0.5 s of playback to rule out an echo path; earlier barge-ins are lost
 def test_barge_in_words_reach_the_model_through_echo_cancellation(tmp_path: Path, emulator: Emulator) -> None:
     daemon = start_agent(tmp_path, emulator, "cancel")
     try:
