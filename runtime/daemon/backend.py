@@ -86,7 +86,8 @@ async def open_endpoint(options: BackendOptions, *, banner: TextIO | None = None
 
     scenario = options.scenario or bundled("demo-scenario.yaml")
     faults = load_faults(options.faults) if options.faults else ()
-    async with serve(EmulatorOptions(port=0, scenario=scenario, faults=faults)) as emulator:
+    # keep_history=False: a daemon runs for months; the emulator must not keep every frame it received.
+    async with serve(EmulatorOptions(port=0, scenario=scenario, faults=faults, keep_history=False)) as emulator:
         if options.backend == "auto":
             print(EMULATOR_BANNER.format(scenario=scenario.name), file=banner or sys.stderr, flush=True)
         log.warning("backend: built-in emulator at %s (scenario %s)", emulator.base_url, scenario)
