@@ -7,6 +7,7 @@ speaker and nothing sent is in doubt. On cancellation the socket is closed with 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 2.0
+SETUP_TIMEOUT_S = 20.0
+"""The SDK waits for `setupComplete` with no deadline of its own: a server that accepts the socket and then
+says nothing would hold the session forever. Past this, the attempt ends and is retried like a drop."""
 RESUMABLE_POLL_S = 0.02
 
 
@@ -82,7 +86,11 @@ async def connect_once(session: AgentSession, *, on_ready: Callable[[], None]) -
     ready = False
     try:
         client = await session.endpoint.client()
-        async with client.aio.live.connect(model=session.spec.model, config=session.live_config()) as live:
+        async with contextlib.AsyncExitStack() as stack:
+            with anyio.fail_after(SETUP_TIMEOUT_S):
+                live = await stack.enter_async_context(
+                    client.aio.live.connect(model=session.spec.model, config=session.live_config())
+                )
             ready = True
             session.connection_ready()
             on_ready()
