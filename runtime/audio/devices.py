@@ -26,11 +26,11 @@ from runtime.audio.selection import Kind, choose_device, choose_format
 from runtime.errors import DeviceError
 
 READ_POLL_S = 0.25
+"""A waiting `read` re-checks the device at least this often."""
 START_BUFFER_MS = 40
 """The speaker's jitter buffer starts a turn at this (or `buffer_ms` if smaller) and grows after underruns."""
 BUFFER_DECAY_S = 20
 """Seconds of audio played without an underrun before the jitter buffer shrinks by one period."""
-"""A waiting `read` re-checks the device at least this often."""
 
 
 def import_sounddevice() -> Any:

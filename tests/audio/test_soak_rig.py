@@ -15,6 +15,7 @@ from tests.audio.rig import feed_microphone, needs_rig, rms, sine, speech
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow, needs_rig, pytest.mark.anyio]
 SOAK_S = float(os.environ.get("RUNTIME_AUDIO_SOAK_S", "60"))
+FIRST_BURST = 24_000 * 120 // 1000
 
 
 class Clock:
@@ -38,19 +39,26 @@ class Clock:
 async def talk(
     speaker: SoundDeviceOut, seconds: float, turn_starts: list[tuple[int, float]], flushes: list[float]
 ) -> None:
-    """The model: 3 s turns in 40-120 ms network bursts, one second apart; turns 2, 5, 8... are interrupted."""
+    """The model: 3 s turns one second apart; turns 2, 5, 8... are interrupted.
+
+    Like the service, a turn's first 120 ms come at once and the rest in 40-120 ms bursts on a schedule
+    faster than real time (absolute, so a late wake-up of this task is not carried into the next burst).
+    The writer is then always ahead of the speaker: an underrun here means the port path stalled.
+    """
     rng = np.random.default_rng(1)
     voice = sine(330.0, 3.0, 24_000, level=0.3)
     deadline = time.monotonic() + seconds
     turn = 0
     while time.monotonic() < deadline - 4:
         turn_starts.append((speaker.written_frames, time.monotonic()))
-        sent = 0
+        start, sent = time.monotonic(), FIRST_BURST
+        speaker.write(voice[:sent].tobytes())
         while sent < len(voice):
+            due = start + 0.75 * (sent - FIRST_BURST) / 24_000  # keeps the writer >= 120 ms ahead
+            await anyio.sleep(max(0.0, due - time.monotonic()))
             burst = int(24_000 * rng.uniform(0.04, 0.12))
             speaker.write(voice[sent : sent + burst].tobytes())
             sent += burst
-            await anyio.sleep(burst / 24_000 * 0.75)  # the service sends faster than real time
         if turn % 3 == 1:
             flushes.append(time.monotonic())
             speaker.flush()
