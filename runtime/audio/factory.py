@@ -37,7 +37,7 @@ def open_ports(audio: Audio, *, base_dir: Path, agent: str) -> tuple[AudioIn, Au
         from runtime.audio.echo import EchoHandledIn, make_processor, resolve_mode
 
         mode = resolve_mode(audio.echo)
-        log.debug("%s: echo handling %s (audio.echo: %s)", agent, mode, audio.echo)
+        log.debug("echo handling %s (audio.echo: %s)", mode, audio.echo, extra={"agent": agent})
         processor = make_processor(mode, block_frames=block_frames, delay_ms=80)
         if processor is not None:
             return EchoHandledIn(mic, speaker, processor), speaker

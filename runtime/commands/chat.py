@@ -40,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
 
     import anyio
 
+    from runtime.daemon.logs import own_stderr
     from runtime.errors import AgentRuntimeError, RuntimeConfigError
     from runtime.loader import ConfigErrors, load_agent
 
+    own_stderr()  # PortAudio's initialisation moves descriptor 2 away for a moment
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

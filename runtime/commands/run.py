@@ -54,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.daemon.app import main, options_from_env
     from runtime.daemon.backend import BackendOptions
-    from runtime.daemon.logs import setup_logging
+    from runtime.daemon.logs import own_stderr, setup_logging
 
+    own_stderr()
     setup_logging(args.log_format, level=logging.DEBUG if args.verbose else logging.INFO)
     options = options_from_env(
         agents_dir=args.agents_dir,

@@ -104,6 +104,24 @@ def under_journald(env: Mapping[str, str], stream: TextIO) -> bool:
     return value == f"{stat.st_dev}:{stat.st_ino}"
 
 
+def own_stderr() -> None:
+    """Give Python's `sys.stderr` a private duplicate of file descriptor 2 (a no-op when it has none).
+
+    `sounddevice` points descriptor 2 at /dev/null, for the whole process, while PortAudio initialises (to
+    hide ALSA's complaints) — at import and at every device re-scan, which the daemon runs from a worker
+    thread while an agent waits for its microphone. Every line logged meanwhile by any agent was lost. A
+    duplicate refers to the same pipe or journald stream but is not moved by `dup2(…, 2)`.
+    """
+    try:
+        descriptor = os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # no real descriptor (embedded, captured by a test runner)
+        return
+    sys.stderr.flush()
+    sys.stderr = os.fdopen(
+        descriptor, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace"
+    )
+
+
 def setup_logging(log_format: LogFormat = "text", *, level: int = logging.INFO, stream: TextIO | None = None) -> None:
     """Route every `runtime` logger to stderr in the chosen format, secrets redacted."""
     stream = stream or sys.stderr

@@ -139,7 +139,7 @@ class TalkingSession:
 
     async def _follow_button(self) -> None:
         async for talking in self._button.states():
-            log.info("%s: %s", self.session.name, "talking" if talking else "done talking")
+            log.info("talking" if talking else "done talking", extra={"agent": self.session.name})
             self.session.set_talking(talking)
 
 
@@ -155,7 +155,7 @@ def stream_end_on_leave(session: AgentSession) -> ConversationListener:
         elif in_conversation:
             in_conversation = False
             session.uplink.push_mark(Message("audio_stream_end", _send_stream_end))
-            log.debug("%s: audioStreamEnd queued (%s)", session.name, event.reason)
+            log.debug("audioStreamEnd queued (%s)", event.reason, extra={"agent": session.name})
 
     return listener
 

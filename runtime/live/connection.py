@@ -150,8 +150,8 @@ async def _close_when_asked(name: str, live: AsyncSession, link: Link, serving: 
     with anyio.move_on_after(CLOSE_TIMEOUT_S):
         await live.close()
     await anyio.sleep(CLOSE_TIMEOUT_S)  # normally cancelled first: the receiver ends and stops the group
-    logger.warning("%s: the server did not finish closing within %.0f s; aborting the connection", name,
-                   2 * CLOSE_TIMEOUT_S)
+    logger.warning("the server did not finish closing within %.0f s; aborting the connection", 2 * CLOSE_TIMEOUT_S,
+                   extra={"agent": name})
     _abort(live)
     serving.cancel()
 
@@ -197,5 +197,5 @@ async def _receive(session: AgentSession, live: AsyncSession, link: Link) -> End
     except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         # A malformed frame (the SDK's parser raises all four, e.g. on a JSON string or deeply nested JSON):
         # start over on a clean connection.
-        logger.warning("%s: malformed message from the server: %.200s", session.name, exc)
+        logger.warning("malformed message from the server: %.200s", exc, extra={"agent": session.name})
         return Ending(Recovery.RESUME, None, f"malformed message: {type(exc).__name__}")

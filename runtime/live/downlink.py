@@ -77,7 +77,7 @@ class Downlink:
         self.audio_out.flush()
         self.in_turn = False
         self.stats.interruptions.append(time.monotonic())
-        logger.info("%s: interrupted by the user", self.agent)
+        logger.info("interrupted by the user", extra={"agent": self.agent})
         self.events.state(self.agent, "interrupted")
 
     def usage(self, metadata: types.UsageMetadata) -> None:

@@ -83,6 +83,8 @@ class AgentSession:
     ) -> None:
         self.spec = spec
         self.name = name
+        self._log = {"agent": name}
+        """`extra=` for log lines: the agent's name, shown by the log format."""
         self.base_dir = base_dir
         self.endpoint = endpoint
         self.audio_in = audio_in
@@ -221,16 +223,16 @@ class AgentSession:
             return 0.0
         self.stats.reconnects += 1
         if ending.recovery is Recovery.FATAL:
-            logger.error("%s: %s; retrying in %.1f s", self.name, ending.describe(),
-                         self.policy.fatal_retry_s * fatal_repeat)
+            logger.error("%s; retrying in %.1f s", ending.describe(), self.policy.fatal_retry_s * fatal_repeat,
+                         extra=self._log)
             self.events.state(self.name, "error", ending.describe())
             return self.policy.fatal_retry_s * fatal_repeat
         if ending.recovery is Recovery.FRESH:
-            logger.warning("%s: the stored session is gone (%s); starting a new conversation", self.name,
-                           ending.reason)
+            logger.warning("the stored session is gone (%s); starting a new conversation", ending.reason,
+                           extra=self._log)
             self._forget_handle()
         delay = backoff.next_delay()
-        logger.warning("%s: connection ended (%s); reconnecting in %.2f s", self.name, ending.describe(), delay)
+        logger.warning("connection ended (%s); reconnecting in %.2f s", ending.describe(), delay, extra=self._log)
         self.events.state(self.name, "reconnecting", ending.describe())
         return delay
 
@@ -245,7 +247,7 @@ class AgentSession:
         if self._handover_started is not None:
             self.stats.handovers.append(self._last_received - self._handover_started)
             self._handover_started = None
-        logger.info("%s: connected (%s)", self.name, "resumed" if self._handle else "new session")
+        logger.info("connected (%s)", "resumed" if self._handle else "new session", extra=self._log)
         self.events.state(self.name, "ready")
 
     def live_config(self) -> types.LiveConnectConfig:
@@ -283,8 +285,8 @@ class AgentSession:
             return
         link.go_away_at = time.monotonic()
         deadline_s = goaway_deadline_s(go_away.time_left, margin_s=self.policy.goaway_margin_s)
-        logger.info("%s: goAway (time left %s); handing over within %.1f s", self.name, go_away.time_left,
-                    deadline_s)
+        logger.info("goAway (time left %s); handing over within %.1f s", go_away.time_left, deadline_s,
+                    extra=self._log)
         link.arm_timer(deadline_s)
 
     def _on_resumption_update(self, update: types.LiveServerSessionResumptionUpdate, link: Link) -> None:
@@ -313,7 +315,7 @@ class AgentSession:
     def hand_over(self, link: Link, why: str) -> None:
         if link.closing.is_set():
             return
-        logger.info("%s: handing over to a new connection (%s)", self.name, why)
+        logger.info("handing over to a new connection (%s)", why, extra=self._log)
         self.events.state(self.name, "handover", why)
         self._handover_started = time.monotonic()
         link.request_close(handover=True)
@@ -327,7 +329,7 @@ class AgentSession:
                 await anyio.to_thread.run_sync(self.store.save, handle)
                 self._saved_handle = handle
             except OSError as exc:
-                logger.warning("%s: cannot store the resumption handle in %s: %s", self.name, self.store.path, exc)
+                logger.warning("cannot store the resumption handle in %s: %s", self.store.path, exc, extra=self._log)
 
     def _forget_handle(self) -> None:
         self._handle = None
@@ -335,7 +337,7 @@ class AgentSession:
         try:
             self.store.clear()
         except OSError as exc:
-            logger.warning("%s: cannot remove %s: %s", self.name, self.store.path, exc)
+            logger.warning("cannot remove %s: %s", self.store.path, exc, extra=self._log)
 
     # -- tools ------------------------------------------------------------------------------------
 
@@ -359,7 +361,7 @@ class AgentSession:
             finally:
                 self._tool_scopes.pop(call_id, None)
         if scope.cancelled_caught:
-            logger.info("%s: tool %s (%s) cancelled by the model", self.name, name, call_id)
+            logger.info("tool %s (%s) cancelled by the model", name, call_id, extra=self._log)
             self.events.state(self.name, "tool_cancelled", f"{name} ({call_id})")
             return
         tool = self._tools.tools.get(name)

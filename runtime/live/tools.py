@@ -56,11 +56,11 @@ class ToolRunner:
         ok = "error" not in result
         outcome = ToolOutcome(name=name, call_id=call_id, args=args, result=result, duration_s=duration_s, ok=ok)
         if ok:
-            logger.info("%s: tool %s (%s) ok in %.3f s", self.agent, name, call_id, duration_s)
+            logger.info("tool %s (%s) ok in %.3f s", name, call_id, duration_s, extra={"agent": self.agent})
         else:
-            logger.warning("%s: tool %s (%s) failed in %.3f s: %s", self.agent, name, call_id, duration_s,
-                           result["error"])
-        logger.debug("%s: tool %s (%s) args %s", self.agent, name, call_id, args)
+            logger.warning("tool %s (%s) failed in %.3f s: %s", name, call_id, duration_s, result["error"],
+                           extra={"agent": self.agent})
+        logger.debug("tool %s (%s) args %s", name, call_id, args, extra={"agent": self.agent})
         return outcome
 
     async def _result(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +81,7 @@ class ToolRunner:
         except ToolCallError as exc:
             return {"error": str(exc)}
         except Exception as exc:
-            logger.debug("%s: tool %s raised", self.agent, name, exc_info=True)
+            logger.debug("tool %s raised", name, exc_info=True, extra={"agent": self.agent})
             return {"error": f"{type(exc).__name__}: {exc}"}
 
     @staticmethod

@@ -153,7 +153,8 @@ class Uplink:
         self._frames -= 1
         self.dropped_frames += 1
         if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
-            logger.warning("%s: microphone buffer full: %d blocks dropped so far", self.agent, self.dropped_frames)
+            logger.warning("microphone buffer full: %d blocks dropped so far", self.dropped_frames,
+                           extra={"agent": self.agent})
 
 
 async def send_item(live: AsyncSession, item: Item) -> None:
@@ -290,8 +291,8 @@ async def _send_one(
     except Exception as exc:
         # The SDK refused to build the message (a tool response without an id, ...): sending it again on
         # another connection would fail the same way, so it is dropped, loudly.
-        logger.error("%s: dropping a %s the SDK cannot send: %s: %s", uplink.agent,
-                     getattr(item, "kind", "frame"), type(exc).__name__, exc)
+        logger.error("dropping a %s the SDK cannot send: %s: %s", getattr(item, "kind", "frame"), type(exc).__name__,
+                     exc, extra={"agent": uplink.agent})
         return None
     uplink.mark_sent(item)
     return None

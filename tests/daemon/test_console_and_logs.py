@@ -90,3 +90,37 @@ def test_status_names_the_agents_that_need_attention() -> None:
     assert summarize(states, 1) == "4 agents: 2 running, 1 waiting for device (desk), 1 failed (hall); 1 invalid file"
     assert summarize({}) == "0 agents"
     assert summarize({"kitchen": AgentState.BACKOFF}) == "1 agent: 1 restarting (kitchen)"
+
+
+RESCAN_WHILE_LOGGING = """
+import logging, sys, threading
+from runtime.daemon.logs import own_stderr, setup_logging
+from runtime.audio.keeper import refresh_device_list
+if sys.argv[1] == "own":
+    own_stderr()
+setup_logging("text")
+stop = threading.Event()
+def rescan() -> None:
+    while not stop.is_set():
+        refresh_device_list()  # what the daemon does while an agent waits for its microphone
+thread = threading.Thread(target=rescan)
+thread.start()
+for i in range(int(sys.argv[2])):
+    logging.getLogger("runtime.test").info("line %d", i)
+    stop.wait(0.001)
+stop.set()
+thread.join()
+"""
+
+
+def test_log_lines_survive_portaudio_moving_descriptor_2_while_it_rescans_devices() -> None:
+    import subprocess
+    import sys
+
+    lines = 1500
+    result = subprocess.run(
+        [sys.executable, "-c", RESCAN_WHILE_LOGGING, "own", str(lines)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    logged = [line for line in result.stderr.splitlines() if "runtime: line " in line]
+    assert len(logged) == lines, f"{lines - len(logged)} log lines lost"

@@ -123,9 +123,6 @@ def test_every_log_line_names_its_agent_and_carries_a_level(tmp_path: Path) -> N
     assert any(e["agent"] == "alpha" and "running" in e["msg"] for e in entries)
 
 
-# Known flake (about 1 run in 3 on a 2-core machine): the two healthy agents sometimes stay "connecting"
-# to the in-process emulator for over 15 s; under investigation (see the closing note of this work).
-@pytest.mark.flaky(reruns=2)
 def test_invalid_files_and_a_tool_module_that_raises_at_import_are_reported_and_skipped(tmp_path: Path) -> None:
     agents = make_agents(tmp_path / "agents", ["alpha", "gamma"])
     (agents / "broken.yaml").write_text("model: [unclosed\n")

@@ -279,5 +279,6 @@ async def test_calls_are_logged_with_outcome_and_duration_and_arguments_only_at_
     await tools.call("add", "c9", {"a": 41, "b": 1})
     info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
-    assert len(info) == 1 and info[0].startswith("kitchen: tool add (c9) ok in ") and "41" not in info[0]
+    assert {getattr(r, "agent", None) for r in caplog.records} == {"kitchen"}
+    assert len(info) == 1 and info[0].startswith("tool add (c9) ok in ") and "41" not in info[0]
     assert any("41" in line for line in debug)
