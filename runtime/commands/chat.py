@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runtime.daemon.logs import end_process
+
+    end_process(_run(args))  # native audio threads must not outlive a finalizing interpreter
+
+
+def _run(args: argparse.Namespace) -> int:
     import logging
 
     import anyio

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.daemon.app import main, options_from_env
     from runtime.daemon.backend import BackendOptions
-    from runtime.daemon.logs import own_stderr, setup_logging
+    from runtime.daemon.logs import end_process, own_stderr, setup_logging
 
     own_stderr()
     setup_logging(args.log_format, level=logging.DEBUG if args.verbose else logging.INFO)
@@ -74,4 +74,4 @@ def run(args: argparse.Namespace) -> int:
         insecure_permissions=args.insecure_permissions,
         print_conversation=args.demo or (sys.stdout.isatty() and "INVOCATION_ID" not in os.environ),
     )
-    return main(options)
+    end_process(main(options))

@@ -76,9 +76,9 @@ def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) ->
         try:
             agent = load_agent(file, secrets_dir=secrets_dir, strict=strict)
             if agent.spec.activity.mode == "wake_word":
-                from runtime.daemon.microphones import check_wake
+                from runtime.wake.check import check_wake
 
-                check_wake(agent)  # the wake-word model and earcon check the daemon makes when it loads a file
+                check_wake(agent.spec, agent.path)  # the same check the daemon makes when it loads a file
         except ConfigErrors as failure:
             findings.extend(failure.errors)
             continue

@@ -26,7 +26,6 @@ from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
 from runtime.daemon.microphones import (
     Microphones,
     MuteControls,
-    check_wake,
     mute_buttons,
     run_with_mute_controls,
 )
@@ -34,6 +33,7 @@ from runtime.daemon.supervisor import Runnable
 from runtime.errors import AgentRuntimeError, DeviceError
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import SessionEvents
+from runtime.wake.check import check_wake
 
 if TYPE_CHECKING:
     from runtime.live.session import RetryPolicy
@@ -175,7 +175,7 @@ def directory_reader(options: RunOptions) -> Callable[[], DirectoryState]:
 
     def load(path: Path) -> LoadedAgentLike:
         agent = load_agent(path, secrets_dir=options.secrets_dir)
-        check_wake(agent)
+        check_wake(agent.spec, agent.path)
         return agent
 
     return functools.partial(

@@ -23,13 +23,11 @@ from runtime.daemon.agentdir import LoadedAgentLike
 from runtime.daemon.console import FanOut
 from runtime.daemon.daemon import Daemon
 from runtime.daemon.supervisor import Runnable
-from runtime.errors import DeviceError, Location
+from runtime.errors import DeviceError
 from runtime.live.events import NullEvents, SessionEvents, ToolOutcome
 from runtime.live.uplink import Message
 from runtime.spec import AgentSpec
 from runtime.wake.button import parse_button, toggle_on_button
-from runtime.wake.detector import load_detector
-from runtime.wake.earcons import load_earcon
 from runtime.wake.gate import WakeGate, wake_gate_for
 from runtime.wake.lifecycle import ConversationEvent, ConversationListener, ConversationState
 from runtime.wake.mute import MutedAudioIn, MuteSwitch, toggle_on_signal
@@ -162,19 +160,6 @@ def stream_end_on_leave(session: AgentSession) -> ConversationListener:
 
 async def _send_stream_end(live: AsyncSession) -> None:
     await live.send_realtime_input(audio_stream_end=True)
-
-
-def check_wake(agent: LoadedAgentLike) -> None:
-    """A `wake_word` agent's detector and earcons, tried when its file is loaded: a missing model file or
-    backend, or an unreadable earcon, makes the file invalid (reported, the last good version kept) rather
-    than a session that fails at every restart."""
-    if agent.spec.activity.mode != "wake_word":
-        return
-    path = agent.path.resolve()
-    where = Location(str(path))
-    load_detector(agent.spec.activity.wake, where, path.parent).close()
-    load_earcon(agent.spec.conversation.start_earcon, "start", path.parent, where)
-    load_earcon(agent.spec.conversation.end_earcon, "end", path.parent, where)
 
 
 def mute_buttons(specs: Iterable[AgentSpec]) -> list[str]:
