@@ -13,7 +13,7 @@ from runtime.errors import Location, RuntimeConfigError
 if TYPE_CHECKING:
     from runtime.emulator.scenario import Scenario
 
-FAULT_ACTIONS = ("close", "drop", "delay", "garbage", "reject_setup")
+FAULT_ACTIONS = ("close", "drop", "delay", "garbage", "reject_setup", "stall_setup")
 
 
 @dataclass(frozen=True)

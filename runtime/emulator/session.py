@@ -94,6 +94,9 @@ class LiveSession:
             raise ProtocolViolation(INVALID_ARGUMENT, "Invalid JSON payload received. Only one message kind allowed.")
         for fault in self._faults("reject_setup"):
             raise ProtocolViolation(fault.code, fault.reason or UNSUPPORTED)
+        if self._faults("stall_setup"):  # an overloaded front end: the socket stays open, nothing answers
+            await self._ws.wait_closed()
+            raise ConnectionClosed(None, None)
         if self._admission.refusal:
             raise ProtocolViolation(POLICY_VIOLATION, self._admission.refusal)
         if self._admission.token is not None:

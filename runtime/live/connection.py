@@ -87,10 +87,12 @@ async def connect_once(session: AgentSession, *, on_ready: Callable[[], None]) -
     try:
         client = await session.endpoint.client()
         async with contextlib.AsyncExitStack() as stack:
-            with anyio.fail_after(SETUP_TIMEOUT_S):
+            with anyio.move_on_after(SETUP_TIMEOUT_S) as setup:
                 live = await stack.enter_async_context(
                     client.aio.live.connect(model=session.spec.model, config=session.live_config())
                 )
+            if setup.cancelled_caught:
+                raise TimeoutError(f"no setupComplete within {SETUP_TIMEOUT_S:g} s")
             ready = True
             session.connection_ready()
             on_ready()

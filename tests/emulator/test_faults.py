@@ -83,6 +83,19 @@ async def test_reject_setup_fails_connect() -> None:
     assert (caught.value.code, caught.value.details) == (1008, "Quota exceeded.")
 
 
+async def test_stall_setup_never_answers_until_the_client_gives_up() -> None:
+    import anyio
+
+    async with emulating(faults=(Fault(action="stall_setup", conn=1),)) as emulator:
+        with anyio.move_on_after(1.0) as waited:
+            async with client_for(emulator).aio.live.connect(model=MODEL, config=TEXT):
+                pass
+        assert waited.cancelled_caught, "connect() returned although setup was never answered"
+        async with client_for(emulator).aio.live.connect(model=MODEL, config=TEXT):
+            pass  # the second connection is served as usual
+        assert emulator.connections == 2
+
+
 async def test_wrong_api_key_closes_1008_and_right_key_works() -> None:
     async with emulating(api_key="right") as emulator:
         with pytest.raises(errors.APIError) as caught:

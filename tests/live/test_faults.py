@@ -99,6 +99,25 @@ async def test_a_transient_setup_rejection_is_retried(tmp_path: Path) -> None:
     assert events.states("reconnecting")
 
 
+@pytest.mark.anyio
+async def test_a_setup_that_is_never_answered_becomes_a_reconnect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runtime.live.connection
+
+    monkeypatch.setattr(runtime.live.connection, "SETUP_TIMEOUT_S", 0.5)  # 20 s in the product
+    events = Recorder()
+    options = EmulatorOptions(port=0, faults=(Fault(action="stall_setup", conn=1),))
+    async with serve(options) as emulator, running(
+        agent(response="text"), emulator, tmp_path, NullIn(), NullOut(), events=events
+    ) as session:
+        await session.send_text("still there?")
+        await events.until(lambda: bool(events.states("turn_complete")))
+        assert emulator.connections == 2
+    assert any("no setupComplete within 0.5 s" in detail for detail in events.states("reconnecting"))
+    assert "".join(events.of("text")) == "You said: still there?"
+
+
 def session_for(emulator: object, tmp_path: Path, key: str = "test-key", **spec: object) -> AgentSession:
     return AgentSession(
         agent(**spec), name="test", base_dir=tmp_path,
