@@ -9,16 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from runtime.audio.pushtotalk import (
-    EV_KEY,
-    INPUT_EVENT,
-    EvdevButton,
-    TerminalKey,
-    key_changes,
-    key_code,
-    talk_button,
-)
+from runtime.audio.pushtotalk import EvdevButton, TerminalKey, talk_button
 from runtime.errors import DeviceError
+from runtime.evdev import EV_KEY, INPUT_EVENT, key_changes, key_code
 
 pytestmark = pytest.mark.anyio
 KEY_F1 = 59
@@ -41,8 +34,10 @@ def test_presses_and_releases_of_the_key_are_found_and_repeats_and_other_keys_ig
 def test_key_names_and_numbers() -> None:
     assert key_code("KEY_F1") == KEY_F1 and key_code("key_space") == 57 and key_code("BTN_0") == 0x100
     assert key_code("248") == 248
-    with pytest.raises(DeviceError, match="unknown key"):
+    with pytest.raises(ValueError, match="unknown key"):
         key_code("KEY_NOPE")
+    with pytest.raises(DeviceError, match="unknown key"):
+        talk_button(None, "evdev:/dev/input/event0:KEY_NOPE")
 
 
 def test_the_agent_file_setting_picks_the_button() -> None:

@@ -22,12 +22,12 @@ from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.microphones import Microphones, MuteControls, mute_buttons
 from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, serve
+from runtime.evdev import INPUT_EVENT, KEY_CODES
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents
 from runtime.live.session import RetryPolicy
 from runtime.loader import load_agent
 from runtime.spec import AgentSpec
-from runtime.wake.button import INPUT_EVENT, KEY_CODES
 from runtime.wake.gate import WakeGate
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 from tests.daemon.fakes import FakeSession

@@ -13,15 +13,8 @@ import anyio.lowlevel
 import pytest
 
 from runtime.errors import DeviceError
-from runtime.wake.button import (
-    INPUT_EVENT,
-    KEY_CODES,
-    Button,
-    key_presses,
-    mute_controls,
-    parse_button,
-    toggle_on_button,
-)
+from runtime.evdev import INPUT_EVENT, KEY_CODES
+from runtime.wake.button import Button, parse_button, toggle_on_button
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationEvent, ConversationState
 from runtime.wake.mute import MutedAudioIn, MuteSwitch, toggle_on_signal
@@ -185,11 +178,7 @@ def test_button_names_and_numbers_parse() -> None:
             parse_button(wrong)
 
 
-def test_partial_events_are_kept_for_the_next_read() -> None:
-    stream = event(EV_KEY, 248, PRESS) * 2
-    presses, rest = key_presses(stream[:-5], 248)
-    assert presses == 1 and len(rest) == INPUT_EVENT.size - 5
-    assert key_presses(rest + stream[-5:], 248) == (1, b"")
+def test_input_events_have_the_native_layout() -> None:
     assert INPUT_EVENT.size == struct.calcsize("@llHHi")
 
 
@@ -208,34 +197,6 @@ def test_the_switch_is_safe_to_flip_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert mute.muted is False and len(flips) == 4000
-
-
-async def test_mute_controls_take_the_signal_and_every_usable_button(tmp_path: Path) -> None:
-    fifo = tmp_path / "event1"
-    os.mkfifo(fifo)
-    mute = MuteSwitch()
-    toggles: list[bool] = []
-    changed = anyio.Event()
-
-    def on_change(muted: bool) -> None:
-        toggles.append(muted)
-        if len(toggles) == 2:
-            changed.set()
-
-    mute.subscribe(on_change)
-    buttons = [f"evdev:{fifo}:KEY_MUTE", f"evdev:{tmp_path}/unplugged:KEY_MUTE", f"evdev:{fifo}:KEY_MUTE"]
-
-    def press() -> None:
-        with open(fifo, "wb") as device:
-            device.write(event(EV_KEY, KEY_CODES["KEY_MUTE"], PRESS))
-
-    async with anyio.create_task_group() as tg:
-        await tg.start(mute_controls, mute, buttons)
-        await anyio.to_thread.run_sync(press)
-        os.kill(os.getpid(), signal.SIGUSR1)
-        await changed.wait()
-        tg.cancel_scope.cancel()
-    assert toggles == [True, False]
 
 
 async def test_a_plain_thread_can_unmute_a_waiting_reader() -> None:
