@@ -33,14 +33,23 @@ from runtime.wake.mute import MutedAudioIn, MuteSwitch
 from tests.daemon.fakes import FakeSession
 from tests.daemon.harness import MODEL, make_agents
 from tests.wake.gating import run_gate
-from tests.wake.scenes import BLOCK, RATE, ClockedSpeaker, EndOfAudio, Scene, WavMic, babble, tone, tone_detector
+from tests.wake.scenes import (
+    BLOCK,
+    RATE,
+    ClockedSpeaker,
+    PacedMic,
+    Scene,
+    WavMic,
+    babble,
+    tone,
+    tone_detector,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 IDLE_TIMEOUT_S = 1.0
 WATCHDOG_S = 1.5
 """Short, yet longer than the emulator takes to answer during the conversation (~0.2 s)."""
-PACE_S = BLOCK / RATE / 4  # four times real time
 
 KITCHEN = f"""\
 name: kitchen
@@ -53,23 +62,6 @@ audio:
   input: {{device: 'file:silence.wav', mute_button: 'evdev:/dev/input/event7:KEY_MICMUTE'}}
   output: {{device: 'file:kitchen-out.wav'}}
 """
-
-
-class PacedMic(WavMic):
-    """The scene's WAV as a microphone at four times real time, then quiet (a real microphone never ends)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.exhausted = anyio.Event()
-
-    async def read(self) -> bytes:
-        await anyio.sleep(PACE_S)
-        try:
-            return await super().read()
-        except EndOfAudio:
-            self.exhausted.set()
-            await anyio.sleep_forever()
-            raise
 
 
 class ToneGates:

@@ -36,6 +36,18 @@ def client_for(emulator: Emulator, api_key: str = "test-key", api_version: str =
     )
 
 
+async def connect_refused(client: genai.Client, config: types.LiveConnectConfig, model: str = MODEL) -> Any:
+    """The `errors.APIError` that `connect()` raises when the emulator refuses the setup (fails otherwise)."""
+    from google.genai import errors
+
+    try:
+        async with client.aio.live.connect(model=model, config=config):
+            pass
+    except errors.APIError as refused:
+        return refused
+    raise AssertionError("connect() succeeded; a refusal was expected")
+
+
 def check_fidelity(emulator: Emulator, client_messages: bool = True) -> None:
     """Every server message parses strictly as the official type, and so does every client message."""
     for entry in emulator.sent:

@@ -14,7 +14,16 @@ from websockets.asyncio.client import connect
 
 from runtime.emulator import Fault, load_faults
 from runtime.errors import RuntimeConfigError
-from tests.emulator.helpers import MODEL, client_for, collect_until, emulating, live, text_of, turn_complete
+from tests.emulator.helpers import (
+    MODEL,
+    client_for,
+    collect_until,
+    connect_refused,
+    emulating,
+    live,
+    text_of,
+    turn_complete,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -77,10 +86,8 @@ async def test_garbage_frame_makes_receive_raise_value_error() -> None:
 
 async def test_reject_setup_fails_connect() -> None:
     async with emulating(faults=(Fault(action="reject_setup", code=1008, reason="Quota exceeded."),)) as emulator:
-        with pytest.raises(errors.APIError) as caught:
-            async with client_for(emulator).aio.live.connect(model=MODEL, config=TEXT):
-                pass
-    assert (caught.value.code, caught.value.details) == (1008, "Quota exceeded.")
+        refused = await connect_refused(client_for(emulator), TEXT)
+    assert (refused.code, refused.details) == (1008, "Quota exceeded.")
 
 
 async def test_stall_setup_never_answers_until_the_client_gives_up() -> None:
@@ -98,14 +105,12 @@ async def test_stall_setup_never_answers_until_the_client_gives_up() -> None:
 
 async def test_wrong_api_key_closes_1008_and_right_key_works() -> None:
     async with emulating(api_key="right") as emulator:
-        with pytest.raises(errors.APIError) as caught:
-            async with client_for(emulator, api_key="wrong").aio.live.connect(model=MODEL, config=TEXT):
-                pass
+        refused = await connect_refused(client_for(emulator, api_key="wrong"), TEXT)
         async with client_for(emulator, api_key="right").aio.live.connect(model=MODEL, config=TEXT) as session:
             await session.send_realtime_input(text="ok")
             await collect_until(session, turn_complete)
-    assert caught.value.code == 1008
-    assert "API key not valid" in str(caught.value.details)
+    assert refused.code == 1008
+    assert "API key not valid" in str(refused.details)
 
 
 async def test_unknown_path_is_refused_at_the_handshake() -> None:

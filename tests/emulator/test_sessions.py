@@ -9,6 +9,7 @@ from tests.emulator.helpers import (
     MODEL,
     client_for,
     collect_until,
+    connect_refused,
     emulating,
     live,
     text_of,
@@ -60,19 +61,14 @@ async def test_resuming_while_the_old_socket_is_open_closes_1011() -> None:
         client = client_for(emulator)
         async with client.aio.live.connect(model=MODEL, config=resumable()) as session:
             handle = (await collect_until(session, handle_update))[-1].session_resumption_update.new_handle  # type: ignore[union-attr]
-            with pytest.raises(errors.APIError) as caught:
-                async with client.aio.live.connect(model=MODEL, config=resumable(handle)):
-                    pass
-    assert caught.value.code == 1011
+            refused = await connect_refused(client, resumable(handle))
+    assert refused.code == 1011
 
 
 async def test_unknown_handle_closes_1008_session_not_found() -> None:
     async with emulating() as emulator:
-        with pytest.raises(errors.APIError) as caught:
-            async with client_for(emulator).aio.live.connect(model=MODEL, config=resumable("no-such-handle")):
-                pass
-    assert caught.value.code == 1008
-    assert caught.value.details == "BidiGenerateContent session not found"
+        refused = await connect_refused(client_for(emulator), resumable("no-such-handle"))
+    assert (refused.code, refused.details) == (1008, "BidiGenerateContent session not found")
 
 
 async def test_expired_handle_closes_1008() -> None:
@@ -80,10 +76,8 @@ async def test_expired_handle_closes_1008() -> None:
         client = client_for(emulator)
         async with client.aio.live.connect(model=MODEL, config=resumable()) as session:
             handle = (await collect_until(session, handle_update))[-1].session_resumption_update.new_handle  # type: ignore[union-attr]
-        with pytest.raises(errors.APIError) as caught:
-            async with client.aio.live.connect(model=MODEL, config=resumable(handle)):
-                pass
-    assert caught.value.code == 1008
+        refused = await connect_refused(client, resumable(handle))
+    assert refused.code == 1008
 
 
 async def test_go_away_announces_the_deadline_close_1011() -> None:

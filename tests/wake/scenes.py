@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import numpy as np
 import soxr
 
@@ -120,6 +121,29 @@ class WavMic:
             self.closes += 1
             self._wav.close()
             self._wav = None
+
+
+class PacedMic(WavMic):
+    """The WAV microphone at four times real time (once `start` is set, if given), then quiet forever, like
+    a real microphone that never ends; `exhausted` is set when the file has been read."""
+
+    PACE_S = BLOCK / RATE / 4
+
+    def __init__(self, path: Path, start: anyio.Event | None = None) -> None:
+        super().__init__(path)
+        self.start = start
+        self.exhausted = anyio.Event()
+
+    async def read(self) -> bytes:
+        if self.start is not None:
+            await self.start.wait()
+        await anyio.sleep(self.PACE_S)
+        try:
+            return await super().read()
+        except EndOfAudio:
+            self.exhausted.set()
+            await anyio.sleep_forever()
+            raise
 
 
 class ClockedSpeaker:

@@ -15,31 +15,20 @@ from runtime.spec import AgentSpec
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationEvent, ConversationState
 from runtime.wake.mute import MuteSwitch
-from tests.wake.scenes import BLOCK, RATE, ClockedSpeaker, EndOfAudio, Scene, WavMic, babble, tone, tone_detector
+from tests.wake.scenes import (
+    BLOCK,
+    RATE,
+    ClockedSpeaker,
+    PacedMic,
+    Scene,
+    babble,
+    tone,
+    tone_detector,
+)
 
 pytestmark = pytest.mark.anyio
 
 TIMEOUT_S = 1.0
-PACE_S = BLOCK / RATE / 4  # four times real time: fast, yet never ahead of the uplink
-
-
-class PacedMic(WavMic):
-    """The WAV microphone, started only once the session is connected, paced, and silent after the end."""
-
-    def __init__(self, path: Path, start: anyio.Event) -> None:
-        super().__init__(path)
-        self.start = start
-        self.exhausted = anyio.Event()
-
-    async def read(self) -> bytes:
-        await self.start.wait()
-        await anyio.sleep(PACE_S)
-        try:
-            return await super().read()
-        except EndOfAudio:
-            self.exhausted.set()
-            await anyio.sleep_forever()
-            raise
 
 
 class CountingIn:
