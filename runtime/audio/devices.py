@@ -27,8 +27,11 @@ from runtime.errors import DeviceError
 
 READ_POLL_S = 0.25
 """A waiting `read` re-checks the device at least this often."""
-START_BUFFER_MS = 40
-"""The speaker's jitter buffer starts a turn at this (or `buffer_ms` if smaller) and grows after underruns."""
+START_DELAY_MS = 5
+"""A turn's first audio waits this long (or until `buffer_ms` is queued) before it plays; grows after underruns.
+With the callback's period on top, the next chunk of a server sending at real-time pace has 5-25 ms of margin."""
+DELAY_STEP_MS = 10
+"""How much longer a turn waits to start after each underrun (up to `buffer_ms`)."""
 BUFFER_DECAY_S = 20
 """Seconds of audio played without an underrun before the jitter buffer shrinks by one period."""
 
@@ -273,13 +276,13 @@ class SoundDeviceOut:
         self._resampler = _Resampler(SPEAKER_RATE_HZ, SPEAKER_RATE_HZ)
 
     def _new_playback(self, rate_hz: int) -> PlaybackBuffer:
-        period = rate_hz * self.period_ms // 1000
         return PlaybackBuffer(
             capacity_frames=rate_hz * 120,
             prebuffer_frames=rate_hz * self.buffer_ms // 1000,
             fade_frames=int(rate_hz * self.fade_ms / 1000),
-            start_frames=rate_hz * START_BUFFER_MS // 1000,
-            step_frames=period,
+            rate_hz=rate_hz,
+            start_delay_s=START_DELAY_MS / 1000,
+            step_s=DELAY_STEP_MS / 1000,
             decay_frames=rate_hz * BUFFER_DECAY_S,
         )
 
@@ -311,11 +314,11 @@ class SoundDeviceOut:
         playback = self._playback
         first = playback.ring.consumed
         mono = outdata[:, 0]
-        played = playback.render(mono)
+        now = self._keeper.beat()
+        played = playback.render(mono, now)
         if self._channels > 1:
             outdata[:, 1:] = outdata[:, :1]
         self.played.write(mono)
-        now = self._keeper.beat()
         if status:
             self.xruns += 1
         observer = self.observer
@@ -335,7 +338,7 @@ class SoundDeviceOut:
             self.dropped_frames += len(pcm) // 2
             return
         samples = np.frombuffer(pcm, dtype="<i2")
-        self._playback.write(self._resampler.convert(samples))
+        self._playback.write(self._resampler.convert(samples), time.monotonic())
 
     def flush(self) -> None:
         self._resampler.clear()
@@ -344,7 +347,7 @@ class SoundDeviceOut:
     def end_of_turn(self) -> None:
         tail = self._resampler.convert(np.zeros(0, dtype=np.int16), last=True)
         if len(tail):
-            self._playback.write(tail)
+            self._playback.write(tail, time.monotonic())
         self._playback.end_of_turn()
 
     @property

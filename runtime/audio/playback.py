@@ -3,13 +3,16 @@
 The event loop calls `write`, `flush` and `end_of_turn`; the output callback calls `render` once per period.
 The arithmetic is pure (no clock, no device), so tests drive `render` directly.
 
-- A turn starts playing once `target_frames` are queued (absorbs network jitter), or at once when the
+- A turn starts playing once `prebuffer_frames` are queued (absorbs network jitter), or at once when the
   turn is already complete (`end_of_turn`), so a short reply's tail is never held back. The prebuffer is
   applied only there: once playing, the callback takes whatever is queued, so steady-state delay is what was
   queued at the start plus whatever the server sends ahead of real time.
+- Adaptive (`start_delay_s` given): a turn also starts once its first audio has waited `delay_s`. A server
+  that sends at real-time pace in chunks as long as any prebuffer (the emulator: 40 ms) then keeps a margin
+  of `delay_s` before the next chunk is due, whatever the chunk size, and a server that sends ahead of real
+  time starts at once. `delay_s` starts at `start_delay_s`, grows by `step_s` after each underrun up to the
+  prebuffer's duration, and shrinks by a step after every `decay_frames` played without one.
 - A callback that runs dry in the middle of a turn plays silence, counts an underrun and prebuffers again.
-- Adaptive (`start_frames` given): the target starts small, grows by `step_frames` after each underrun up
-  to `prebuffer_frames`, and shrinks by a step after every `decay_frames` played without one.
 - `flush` (barge-in, new turn) fades out what is playing over `fade_frames` and silences the rest within
   the very next callback; audio written after the flush is kept and starts a new turn.
 """
@@ -33,18 +36,21 @@ class PlaybackBuffer:
         prebuffer_frames: int,
         fade_frames: int,
         *,
-        start_frames: int | None = None,
-        step_frames: int = 0,
+        rate_hz: int = 24_000,
+        start_delay_s: float | None = None,
+        step_s: float = 0.0,
         decay_frames: int = 0,
     ) -> None:
         self.ring = Int16Ring(capacity_frames)
         self.prebuffer_frames = max(0, min(prebuffer_frames, capacity_frames))
-        """The largest prebuffer (the fixed one when not adaptive)."""
-        self.start_frames = self.prebuffer_frames if start_frames is None else min(start_frames, self.prebuffer_frames)
-        self.step_frames = max(0, step_frames)
+        """Queued audio that starts a turn at once."""
+        self.start_delay_s = start_delay_s
+        self.max_delay_s = self.prebuffer_frames / rate_hz
+        self.step_s = max(0.0, step_s)
         self.decay_frames = max(1, decay_frames)
-        self.target_frames = self.start_frames
-        """What a turn waits for before it plays (set by the reader)."""
+        self.delay_s = min(start_delay_s, self.max_delay_s) if start_delay_s is not None else self.max_delay_s
+        """How long a turn's first audio waits before it plays when less than the prebuffer came (adaptive)."""
+        self._arrived_at: float | None = None  # when the audio waiting to start came (set by the writer)
         self._clean_frames = 0  # played since the last underrun or the last shrink
         self.fade_frames = max(0, fade_frames)
         self._ramp: npt.NDArray[np.float32] = np.linspace(1.0, 0.0, self.fade_frames + 2, dtype=np.float32)[1:-1]
@@ -63,8 +69,11 @@ class PlaybackBuffer:
 
     # -- writer side (event loop) -------------------------------------------------------------------
 
-    def write(self, samples: Samples) -> None:
-        """Queue speaker samples; what does not fit is refused and counted, never blocking."""
+    def write(self, samples: Samples, now: float = 0.0) -> None:
+        """Queue speaker samples (`now`: the writer's clock, for the adaptive start); what does not fit is
+        refused and counted, never blocking."""
+        if self._arrived_at is None or self.ring.available == 0:
+            self._arrived_at = now
         room = self.ring.free
         if len(samples) > room:
             self.rejected_frames += len(samples) - room
@@ -78,6 +87,7 @@ class PlaybackBuffer:
         `announce=False` (a device reopened after a loss) keeps it from being reported as a barge-in flush.
         """
         self._announce_flush = announce
+        self._arrived_at = None  # the next turn's wait starts with its own first audio
         self._flush_mark = self.ring.written
 
     def end_of_turn(self) -> None:
@@ -96,8 +106,9 @@ class PlaybackBuffer:
 
     # -- reader side (output callback) --------------------------------------------------------------
 
-    def render(self, out: Samples) -> int:
-        """Fill `out` with the next period; returns how many frames came from the queue (rest is silence)."""
+    def render(self, out: Samples, now: float = 0.0) -> int:
+        """Fill `out` with the next period (`now`: the reader's clock, the same as the writer's); returns how
+        many frames came from the queue (the rest is silence)."""
         flush_mark = self._flush_mark
         if flush_mark != NO_MARK:
             self._flush_mark = NO_MARK
@@ -106,7 +117,7 @@ class PlaybackBuffer:
         queued = ring.written - ring.consumed
         turn_complete = self._turn_end_mark > ring.consumed
         if not self.started:
-            if queued == 0 or (queued < self.target_frames and not turn_complete):
+            if queued == 0 or not (turn_complete or queued >= self.prebuffer_frames or self._waited(now)):
                 out[:] = 0
                 return 0
             self.started = True
@@ -117,19 +128,24 @@ class PlaybackBuffer:
                 self.underruns += 1
                 self._grow()
             self.started = False
-        elif self.step_frames:
-            self._settle(played)
+        elif self.start_delay_s is not None:
+            self._settle(played, self.start_delay_s)
         return played
 
+    def _waited(self, now: float) -> bool:
+        arrived = self._arrived_at
+        return self.start_delay_s is not None and arrived is not None and now - arrived >= self.delay_s
+
     def _grow(self) -> None:
-        self.target_frames = min(self.prebuffer_frames, self.target_frames + self.step_frames)
+        if self.start_delay_s is not None:
+            self.delay_s = min(self.max_delay_s, self.delay_s + self.step_s)
         self._clean_frames = 0
 
-    def _settle(self, played: int) -> None:
+    def _settle(self, played: int, start_delay_s: float) -> None:
         self._clean_frames += played
         if self._clean_frames >= self.decay_frames:
             self._clean_frames = 0
-            self.target_frames = max(self.start_frames, self.target_frames - self.step_frames)
+            self.delay_s = max(start_delay_s, self.delay_s - self.step_s)
 
     def _render_flush(self, out: Samples, flush_mark: int) -> int:
         ring = self.ring

@@ -95,43 +95,66 @@ def test_a_full_buffer_refuses_and_counts_instead_of_blocking() -> None:
     assert buffer.rejected_frames == 500 and buffer.queued_frames == 1000
 
 
-def make_adaptive(start: int = 480, most: int = 1440, decay: int = 4 * PERIOD) -> PlaybackBuffer:
+def make_adaptive(most: int = 1440, decay: int = 4 * PERIOD) -> PlaybackBuffer:
     return PlaybackBuffer(capacity_frames=24_000 * 10, prebuffer_frames=most, fade_frames=96,
-                          start_frames=start, step_frames=PERIOD, decay_frames=decay)
+                          start_delay_s=0.015, step_s=0.02, decay_frames=decay)
 
 
-def test_an_adaptive_buffer_starts_a_turn_at_its_small_target() -> None:
+def render_at(buffer: PlaybackBuffer, now: float) -> int:
+    return buffer.render(np.zeros(PERIOD, dtype=np.int16), now)
+
+
+def test_an_adaptive_turn_plays_its_first_chunk_once_it_waited_the_start_delay() -> None:
     buffer = make_adaptive()
-    buffer.write(tone(PERIOD))
-    _, played = render(buffer)
-    assert played == PERIOD and buffer.target_frames == 480
+    buffer.write(tone(960), now=10.0)  # a 40 ms chunk, less than the 60 ms prebuffer
+    assert render_at(buffer, 10.010) == 0
+    assert render_at(buffer, 10.016) == PERIOD, "15 ms later it plays: the next chunk has 15 ms of margin"
 
 
-def test_each_underrun_grows_the_adaptive_target_up_to_the_largest_prebuffer() -> None:
+def test_a_turn_that_arrives_ahead_of_real_time_plays_at_once() -> None:
     buffer = make_adaptive()
-    targets = []
+    buffer.write(tone(1440), now=10.0)
+    assert render_at(buffer, 10.0) == PERIOD
+
+
+def test_each_underrun_grows_the_start_delay_up_to_the_prebuffer_duration() -> None:
+    buffer = make_adaptive()
+    delays = []
+    now = 0.0
     for _ in range(4):
-        buffer.write(tone(buffer.target_frames + 100))
-        while render(buffer)[1] == PERIOD:
+        buffer.write(tone(PERIOD + 100), now)
+        now += 1.0
+        while render_at(buffer, now) == PERIOD:
             pass  # the last render ran dry mid-turn
-        targets.append(buffer.target_frames)
+        delays.append(round(buffer.delay_s, 3))
     assert buffer.underruns == 4
-    assert targets == [960, 1440, 1440, 1440]
-    buffer.write(tone(960))
-    _, played = render(buffer)
-    assert played == 0, "after the underruns a turn waits for the grown target"
+    assert delays == [0.035, 0.055, 0.06, 0.06]
+    buffer.write(tone(960), now)
+    assert render_at(buffer, now + 0.05) == 0, "after the underruns a turn waits for the grown delay"
+    assert render_at(buffer, now + 0.061) == PERIOD
 
 
-def test_the_adaptive_target_shrinks_after_clean_playback_but_not_below_its_start() -> None:
+def test_the_start_delay_shrinks_after_clean_playback_but_not_below_its_start() -> None:
     buffer = make_adaptive()
-    buffer.write(tone(480))
-    render(buffer)
-    render(buffer)  # underrun: the target grows to 960
-    assert buffer.target_frames == 960
-    buffer.write(tone(PERIOD * 12))
+    buffer.write(tone(480), 0.0)
+    render_at(buffer, 1.0)
+    render_at(buffer, 1.0)  # underrun: the delay grows to 35 ms
+    assert round(buffer.delay_s, 3) == 0.035
+    buffer.write(tone(PERIOD * 12), 2.0)
     for _ in range(12):
-        render(buffer)
-    assert buffer.target_frames == 480, "four clean periods shrink the target by one step, down to its start"
+        render_at(buffer, 3.0)
+    assert round(buffer.delay_s, 3) == 0.015, "four clean periods shrink the delay by one step, down to its start"
+
+
+def test_after_a_barge_in_the_next_turn_waits_from_its_own_first_audio() -> None:
+    buffer = make_adaptive()
+    buffer.write(tone(PERIOD * 10), 0.0)
+    assert render_at(buffer, 0.0) == PERIOD
+    buffer.flush()
+    buffer.write(tone(960), 5.0)  # the next turn comes before the callback served the flush
+    render_at(buffer, 5.0)  # fades out and drops the old turn
+    assert render_at(buffer, 5.005) == 0
+    assert render_at(buffer, 5.02) == PERIOD
 
 
 def test_a_fixed_buffer_never_adapts() -> None:
@@ -140,4 +163,6 @@ def test_a_fixed_buffer_never_adapts() -> None:
         buffer.write(tone(480))
         render(buffer)
         render(buffer)
-    assert buffer.underruns == 3 and buffer.target_frames == 480
+    assert buffer.underruns == 3
+    buffer.write(tone(400), 0.0)
+    assert render_at(buffer, 100.0) == 0, "it waits for its prebuffer however long"
