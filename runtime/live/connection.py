@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from runtime.errors import FatalSessionError, SessionError
+from runtime.live.receive import server_messages
 from runtime.live.resume import Recovery, classify_close
 from runtime.live.uplink import pump
 
@@ -179,13 +180,15 @@ async def _handover_timer(session: AgentSession, link: Link) -> None:
 
 
 async def _receive(session: AgentSession, live: AsyncSession, link: Link) -> Ending:
-    """Read messages until the connection closes; `receive()` stops after every turn, so loop it."""
+    """Read messages until the connection closes."""
     from google.genai import errors
     from websockets.exceptions import ConnectionClosed
 
     try:
-        while True:
-            async for message in live.receive():
+        async for message in server_messages(live):
+            if isinstance(message, bytes):
+                session.on_audio(message)
+            else:
                 session.on_message(message, link)
     except errors.APIError as exc:
         if link.handover:
@@ -201,3 +204,4 @@ async def _receive(session: AgentSession, live: AsyncSession, link: Link) -> End
         # start over on a clean connection.
         logger.warning("malformed message from the server: %.200s", exc, extra={"agent": session.name})
         return Ending(Recovery.RESUME, None, f"malformed message: {type(exc).__name__}")
+    return Ending(Recovery.RESUME, None, "the server's messages ended")  # server_messages() only ends by raising

@@ -61,11 +61,16 @@ class Downlink:
         if part.thought:
             return
         if part.inline_data is not None and part.inline_data.data:
-            self.audio_out.write(part.inline_data.data)
-            self.stats.audio_bytes += len(part.inline_data.data)
-            self.stats.last_audio_at = time.monotonic()
+            self.audio(part.inline_data.data)
         elif part.text:
             self.events.text(self.agent, part.text)
+
+    def audio(self, pcm: bytes) -> None:
+        """The model's voice: to the speaker as it comes."""
+        self.in_turn = True
+        self.audio_out.write(pcm)
+        self.stats.audio_bytes += len(pcm)
+        self.stats.last_audio_at = time.monotonic()
 
     def turn_cut(self) -> None:
         """The connection ended in the middle of a model turn: play out what came, expect no more of it."""

@@ -263,6 +263,12 @@ class AgentSession:
 
     # -- server messages --------------------------------------------------------------------------
 
+    def on_audio(self, pcm: bytes) -> None:
+        """A message that was nothing but the model's voice (the receive fast path)."""
+        self._last_received = time.monotonic()
+        self.uplink.owed_since = None
+        self.downlink.audio(pcm)
+
     def on_message(self, message: types.LiveServerMessage, link: Link) -> None:
         self._last_received = time.monotonic()
         self.uplink.owed_since = None
