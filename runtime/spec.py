@@ -50,8 +50,9 @@ class AudioOutput(Section):
     device: str | int = Field(default="default", examples=["default", "bcm2835 Headphones", 0, "file:reply.wav"])
     """Device name substring, PortAudio index, `default`, `file:PATH.wav` to write the reply, or `null`."""
     buffer_ms: int = Field(default=60, ge=0, le=2000)
-    """Most audio the jitter buffer holds back before a turn plays (milliseconds): a turn starts at 40 ms (or
-    this, if smaller), and each underrun adds 20 ms up to this; larger is smoother, smaller is snappier."""
+    """Most audio the jitter buffer holds back before a turn plays (milliseconds): a turn plays at once when
+    this much is queued, else 5 ms after its first audio; each underrun adds 10 ms to that wait, up to this;
+    larger is smoother, smaller is snappier."""
     fade_ms: float = Field(default=4.0, ge=0, le=50)
     """Fade-out applied when the user interrupts, so the cut does not click (milliseconds)."""
 
