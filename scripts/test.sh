@@ -13,10 +13,16 @@ echo "[test] ruff" >&2
 .venv/bin/ruff check runtime tests bench
 echo "[test] mypy --strict runtime" >&2
 .venv/bin/mypy runtime
-if [ $# -eq 0 ]; then
-    echo "[test] reliability figures (chaos, soak, fuzzing, hostile input) -> docs/reliability.md" >&2
-    .venv/bin/python -m tests.chaos.report --quick --markdown docs/reliability.md
-    cat docs/reliability.md
+if [ $# -gt 0 ]; then
+    echo "[test] pytest $*" >&2
+    exec .venv/bin/python -m pytest -q "$@"
 fi
+# The full run also writes docs/reliability.md from its own chaos, soak, fuzzing and hostile-input results
+# (the fixtures keep them in $RUNTIME_RELIABILITY_DIR, hypothesis's example counts go into the JUnit file).
+figures=$(mktemp -d "${TMPDIR:-/tmp}/reliability.XXXXXX")
+trap 'rm -rf "$figures"' EXIT
 echo "[test] pytest" >&2
-.venv/bin/python -m pytest -q "$@"
+RUNTIME_RELIABILITY_DIR=$figures .venv/bin/python -m pytest -q -o junit_logging=system-out --junitxml="$figures/junit.xml"
+echo "[test] reliability figures (chaos, soak, fuzzing, hostile input) -> docs/reliability.md" >&2
+.venv/bin/python -m tests.chaos.report --from "$figures" --markdown docs/reliability.md
+cat docs/reliability.md

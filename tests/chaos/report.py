@@ -1,7 +1,10 @@
 """Write docs/reliability.md: the figures of chaos, soak, fuzzing and hostile-input tests, measured now.
 
-.venv/bin/python -m tests.chaos.report --quick --markdown docs/reliability.md   # what CI runs (~4 min)
+.venv/bin/python -m tests.chaos.report --quick --markdown docs/reliability.md   # measure now (~3 min)
 .venv/bin/python -m tests.chaos.report --markdown /tmp/reliability.md           # full soak (~15 min)
+.venv/bin/python -m tests.chaos.report --from DIR --markdown docs/reliability.md
+    # what CI runs: the figures of the test run itself (`scripts/test.sh` sets RUNTIME_RELIABILITY_DIR=DIR and
+    # writes DIR/junit.xml), so nothing is measured twice
 """
 
 from __future__ import annotations
@@ -21,7 +24,18 @@ from pathlib import Path
 from tests.chaos.analysis import summary_s
 from tests.chaos.chaos import HANDOVER_KINDS, ChaosResult, run_chaos
 from tests.chaos.soak import AGENTS, SoakResult, run_soak
-from tests.chaos.suites import LIMIT_TEST, ROOT, Case, default_paths, module_summary, run_suites
+from tests.chaos.suites import (
+    JUNIT_NAME,
+    LIMIT_TEST,
+    ROOT,
+    Case,
+    default_paths,
+    in_paths,
+    kept_result,
+    module_summary,
+    parse_junit,
+    run_suites,
+)
 
 
 @dataclass(frozen=True)
@@ -178,7 +192,7 @@ def fuzz_section(cases: list[Case]) -> list[str]:
     return [
         "## Fuzzing (hypothesis)",
         "",
-        f"{len(fuzz)} property tests ran {total} examples. Counts from `--hypothesis-show-statistics`; "
+        f"{len(fuzz)} property tests ran {total} examples. Counts from hypothesis's statistics; "
         "invalid examples are those a strategy filtered out.",
         "",
         *table(("test", "examples", "invalid", "failing", "outcome"), rows),
@@ -239,7 +253,7 @@ def gaps_section(cases: list[Case]) -> list[str]:
     ]
 
 
-def header(settings: Settings, quick: bool, suites_s: float) -> list[str]:
+def header(settings: Settings, command: str, suites_s: float) -> list[str]:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
@@ -247,7 +261,6 @@ def header(settings: Settings, quick: bool, suites_s: float) -> list[str]:
     except OSError:
         commit = ""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    flag = " --quick" if quick else ""
     return [
         "# Reliability",
         "",
@@ -257,7 +270,7 @@ def header(settings: Settings, quick: bool, suites_s: float) -> list[str]:
         "",
         f"- generated: {now}, commit `{commit or '?'}`, {platform.machine()} with {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}",
-        f"- command: `python -m tests.chaos.report{flag} --markdown docs/reliability.md` "
+        f"- command: {command} "
         f"(chaos {settings.chaos_s:g} s, soak {settings.soak_s:g} s for {settings.soak_hours:g} simulated hours, "
         f"fuzz and security suites {suites_s:.0f} s)",
         "- full-length soak: `RUNTIME_SOAK_SECONDS=600 pytest tests/chaos/test_soak.py` or this command without "
@@ -267,15 +280,33 @@ def header(settings: Settings, quick: bool, suites_s: float) -> list[str]:
 
 
 def build(settings: Settings, quick: bool, run_security: bool = True) -> str:
+    """Measure now: chaos, soak, and the fuzz and security suites in a pytest subprocess."""
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         chaos = run_chaos(Path(tmp) / "chaos", settings.chaos_s)
         print("\n".join(chaos.lines()), file=sys.stderr)
         soak = run_soak(Path(tmp) / "soak", settings.soak_s, settings.soak_hours)
         print("\n".join(soak.lines()), file=sys.stderr)
     cases, suites_s = run_suites(default_paths()) if run_security else ([], 0.0)
+    flag = " --quick" if quick else ""
+    command = f"`python -m tests.chaos.report{flag} --markdown docs/reliability.md`"
+    return page(header(settings, command, suites_s), chaos, settings.chaos_s, soak, cases)
+
+
+def build_from(folder: Path) -> str:
+    """The figures a test run kept in `folder` (its chaos and soak results, its JUnit file)."""
+    chaos: ChaosResult = kept_result(folder, "chaos")
+    soak: SoakResult = kept_result(folder, "soak")
+    paths = default_paths()
+    cases = [case for case in parse_junit(folder / JUNIT_NAME) if in_paths(case.module, paths)]
+    settings = Settings(chaos_s=QUICK.chaos_s, soak_s=round(soak.real_s), soak_hours=soak.simulated_h)
+    command = "`scripts/test.sh`, from the results of its own test run"
+    return page(header(settings, command, sum(c.seconds for c in cases)), chaos, settings.chaos_s, soak, cases)
+
+
+def page(top: list[str], chaos: ChaosResult, chaos_s: float, soak: SoakResult, cases: list[Case]) -> str:
     lines = [
-        *header(settings, quick, suites_s),
-        *chaos_section(chaos, settings.chaos_s),
+        *top,
+        *chaos_section(chaos, chaos_s),
         *limit_section(cases),
         *soak_section(soak),
         *fuzz_section(cases),
@@ -304,8 +335,8 @@ def method_section() -> list[str]:
         "pace (a turn every 3 s per agent: greetings, a story the next turn barges into, a tool call). RSS, "
         "descriptors and threads of the daemon process are read from /proc every second; slopes are least squares "
         "after the first quarter (warm-up).",
-        "- **Fuzzing and hostile input**: the security and foundation suites, run by this script through pytest; "
-        "their own assertions decide pass or fail, their printed figures are copied here.",
+        "- **Fuzzing and hostile input**: the security and foundation suites, run through pytest (by CI's test run, "
+        "or by this script); their own assertions decide pass or fail, their printed figures are copied here.",
         "",
     ]
 
@@ -315,8 +346,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="CI settings: 35 s chaos, 60 s soak")
     parser.add_argument("--markdown", type=Path, help="write the page here (default: stdout)")
     parser.add_argument("--no-security", action="store_true", help="skip the fuzz and security suites")
+    parser.add_argument(
+        "--from",
+        dest="from_dir",
+        type=Path,
+        help="measure nothing: use what a test run kept in this folder (RUNTIME_RELIABILITY_DIR and its junit.xml)",
+    )
     args = parser.parse_args()
-    text = build(QUICK if args.quick else FULL, args.quick, run_security=not args.no_security)
+    if args.from_dir:
+        text = build_from(args.from_dir)
+    else:
+        text = build(QUICK if args.quick else FULL, args.quick, run_security=not args.no_security)
     if args.markdown:
         args.markdown.write_text(text)
     else:

@@ -1,10 +1,16 @@
-"""Run other engineers' fuzz and hostile-input tests in a pytest subprocess and read their results: outcome,
-captured output and, for hypothesis tests, how many examples ran (from `--hypothesis-show-statistics`).
+"""Read the fuzz and hostile-input tests' results from a pytest JUnit file: outcome, captured output and, for
+hypothesis tests, how many examples ran (hypothesis writes its statistics into the file's properties).
+
+The file comes from the CI test run itself (`scripts/test.sh` points `RUNTIME_RELIABILITY_DIR` at a folder; the
+chaos and soak fixtures keep their results there too), or from a pytest subprocess run here.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import os
+import pickle
 import re
 import subprocess
 import sys
@@ -12,6 +18,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 FUZZ_FILES = ("tests/foundation/test_properties.py",)
@@ -21,6 +28,10 @@ SECURITY_DIR = "tests/security"
 STATISTICS = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid")
 HEADER = re.compile(r"^(tests/\S+::\S+):$")
 CAPTURED = "Captured Out"
+STATISTICS_PROPERTY = "hypothesis-statistics-"
+RESULTS_DIR_ENV = "RUNTIME_RELIABILITY_DIR"
+"""Where the chaos and soak fixtures keep their results for the report (unset: they keep nothing)."""
+JUNIT_NAME = "junit.xml"
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,8 @@ class Case:
 
 
 def parse_statistics(text: str) -> dict[str, Examples]:
-    """`--hypothesis-show-statistics` output → examples per test node id (summed over phases)."""
+    """Hypothesis statistics text (as `--hypothesis-show-statistics` prints it) → examples per test node id (summed
+    over phases)."""
     found: dict[str, Examples] = {}
     current: str | None = None
     for line in text.splitlines():
@@ -60,7 +72,20 @@ def parse_statistics(text: str) -> dict[str, Examples]:
     return found
 
 
-def parse_junit(path: Path, statistics: dict[str, Examples]) -> list[Case]:
+def junit_statistics(path: Path) -> dict[str, Examples]:
+    """The example counts hypothesis wrote into a JUnit file's properties."""
+    texts = [
+        base64.b64decode(prop.get("value", "")).decode()
+        for prop in ET.parse(path).iter("property")
+        if prop.get("name", "").startswith(STATISTICS_PROPERTY)
+    ]
+    return parse_statistics("\n".join(texts))
+
+
+def parse_junit(path: Path, statistics: dict[str, Examples] | None = None) -> list[Case]:
+    """Every test case of a JUnit file; example counts from `statistics`, else from the file itself."""
+    if statistics is None:
+        statistics = junit_statistics(path)
     cases = []
     for element in ET.parse(path).iter("testcase"):
         module = element.get("classname", "").replace(".", "/") + ".py"
@@ -98,7 +123,6 @@ def run_suites(paths: list[str]) -> tuple[list[Case], float]:
             "-q",
             "-p",
             "no:cacheprovider",
-            "--hypothesis-show-statistics",
             "-o",
             "junit_logging=system-out",
             f"--junitxml={junit}",
@@ -109,7 +133,27 @@ def run_suites(paths: list[str]) -> tuple[list[Case], float]:
         elapsed = time.monotonic() - began
         if not junit.exists():
             raise RuntimeError(f"pytest did not run ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        return parse_junit(junit, parse_statistics(done.stdout)), elapsed
+        return parse_junit(junit), elapsed
+
+
+def in_paths(module: str, paths: list[str]) -> bool:
+    """True when a test module is one of `paths` (files) or lies below one of them (directories)."""
+    return any(module == path or module.startswith(path.rstrip("/") + "/") for path in paths)
+
+
+def keep_result(name: str, result: Any) -> None:
+    """Keep a fixture's measured result for the report, when the test run was asked to (`RESULTS_DIR_ENV`)."""
+    folder = os.environ.get(RESULTS_DIR_ENV)
+    if folder:
+        (Path(folder) / f"{name}.pickle").write_bytes(pickle.dumps(result))
+
+
+def kept_result(folder: Path, name: str) -> Any:
+    """A result `keep_result` kept; a clear error when that test did not run or did not get that far."""
+    path = folder / f"{name}.pickle"
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: the {name} tests did not run in this test run")
+    return pickle.loads(path.read_bytes())
 
 
 def default_paths() -> list[str]:

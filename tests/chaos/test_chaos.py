@@ -5,14 +5,17 @@ from __future__ import annotations
 import pytest
 
 from tests.chaos.chaos import EVERY_KIND, HANDOVER_KINDS, ChaosResult, run_chaos
+from tests.chaos.report import QUICK
+from tests.chaos.suites import keep_result
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> ChaosResult:
-    result = run_chaos(tmp_path_factory.mktemp("chaos"), seconds=35.0)
+    result = run_chaos(tmp_path_factory.mktemp("chaos"), seconds=QUICK.chaos_s)
     print("\n" + "\n".join(result.lines()))
+    keep_result("chaos", result)
     return result
 
 

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import pytest
+
 from tests.chaos.report import fuzz_section, gaps_section, hostile_section, ssrf_section
-from tests.chaos.suites import Case, Examples, parse_junit, parse_statistics
+from tests.chaos.suites import (
+    RESULTS_DIR_ENV,
+    Case,
+    Examples,
+    in_paths,
+    keep_result,
+    kept_result,
+    parse_junit,
+    parse_statistics,
+)
 
 STATISTICS = """
 tests/security/test_fuzz.py::test_mutants:
@@ -56,3 +68,29 @@ def test_the_ssrf_table_lists_every_address_tried() -> None:
     ]
     page = "\n".join(ssrf_section(cases))
     assert "`test_refused` | 2 passed | `http://169.254.169.254/`, `http://[fd00:ec2::254]/`" in page
+
+
+def test_example_counts_are_read_from_the_junit_properties_hypothesis_writes(tmp_path: Path) -> None:
+    """In CI the report reads the main test run's JUnit file: hypothesis puts its statistics there."""
+    node = "tests/security/test_fuzz.py::test_mutants"
+    value = base64.b64encode(f"{node}:\n{STATISTICS.split(':', 2)[2]}".encode()).decode()
+    properties = f'<properties><property name="hypothesis-statistics-{node}" value="{value}"/></properties>'
+    junit = tmp_path / "junit.xml"
+    junit.write_text(JUNIT.replace('<testsuite name="pytest">', f'<testsuite name="pytest">{properties}'))
+    assert parse_junit(junit)[0].examples == Examples(302, 0, 60)
+
+
+def test_only_the_suites_of_the_page_are_taken_from_a_whole_test_run() -> None:
+    paths = ["tests/foundation/test_properties.py", "tests/security"]
+    assert in_paths("tests/security/test_bombs.py", paths)
+    assert in_paths("tests/foundation/test_properties.py", paths)
+    assert not in_paths("tests/foundation/test_rejections.py", paths)
+    assert not in_paths("tests/securityx/test_a.py", paths)
+
+
+def test_a_kept_result_comes_back_and_a_missing_one_says_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RESULTS_DIR_ENV, str(tmp_path))
+    keep_result("soak", Examples(1, 2, 3))
+    assert kept_result(tmp_path, "soak") == Examples(1, 2, 3)
+    with pytest.raises(RuntimeError, match="the chaos tests did not run"):
+        kept_result(tmp_path, "chaos")

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from tests.chaos.soak import AGENTS, SoakResult, run_soak
+from tests.chaos.suites import keep_result
 
 SOAK_SECONDS = float(os.environ.get("RUNTIME_SOAK_SECONDS", "60"))
 RSS_SLOPE_MIB_PER_H = 5.0
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(SOAK_SECONDS + 120)]
 def soak(tmp_path_factory: pytest.TempPathFactory) -> SoakResult:
     result = run_soak(tmp_path_factory.mktemp("soak"), SOAK_SECONDS, simulated_hours=2.0)
     print("\n" + "\n".join(result.lines()))
+    keep_result("soak", result)
     return result
 
 
