@@ -273,8 +273,8 @@ def header(settings: Settings, command: str, suites_s: float) -> list[str]:
         f"- command: {command} "
         f"(chaos {settings.chaos_s:g} s, soak {settings.soak_s:g} s for {settings.soak_hours:g} simulated hours, "
         f"fuzz and security suites {suites_s:.0f} s)",
-        "- full-length soak: `RUNTIME_SOAK_SECONDS=600 pytest tests/chaos/test_soak.py` or this command without "
-        "`--quick`",
+        "- full-length soak: `RUNTIME_SOAK_SECONDS=600 pytest tests/chaos/test_soak.py`, or "
+        "`python -m tests.chaos.report --markdown FILE` (chaos 120 s, soak 600 s)",
         "",
     ]
 
