@@ -72,11 +72,11 @@ def parse_statistics(text: str) -> dict[str, Examples]:
     return found
 
 
-def junit_statistics(path: Path) -> dict[str, Examples]:
+def junit_statistics(tree: ET.ElementTree) -> dict[str, Examples]:
     """The example counts hypothesis wrote into a JUnit file's properties."""
     texts = [
         base64.b64decode(prop.get("value", "")).decode()
-        for prop in ET.parse(path).iter("property")
+        for prop in tree.iter("property")
         if prop.get("name", "").startswith(STATISTICS_PROPERTY)
     ]
     return parse_statistics("\n".join(texts))
@@ -84,10 +84,11 @@ def junit_statistics(path: Path) -> dict[str, Examples]:
 
 def parse_junit(path: Path, statistics: dict[str, Examples] | None = None) -> list[Case]:
     """Every test case of a JUnit file; example counts from `statistics`, else from the file itself."""
+    tree = ET.parse(path)
     if statistics is None:
-        statistics = junit_statistics(path)
+        statistics = junit_statistics(tree)
     cases = []
-    for element in ET.parse(path).iter("testcase"):
+    for element in tree.iter("testcase"):
         module = element.get("classname", "").replace(".", "/") + ".py"
         name = element.get("name", "")
         outcome, reason = "passed", ""
