@@ -212,8 +212,11 @@ def _located(
             found.append(RuntimeConfigError(doc.locate(loc[:-1], key=True), f"missing key `{name}` in `{where}`",
                                             "or start from a known model with `like: ID`"))
         elif kind == "literal_error":
-            expected = str(detail.get("ctx", {}).get("expected", ""))
-            found.append(RuntimeConfigError(doc.locate(loc), f"`{_dotted(loc)}` must be one of: {expected}"))
+            expected = str(detail.get("ctx", {}).get("expected", "")).replace(" or ", ",")
+            choices = [choice.strip(" '") for choice in expected.split(",") if choice.strip(" '")]
+            close = difflib.get_close_matches(str(detail["input"]), choices, n=1, cutoff=0.5)
+            found.append(RuntimeConfigError(doc.locate(loc), f"`{_dotted(loc)}` must be one of: {', '.join(choices)}",
+                                            f"did you mean `{close[0]}`?" if close else ""))
         else:
             message = str(detail["msg"]).removeprefix("Value error, ")
             found.append(RuntimeConfigError(doc.locate(loc), f"`{_dotted(loc)}`: {message[:1].lower()}{message[1:]}"))
