@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from runtime import catalogue
+from runtime.catalogue_file import CatalogueErrors
 from runtime.entrypoints import EntryPointError, derive_parameters, describe, resolve_entry_point
 from runtime.errors import Location, RuntimeConfigError
 from runtime.spec import AgentSpec, Tool
@@ -67,8 +68,15 @@ class _Context:
 
 
 def check_agent(spec: AgentSpec, where: Locator, *, base_dir: Path, strict: bool = False) -> CheckOutcome:
-    """Every semantic check of one agent; `base_dir` is the agent file's directory (for Python tools)."""
-    context = _Context(spec, where, base_dir, strict, CheckOutcome(), catalogue.lookup(spec.model))
+    """Every semantic check of one agent; `base_dir` is the agent file's directory (for Python tools).
+
+    A broken models file ($RUNTIME_MODELS) is reported as the agent's errors, located in that file: no agent
+    is checked, or run, against a catalogue that could not be read."""
+    try:
+        model = catalogue.lookup(spec.model)
+    except CatalogueErrors as broken:
+        return CheckOutcome(findings=list(broken.errors))
+    context = _Context(spec, where, base_dir, strict, CheckOutcome(), model)
     for check in _CHECKS:
         check(context)
     return context.outcome

@@ -229,3 +229,40 @@ def test_an_unreadable_models_file_is_one_clear_error(tmp_path: Path) -> None:
         f"{tmp_path / 'missing.yaml'}: error: cannot read the models file: No such file or directory\n"
         "  hint: check the path given by --models or $RUNTIME_MODELS"
     )
+
+
+def test_the_schema_s_model_examples_are_current_models() -> None:
+    from runtime.spec import AgentSpec
+
+    examples = AgentSpec.model_fields["model"].examples or []
+    assert examples and all(PACKAGED.models[name].status() == "current" for name in examples)
+
+
+def test_the_docs_model_table_shows_every_model_with_its_lifecycle() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "agent-file.md").read_text(encoding="utf-8")
+    section = text.split("## Models\n", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`"): line for line in section.splitlines() if line.startswith("| `")}
+    for info in PACKAGED.models.values():
+        row = rows[info.id]
+        if info.status() == "shut_down":
+            assert "shut down" in row and (info.lifecycle.shutdown is None or str(info.lifecycle.shutdown) in row)
+        if info.lifecycle.replacement:
+            assert info.lifecycle.replacement in row, row
+        if info.lifecycle.released:
+            assert info.lifecycle.released in row, row
+
+
+def test_a_broken_models_file_fails_every_agent_with_its_own_location(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtime.loader import load_directory
+
+    models = models_file(tmp_path, "models:\n  - {id: m, lik: gemini-3.8-live}\n")
+    monkeypatch.setenv(catalogue.ENV_VAR, str(models))
+    agents_dir = tmp_path / "agents"
+    agents_dir.mkdir()
+    write(agents_dir, "model: gemini-3.8-live\n")
+    agents, errors = load_directory(agents_dir)
+    assert agents == []
+    assert {error.location.path for error in errors} == {str(models)}
+    assert any(error.message == "unknown key `lik` in `models[0]`" and position(error) == "2:13" for error in errors)
