@@ -140,6 +140,9 @@ class OutputShape(Fact):
     input_transcription: Literal["pieces", "whole"] = "pieces"
     prompt_token_overhead: NonNegativeInt = 0
     """`promptTokenCount` of a one-word first turn: tokens the service adds beyond the visible input."""
+    interaction_status: bool = False
+    """The server reports background reasoning with `interaction_status` IN_PROGRESS / IDLE, and the model may
+    speak several times for one request."""
 
 
 class Lifecycle(Fact):
