@@ -10,11 +10,13 @@ import re
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from runtime import catalogue
+from runtime.catalogue_file import CatalogueErrors
 from runtime.entrypoints import EntryPointError, derive_parameters, describe, resolve_entry_point
 from runtime.errors import Location, RuntimeConfigError
 from runtime.spec import AgentSpec, Tool
@@ -60,10 +62,21 @@ class _Context:
         location = self.where.locate(loc, key=key)
         self.outcome.findings.append(RuntimeConfigError(location, message, hint, "warning"))
 
+    def notice(self, loc: KeyPath, message: str, hint: str = "") -> None:
+        """What will happen, not a mistake: shown by `runtime validate`, never fails it (not even --strict)."""
+        self.outcome.findings.append(RuntimeConfigError(self.where.locate(loc), message, hint, "notice"))
+
 
 def check_agent(spec: AgentSpec, where: Locator, *, base_dir: Path, strict: bool = False) -> CheckOutcome:
-    """Every semantic check of one agent; `base_dir` is the agent file's directory (for Python tools)."""
-    context = _Context(spec, where, base_dir, strict, CheckOutcome(), catalogue.lookup(spec.model))
+    """Every semantic check of one agent; `base_dir` is the agent file's directory (for Python tools).
+
+    A broken models file ($RUNTIME_MODELS) is reported as the agent's errors, located in that file: no agent
+    is checked, or run, against a catalogue that could not be read."""
+    try:
+        model = catalogue.lookup(spec.model)
+    except CatalogueErrors as broken:
+        return CheckOutcome(findings=list(broken.errors))
+    context = _Context(spec, where, base_dir, strict, CheckOutcome(), model)
     for check in _CHECKS:
         check(context)
     return context.outcome
@@ -85,12 +98,53 @@ def complete_tools(spec: AgentSpec, outcome: CheckOutcome) -> AgentSpec:
 
 
 def _check_model(c: _Context) -> None:
-    if c.model is not None:
+    """Unknown: a warning listing today's models. Shut down: an error naming the replacement (the service closes
+    the session with 1008 "not found"). Deprecated: a warning with the shutdown date."""
+    models = catalogue.current()
+    day = catalogue.today()
+    model = c.model
+    if model is None:
+        current = models.ids("current", day)
+        close = models.closest(c.spec.model, among=current)
+        hint = (f"did you mean `{close}`? " if close else "") + "current models: " + ", ".join(current)
+        message = f"unknown model `{c.spec.model}`: its limits and features cannot be checked"
+        (c.error if c.strict else c.warn)(("model",), message, hint)
         return
-    close = catalogue.closest(c.spec.model)
-    hint = f"did you mean `{close}`?" if close else "known models: " + ", ".join(catalogue.MODELS)
-    message = f"unknown model `{c.spec.model}`: its limits and features cannot be checked"
-    (c.error if c.strict else c.warn)(("model",), message, hint)
+    status = model.status(day)
+    if status == "shut_down":
+        when = f" on {model.lifecycle.shutdown}" if model.lifecycle.shutdown else ""
+        c.error(
+            ("model",),
+            f"`{model.id}` was shut down{when}: the service refuses it",
+            _replacement_hint(models, model, day),
+        )
+    elif status == "deprecated":
+        when = f"shuts down on {model.lifecycle.shutdown}" if model.lifecycle.shutdown else "will be shut down"
+        c.warn(("model",), f"`{model.id}` is deprecated: it {when}", _replacement_hint(models, model, day))
+
+
+def _replacement_hint(models: catalogue.Catalogue, model: catalogue.ModelInfo, day: date) -> str:
+    """The recommended replacement (followed past replacements that are gone too) and the newest model."""
+    replacement = models.lookup(model.lifecycle.replacement or "")
+    seen = {model.id}
+    while replacement is not None and replacement.status(day) == "shut_down" and replacement.id not in seen:
+        seen.add(replacement.id)
+        replacement = models.lookup(replacement.lifecycle.replacement or "")
+    newest = models.newest(day)
+    if replacement is None:
+        return f"use a current model such as `{newest.id}`" if newest else "see `runtime models`"
+    hint = f"use `{replacement.id}`, its replacement"
+    if newest is not None and newest.id != replacement.id:
+        hint += f"; the newest Live model is `{newest.id}`"
+    return hint
+
+
+def _capable(feature: Callable[[catalogue.ModelInfo], bool]) -> str:
+    """The newest current model with a feature, for a hint."""
+    models = catalogue.current()
+    day = catalogue.today()
+    names = [name for name in models.ids("current", day) if feature(models.models[name])]
+    return f"use a model that has it, such as `{names[0]}`" if names else "no current model has it"
 
 
 def _check_features(c: _Context) -> None:
@@ -103,25 +157,64 @@ def _check_features(c: _Context) -> None:
         )
     if model is None:
         return
-    needs = (
-        (session.affective_dialog and not model.affective_dialog, ("session", "affective_dialog"), "affective dialog"),
-        (session.proactive_audio and not model.proactive_audio, ("session", "proactive_audio"), "proactive audio"),
-        (
-            bool(c.spec.generation.thinking_budget) and not model.thinking,
-            ("generation", "thinking_budget"),
-            "thinking",
-        ),
+    features = model.features
+    if session.affective_dialog and not features.affective_dialog:
+        c.error(("session", "affective_dialog"), f"`{model.id}` does not support affective dialog",
+                _capable(lambda m: m.features.affective_dialog))
+    if session.proactive_audio and features.proactive_audio == "no":
+        c.error(("session", "proactive_audio"), f"`{model.id}` does not support proactive audio",
+                _capable(lambda m: m.features.proactive_audio != "no"))
+    always_on = features.proactive_audio == "always"
+    if not session.proactive_audio and always_on and c.where.has(("session", "proactive_audio")):
+        c.warn(("session", "proactive_audio"), f"`{model.id}` always uses proactive audio: it cannot be turned off",
+               "remove `proactive_audio: false`")
+    _check_thinking(c, model)
+    _check_reply(c, model)
+
+
+def _check_thinking(c: _Context, model: catalogue.ModelInfo) -> None:
+    if c.spec.generation.thinking_budget is None or model.features.thinking == "budget":
+        return
+    where = ("generation", "thinking_budget")
+    if model.features.thinking == "level":
+        levels = ", ".join(model.features.thinking_levels)
+        c.error(where, f"`{model.id}` sets thinking by level ({levels}), not by a budget",
+                f"remove `thinking_budget`: `{model.id}` thinks at its default level")
+    elif model.features.thinking == "automatic":
+        c.error(where, f"`{model.id}` thinks on its own: the service refuses thinking settings",
+                "remove `thinking_budget`")
+    else:
+        c.error(where, f"`{model.id}` does not support thinking", _capable(lambda m: m.features.thinking == "budget"))
+
+
+def _check_reply(c: _Context, model: catalogue.ModelInfo) -> None:
+    """`response: text` on a model that only speaks: served as audio with output transcription, the audio
+    discarded (`ModelInfo.reply_plan`), because every Live model of today speaks only."""
+    plan = model.reply_plan(c.spec.response)
+    if not plan.discard_audio:
+        return
+    forced = c.where.has(("session", "transcription", "output")) and not c.spec.session.transcription.output
+    message = (
+        f"`{model.id}` replies in audio only: `response: text` is served as audio with output transcription "
+        "and the audio is discarded" + (" (output transcription is turned on regardless)" if forced else "")
     )
-    if c.spec.response == "text" and not model.text_response:
-        c.error(
-            ("response",),
-            f"`{model.name}` replies in audio only",
-            "use `response: audio`, or a half-cascade model such as gemini-live-2.5-flash-preview for text",
-        )
-    capable = [name for name, info in catalogue.MODELS.items() if info.affective_dialog]
-    for missing, loc, feature in needs:
-        if missing:
-            c.error(loc, f"`{model.name}` does not support {feature}", f"use a native-audio model: {capable[0]}")
+    c.notice(("response",), message, "the text arrives in pieces as the model speaks; `response: audio` to hear it")
+
+
+def _check_model_tools(c: _Context) -> None:
+    """Function behaviours the model cannot honour: 3.1 calls synchronously only, 3.8 Extended Thinking only
+    asynchronously (their model pages)."""
+    model = c.model
+    if model is None:
+        return
+    behaviors = model.tools.behaviors
+    for index, tool in enumerate(c.spec.tools):
+        if tool.behavior not in behaviors and tool.behavior == "non_blocking":
+            c.error(("tools", index, "behavior"), f"`{model.id}` calls functions synchronously only",
+                    "remove `behavior: non_blocking` (and `scheduling`), or choose a model with asynchronous calls")
+        elif tool.behavior not in behaviors:
+            c.warn(("tools", index), f"`{model.id}` calls functions asynchronously only: tool `{tool.name}` "
+                   "cannot hold the reply until it returns", "set `behavior: non_blocking`")
 
 
 def _check_compression(c: _Context) -> None:
@@ -287,6 +380,7 @@ def _check_ssrf(c: _Context, loc: KeyPath, url: str, allow_private_networks: boo
 _CHECKS: tuple[Callable[[_Context], None], ...] = (
     _check_model,
     _check_features,
+    _check_model_tools,
     _check_compression,
     _check_modes,
     _check_tools,

@@ -257,7 +257,7 @@ class AgentSpec(Section):
         title="runtime agent",
         json_schema_extra={
             "$id": "https://github.com/live-agent-runtime/runtime/schemas/agent.schema.json",
-            "examples": [{"name": "kitchen", "model": "gemini-live-2.5-flash-preview", "instructions": "Be brief."}],
+            "examples": [{"name": "kitchen", "model": "gemini-3.8-live", "instructions": "Be brief."}],
         },
     )
 
@@ -266,13 +266,13 @@ class AgentSpec(Section):
     log lines and metrics."""
     model: str = Field(
         examples=[
-            "gemini-live-2.5-flash-preview",
-            "gemini-2.5-flash-native-audio-preview-09-2025",
-            "gemini-2.0-flash-live-001",
-            "gemini-2.0-flash-live-preview-04-09",
+            "gemini-3.8-live",
+            "gemini-3.8-live-extended-thinking",
+            "gemini-3.1-flash-live-preview",
+            "gemini-2.5-flash-native-audio-preview-12-2025",
         ]
     )
-    """Gemini Live model: native-audio models (128k context, affective dialog) or half-cascade ones (32k)."""
+    """Gemini Live model; `runtime models` lists the known ones, their features and when each shuts down."""
     instructions: str | None = None
     """System instruction: who the agent is and how it answers."""
     response: Literal["audio", "text"] = "audio"

@@ -24,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--strict", action="store_true", help="fail on warnings too (an unknown model, ...)")
     parser.add_argument(
+        "--models",
+        type=Path,
+        metavar="FILE",
+        help="a models file that adds or replaces catalogue models by id (default: $RUNTIME_MODELS)",
+    )
+    parser.add_argument(
         "--secrets-dir",
         type=Path,
         metavar="DIR",
@@ -36,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"runtime validate: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    findings = check_files(files, secrets_dir=args.secrets_dir, strict=args.strict)
+    findings = _catalogue_problems(args.models)
+    if not findings:
+        findings = check_files(files, secrets_dir=args.secrets_dir, strict=args.strict)
     if args.strict:
         findings = [_as_error(finding) for finding in findings]
     print(FORMATS[args.format](findings), end="")
@@ -44,6 +52,22 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "text":
         print(_summary(len(files), findings), file=sys.stderr)
     return EXIT_INVALID if errors else EXIT_OK
+
+
+def _catalogue_problems(models_file: Path | None) -> list[RuntimeConfigError]:
+    """Errors of the models file in force (`--models` wins over $RUNTIME_MODELS), before any agent is checked."""
+    import os
+
+    from runtime import catalogue
+    from runtime.catalogue_file import CatalogueErrors
+
+    if models_file is not None:
+        os.environ[catalogue.ENV_VAR] = str(models_file)  # one run of one command: the flag is the variable
+    try:
+        catalogue.current()
+    except CatalogueErrors as failure:
+        return list(failure.errors)
+    return []
 
 
 def _collect(paths: list[Path]) -> tuple[list[Path], str]:
@@ -95,18 +119,20 @@ def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) ->
 def _as_error(finding: RuntimeConfigError) -> RuntimeConfigError:
     from runtime.errors import RuntimeConfigError
 
-    if finding.severity == "error":
+    if finding.severity != "warning":
         return finding
     return RuntimeConfigError(finding.location, finding.message, finding.hint, "error")
 
 
 def _summary(file_count: int, findings: list[RuntimeConfigError]) -> str:
     errors = sum(1 for finding in findings if finding.severity == "error")
-    warnings = len(findings) - errors
+    warnings = sum(1 for finding in findings if finding.severity == "warning")
     bad_files = len({finding.location.path for finding in findings if finding.severity == "error"})
     files = "file" if file_count == 1 else "files"
+    notices = len(findings) - errors - warnings
     if not errors:
-        extra = f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""
+        counts = [f"{n} {word}{'s' * (n != 1)}" for n, word in ((warnings, "warning"), (notices, "notice")) if n]
+        extra = f" ({', '.join(counts)})" if counts else ""
         return f"{file_count} {files} valid{extra}"
     return (
         f"{bad_files} of {file_count} {files} invalid: {errors} error{'s' * (errors != 1)}, "

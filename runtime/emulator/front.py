@@ -22,6 +22,7 @@ from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 from runtime.emulator.hub import Hub
+from runtime.emulator.models import answer_listing
 from runtime.emulator.state import EphemeralToken
 from runtime.emulator.wire import ProtocolViolation, normalize
 
@@ -47,6 +48,10 @@ class Admission:
 
 def admit(hub: Hub, request: Request) -> Admission | Response:
     """Check the path and credentials of a WebSocket handshake; a Response refuses it outright."""
+    key_ok = key_matches(hub, request.headers.get("x-goog-api-key", ""))
+    listing = answer_listing(request, None if key_ok else BAD_KEY)  # GET /v1beta/models, the SDK's model list
+    if listing is not None:
+        return listing
     match = LIVE_PATH.match(request.path.split("?", 1)[0])
     if match is None:
         body = json.dumps({"error": {"code": 404, "message": "Not found", "status": "NOT_FOUND"}})

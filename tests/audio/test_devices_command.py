@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.audio.rig import needs_rig
 
-AGENT = "model: gemini-live-2.5-flash-preview\naudio:\n  input: {{device: {mic}}}\n  output: {{device: {speaker}}}\n"
+AGENT = "model: gemini-3.8-live\naudio:\n  input: {{device: {mic}}}\n  output: {{device: {speaker}}}\n"
 
 
 def runtime_devices(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = "gemini-3.8-live"
 
 
 def write_silence(path: Path, seconds: float = 0.5) -> None:

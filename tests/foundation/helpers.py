@@ -10,7 +10,7 @@ import pytest
 from runtime.errors import RuntimeConfigError
 from runtime.loader import ConfigErrors, load_agent
 
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = "gemini-3.8-live"
 
 
 def write(directory: Path, text: str, name: str = "agent.yaml") -> Path:

@@ -11,7 +11,8 @@ from runtime.loader import load_agent
 from tests.foundation.helpers import MODEL, failures, only_error, position, write
 
 M = f"model: {MODEL}\n"
-NATIVE = "model: gemini-2.5-flash-native-audio-preview-09-2025\n"
+NATIVE = "model: gemini-2.5-flash-native-audio-preview-12-2025\n"
+LIVE_31 = "model: gemini-3.1-flash-live-preview\n"
 HTTP = "    http: {url: 'http://127.0.0.1:8080/x'}\n    description: d\n"
 
 CASES = [
@@ -22,10 +23,10 @@ CASES = [
         "`target_tokens` (10000) must be below `trigger_tokens` (10000)",
     ),
     (
-        "trigger-above-half-cascade-window",
-        M + "context:\n  compression: {trigger_tokens: 40000}\n",
+        "trigger-above-3.8-window",
+        M + "context:\n  compression: {trigger_tokens: 140000}\n",
         "3:33",
-        "larger than the context window of `gemini-live-2.5-flash-preview` (32768 tokens)",
+        "larger than the context window of `gemini-3.8-live` (131072 tokens)",
     ),
     (
         "trigger-above-native-window",
@@ -93,19 +94,25 @@ CASES = [
     ),
     ("video", M + "session:\n  video: true\n", "3:10", "no camera input yet"),
     (
-        "affective-dialog-on-half-cascade",
+        "affective-dialog-on-3.8",
         M + "session: {affective_dialog: true}\n",
         "2:29",
-        "`gemini-live-2.5-flash-preview` does not support affective dialog",
+        "`gemini-3.8-live` does not support affective dialog",
     ),
     (
-        "proactive-audio-on-half-cascade",
-        "model: gemini-2.0-flash-live-001\nsession: {proactive_audio: true}\n",
+        "proactive-audio-on-3.1",
+        LIVE_31 + "session: {proactive_audio: true}\n",
         "2:28",
         "does not support proactive audio",
     ),
-    ("text-from-native-audio", NATIVE + "response: text\n", "2:11", "replies in audio only"),
-    ("thinking-on-half-cascade", M + "generation: {thinking_budget: 512}\n", "2:31", "does not support thinking"),
+    ("thinking-budget-on-3.8", M + "generation: {thinking_budget: 512}\n", "2:31", "thinks on its own"),
+    ("thinking-budget-on-3.1", LIVE_31 + "generation: {thinking_budget: 0}\n", "2:31", "sets thinking by level"),
+    (
+        "non-blocking-tool-on-3.1",
+        LIVE_31 + "tools:\n  - name: t\n" + HTTP + "    behavior: non_blocking\n",
+        "6:15",
+        "`gemini-3.1-flash-live-preview` calls functions synchronously only",
+    ),
 ]
 
 
@@ -133,13 +140,15 @@ def test_native_audio_model_allows_affective_dialog_and_thinking(tmp_path: Path)
     assert load_agent(path).warnings == []
 
 
-def test_unknown_model_is_a_warning_with_a_hint(tmp_path: Path) -> None:
-    path = write(tmp_path, "model: gemini-live-2.5-flash-previw\n")
+def test_unknown_model_is_a_warning_listing_the_current_models(tmp_path: Path) -> None:
+    path = write(tmp_path, "model: gemini-3.8-liv\n")
     agent = load_agent(path)
     [warning] = agent.warnings
     assert warning.severity == "warning"
     assert position(warning) == "1:8"
-    assert warning.hint == "did you mean `gemini-live-2.5-flash-preview`?"
+    current = catalogue.current().ids("current")
+    assert warning.hint == "did you mean `gemini-3.8-live`? current models: " + ", ".join(current)
+    assert "gemini-2.0-flash-live-001" not in warning.hint, "a shut-down model is no suggestion"
 
 
 def test_unknown_model_is_an_error_when_strict(tmp_path: Path) -> None:
@@ -150,16 +159,6 @@ def test_unknown_model_is_an_error_when_strict(tmp_path: Path) -> None:
 
 def test_models_prefix_is_understood() -> None:
     assert catalogue.lookup("models/gemini-2.0-flash-live-001") is catalogue.MODELS["gemini-2.0-flash-live-001"]
-
-
-def test_catalogue_knows_the_four_seed_models() -> None:
-    windows = {name: info.context_window_tokens for name, info in catalogue.MODELS.items()}
-    assert windows == {
-        "gemini-2.5-flash-native-audio-preview-09-2025": 131072,
-        "gemini-live-2.5-flash-preview": 32768,
-        "gemini-2.0-flash-live-001": 32768,
-        "gemini-2.0-flash-live-preview-04-09": 32768,
-    }
 
 
 def test_wake_word_mode_is_accepted(tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ def test_example_agents_are_valid_and_warning_free() -> None:
     agents, errors = load_directory(AGENTS)
     assert errors == []
     assert sorted(agent.name for agent in agents) == ["desk", "kitchen", "minimal"]
-    assert all(agent.warnings == [] for agent in agents)
+    findings = {agent.name: [finding.severity for finding in agent.warnings] for agent in agents}
+    # desk is a text agent on a model that only speaks: validate says how it will be served, nothing more
+    assert findings == {"desk": ["notice"], "kitchen": [], "minimal": []}
 
 
 def test_example_files_carry_the_schema_modeline() -> None:

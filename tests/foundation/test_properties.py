@@ -42,7 +42,7 @@ SCALARS = st.one_of(
     st.integers(-(10**6), 10**6),
     st.floats(allow_nan=False),
     st.text(max_size=20),
-    st.sampled_from(["gemini-live-2.5-flash-preview", "audio", "text", "server", "m:f", "http://x/{a}", "${env:X}"]),
+    st.sampled_from(["gemini-3.8-live", "audio", "text", "server", "m:f", "http://x/{a}", "${env:X}"]),
 )
 STRUCTURES = st.recursive(
     SCALARS,
@@ -94,7 +94,7 @@ def test_random_structures_never_crash_the_loader(data: Any) -> None:
 @SETTINGS
 @given(st.dictionaries(st.sampled_from(KEYS), STRUCTURES, max_size=6))
 def test_random_agent_like_mappings_never_crash_the_loader(data: dict[str, Any]) -> None:
-    load_text(yaml.safe_dump({"model": "gemini-live-2.5-flash-preview", **data}))
+    load_text(yaml.safe_dump({"model": "gemini-3.8-live", **data}))
 
 
 @SETTINGS
@@ -121,11 +121,11 @@ TOOLS = st.lists(
 @SETTINGS
 @given(TOOLS)
 def test_random_tools_never_crash_the_checks(tools: list[dict[str, Any]]) -> None:
-    load_text(yaml.safe_dump({"model": "gemini-live-2.5-flash-preview", "tools": tools}))
+    load_text(yaml.safe_dump({"model": "gemini-3.8-live", "tools": tools}))
 
 
 @SETTINGS
 @given(st.text(alphabet=st.sampled_from(list("{}ab:!0.")), max_size=12))
 def test_random_url_templates_never_crash_the_checks(template: str) -> None:
     tool = {"name": "t", "description": "d", "http": {"url": "http://h/" + template, "body": template}}
-    load_text(yaml.safe_dump({"model": "gemini-live-2.5-flash-preview", "tools": [tool]}))
+    load_text(yaml.safe_dump({"model": "gemini-3.8-live", "tools": [tool]}))

@@ -10,7 +10,7 @@ import pytest
 
 AGENT = """\
 name: helper
-model: gemini-live-2.5-flash-preview
+model: gemini-3.8-live
 response: text
 tools:
   - name: add
@@ -90,7 +90,7 @@ async def test_the_token_server_mints_tokens_the_live_endpoint_accepts(tmp_path:
 
 
 def test_a_missing_speaker_means_no_audio_not_no_chat(tmp_path: Path) -> None:
-    (tmp_path / "talker.yaml").write_text("model: gemini-live-2.5-flash-preview\n")
+    (tmp_path / "talker.yaml").write_text("model: gemini-3.8-live\n")
     result = subprocess.run(
         [sys.executable, "-m", "runtime", "chat", str(tmp_path / "talker.yaml"), "--backend", "emulator",
          "--speaker", "no-such-sound-card-anywhere"],

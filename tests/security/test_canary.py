@@ -49,7 +49,7 @@ def secrets_dir(tmp_path: Path) -> Path:
     return directory
 
 
-AGENT_HEAD = "model: gemini-live-2.5-flash-preview\ninstructions: You tell the weather.\n"
+AGENT_HEAD = "model: gemini-3.8-live\ninstructions: You tell the weather.\n"
 HTTP_TOOL = """tools:
   - name: weather
     description: Current weather.

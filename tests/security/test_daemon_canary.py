@@ -65,7 +65,7 @@ def daemon_run(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
     service = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
     threading.Thread(target=service.serve_forever, daemon=True).start()
     (agents / "weather.yaml").write_text(
-        "model: gemini-live-2.5-flash-preview\n"
+        "model: gemini-3.8-live\n"
         "instructions: You tell the weather.\n"
         "tools:\n"
         "  - name: weather\n"

@@ -24,7 +24,7 @@ def agents(tmp_path: Path) -> Path:
     """A private agent directory: YAML, a tool module, its bytecode cache, a secrets directory."""
     directory = tmp_path / "agents"
     directory.mkdir(mode=0o755)
-    (directory / "kitchen.yaml").write_text("model: gemini-live-2.5-flash-preview\n")
+    (directory / "kitchen.yaml").write_text("model: gemini-3.8-live\n")
     (directory / "kitchen_tools.py").write_text("def set_timer(minutes: int) -> str:\n    return 'ok'\n")
     (directory / "__pycache__").mkdir()
     (directory / "__pycache__" / "kitchen_tools.cpython-311.pyc").write_bytes(b"\0")

@@ -15,7 +15,7 @@ import pytest
 
 loader = pytest.importorskip("runtime.loader", reason="runtime/loader.py (issue 3) has not landed")
 
-MODEL_LINE = "model: gemini-live-2.5-flash-preview\n"
+MODEL_LINE = "model: gemini-3.8-live\n"
 PEAK_LIMIT_BYTES = 16 * 2**20
 """What refusing a bomb may cost at most; a Raspberry Pi Zero 2 W has 512 MiB for everything."""
 MAX_FILE_PEAK_BYTES = 64 * 2**20
