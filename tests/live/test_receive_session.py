@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from runtime.audio.files import NullIn, NullOut, WavFileIn
-from runtime.emulator import EmulatorOptions, parse_scenario
+from runtime.emulator import EmulatorOptions, Fault, parse_scenario
 from runtime.emulator import serve as serve_emulator
 from runtime.emulator.tls import write_self_signed
 from runtime.live.endpoint import Endpoint
@@ -127,3 +127,16 @@ async def test_the_fast_paths_and_the_sdks_public_paths_carry_the_same_audio(
         assert s.downlink.stats.audio_bytes == 24000 * 2 * 60 * len(REPLY) // 1000
         assert emulator.audio_bytes_received()[: len(mic.file_pcm)] == mic.file_pcm
         assert s.stats.malformed_audio_parts == 0 and emulator.connections == 1
+
+
+async def test_on_the_sdks_public_path_a_malformed_frame_also_starts_a_clean_connection(tmp_path: Path) -> None:
+    events = Recorder()
+    options = EmulatorOptions(port=0, faults=(Fault(action="garbage", at=0.2, conn=1),))
+    async with serve_emulator(options) as emulator:
+        endpoint = Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key",
+                            fast_paths=FastPaths(receive=False, send=False))
+        async with running(agent(response="text"), emulator, tmp_path, NullIn(), NullOut(), events=events,
+                           endpoint=endpoint):
+            await events.until(lambda: len(events.states("ready")) == 2 or emulator.connections == 2)
+        assert emulator.connections == 2
+    assert any("malformed message" in detail for detail in events.states("reconnecting"))
