@@ -17,6 +17,8 @@ if [ $# -gt 0 ]; then
     echo "[test] pytest $*" >&2
     exec .venv/bin/python -m pytest -q "$@"
 fi
+echo "[test] google-genai internals: the oldest and the newest supported release (scripts/sdk_matrix.sh)" >&2
+scripts/sdk_matrix.sh
 # The full run also writes docs/reliability.md from its own chaos, soak, fuzzing and hostile-input results
 # (the fixtures keep them in $RUNTIME_RELIABILITY_DIR, hypothesis's example counts go into the JUnit file).
 figures=$(mktemp -d "${TMPDIR:-/tmp}/reliability.XXXXXX")

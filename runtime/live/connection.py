@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import anyio
 
 from runtime.errors import FatalSessionError, SessionError
-from runtime.live.receive import server_messages
+from runtime.live import sdk
+from runtime.live.receive import MalformedMessage, ServerMessageParser, ServerMessages
 from runtime.live.resume import Recovery, classify_close
 from runtime.live.uplink import pump
 
@@ -140,7 +141,7 @@ async def _serve(session: AgentSession, live: AsyncSession) -> Ending:
 
 async def _send(session: AgentSession, live: AsyncSession, link: Link) -> None:
     try:
-        await pump(live, session.uplink, link.closing, link.send_failed)
+        await pump(live, session.uplink, link.closing, link.send_failed, fast=session.endpoint.fast_paths.send)
     finally:
         link.sender_done.set()
 
@@ -155,15 +156,8 @@ async def _close_when_asked(name: str, live: AsyncSession, link: Link, serving: 
     await anyio.sleep(CLOSE_TIMEOUT_S)  # normally cancelled first: the receiver ends and stops the group
     logger.warning("the server did not finish closing within %.0f s; aborting the connection", 2 * CLOSE_TIMEOUT_S,
                    extra={"agent": name})
-    _abort(live)
+    sdk.abort(live)
     serving.cancel()
-
-
-def _abort(live: AsyncSession) -> None:
-    """Drop the TCP connection without a close handshake (the SDK has no public way to do this)."""
-    transport = getattr(getattr(live, "_ws", None), "transport", None)
-    if transport is not None:
-        transport.abort()
 
 
 async def _handover_timer(session: AgentSession, link: Link) -> None:
@@ -180,28 +174,32 @@ async def _handover_timer(session: AgentSession, link: Link) -> None:
 
 
 async def _receive(session: AgentSession, live: AsyncSession, link: Link) -> Ending:
-    """Read messages until the connection closes."""
+    """Read messages until the connection closes. The `try` covers reading and parsing only: an exception
+    out of the session's handling of a message is a bug of ours and ends the session as one."""
     from google.genai import errors
     from websockets.exceptions import ConnectionClosed
 
-    try:
-        async for message in server_messages(live):
-            if isinstance(message, bytes):
+    parser = ServerMessageParser(session.name, session.stats)
+    messages = ServerMessages(live, parser, fast=session.endpoint.fast_paths.receive)
+    while True:
+        try:
+            message = await messages.next()
+        except errors.APIError as exc:
+            if link.handover:
+                return Ending(Recovery.HANDOVER, exc.code, "handover")
+            if link.send_error is not None:
+                return Ending(Recovery.RESUME, exc.code, link.send_error)
+            reason = str(exc.details or exc.message or "")
+            return Ending(classify_close(exc.code, reason), exc.code, reason)
+        except ConnectionClosed as exc:
+            return Ending(Recovery.RESUME, exc.rcvd.code if exc.rcvd else 1006, str(exc))
+        except MalformedMessage as exc:
+            # Not JSON, or refused by the SDK's parser (a JSON string, deeply nested JSON, a field of the
+            # wrong type): start over on a clean connection.
+            logger.warning("malformed message from the server: %s", exc, extra={"agent": session.name})
+            return Ending(Recovery.RESUME, None, "malformed message")
+        if isinstance(message, bytes):
+            if message:  # empty when every audio part of the message was malformed (counted by the parser)
                 session.on_audio(message)
-            else:
-                session.on_message(message, link)
-    except errors.APIError as exc:
-        if link.handover:
-            return Ending(Recovery.HANDOVER, exc.code, "handover")
-        if link.send_error is not None:
-            return Ending(Recovery.RESUME, exc.code, link.send_error)
-        reason = str(exc.details or exc.message or "")
-        return Ending(classify_close(exc.code, reason), exc.code, reason)
-    except ConnectionClosed as exc:
-        return Ending(Recovery.RESUME, exc.rcvd.code if exc.rcvd else 1006, str(exc))
-    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
-        # A malformed frame (the SDK's parser raises all four, e.g. on a JSON string or deeply nested JSON):
-        # start over on a clean connection.
-        logger.warning("malformed message from the server: %.200s", exc, extra={"agent": session.name})
-        return Ending(Recovery.RESUME, None, f"malformed message: {type(exc).__name__}")
-    return Ending(Recovery.RESUME, None, "the server's messages ended")  # server_messages() only ends by raising
+        else:
+            session.on_message(message, link)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from runtime.errors import FatalSessionError, SessionError
+from runtime.live.sdk import FastPaths
 
 if TYPE_CHECKING:
     from google import genai
@@ -59,6 +60,8 @@ class Endpoint:
     """API version of the WebSocket path."""
     token_bearer: str | None = field(default=None, repr=False)
     """Secret sent as `Authorization: Bearer ...` to the token URL (env `RUNTIME_TOKEN_BEARER`)."""
+    fast_paths: FastPaths = field(default_factory=FastPaths)
+    """How the runtime reads and writes this endpoint's socket around the SDK (runtime/live/sdk.py)."""
 
     @classmethod
     def from_env(

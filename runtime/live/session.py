@@ -22,6 +22,7 @@ from runtime.live.downlink import Downlink
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents, SessionEvents
 from runtime.live.resume import Backoff, HandleStore, Recovery, goaway_deadline_s
+from runtime.live.sdk import check_sdk
 from runtime.live.uplink import Frame, Message, Uplink, is_voice
 from runtime.spec import AgentSpec
 
@@ -63,6 +64,8 @@ class SessionStats:
     handovers: list[float] = field(default_factory=list)
     """Seconds from deciding to hand over to the new connection's setupComplete."""
     reconnects: int = 0
+    malformed_audio_parts: int = 0
+    """Audio parts the server sent that could not be decoded (dropped; runtime/live/receive.py)."""
 
 
 class AgentSession:
@@ -402,5 +405,5 @@ def _first_runtime_error(errors: BaseExceptionGroup[BaseException]) -> BaseExcep
 
 
 def _import_sdk() -> None:
-    """Import google-genai once, off the event loop (it takes most of a second)."""
-    import google.genai.live  # noqa: F401
+    """Import google-genai once, off the event loop (it takes most of a second), and check its internals."""
+    check_sdk()

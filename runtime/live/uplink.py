@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import numpy as np
 
+from runtime.live.sdk import raw_socket
+
 if TYPE_CHECKING:
     from google.genai.live import AsyncSession
 
@@ -165,14 +167,14 @@ async def send_item(live: AsyncSession, item: Item) -> None:
         await frame_sender(live)(item.pcm)
 
 
-def frame_sender(live: AsyncSession) -> Callable[[bytes], Awaitable[None]]:
+def frame_sender(live: AsyncSession, *, fast: bool = True) -> Callable[[bytes], Awaitable[None]]:
     """How this connection sends a microphone block: the exact text `send_realtime_input(audio=Blob(...))`
     puts on the wire (tests/live/test_uplink.py compares the two), written to the SDK's WebSocket without
-    building and validating pydantic models for every 20 ms block; the SDK's own call on Vertex AI."""
-    ws = getattr(live, "_ws", None)
-    client = getattr(live, "_api_client", None)
-    if ws is not None and client is not None and not getattr(client, "vertexai", True):  # the SDK's own test
-        raw_send: Callable[[str], Awaitable[None]] = ws.send
+    building and validating pydantic models for every 20 ms block; the SDK's own call on Vertex AI or
+    when `fast` is off (runtime/live/sdk.py says what this saves)."""
+    socket = raw_socket(live) if fast else None
+    if socket is not None:
+        raw_send: Callable[[str], Awaitable[None]] = socket.send
 
         async def send_json(pcm: bytes) -> None:
             await raw_send(audio_frame_json(pcm))
@@ -198,7 +200,8 @@ _AUDIO_FRAME_TAIL = f'", "mime_type": "{MIC_MIME_TYPE}"}}}}}}'
 
 
 async def pump(
-    live: AsyncSession, uplink: Uplink, stop: anyio.Event, on_failure: Callable[[BaseException], Any]
+    live: AsyncSession, uplink: Uplink, stop: anyio.Event, on_failure: Callable[[BaseException], Any],
+    *, fast: bool = True,
 ) -> None:
     """Send items until `stop` is set (checked between two sends) or a send fails (the item is given back).
 
@@ -206,7 +209,7 @@ async def pump(
     (cancelling a half-written send would leave it unknown whether it left), a watchdog aborts a send that
     is stuck for `SEND_TIMEOUT_S`, and `stop` or a cancellation from outside only wakes the sender's wait.
     """
-    sender = _Sender(live, uplink)
+    sender = _Sender(live, uplink, fast=fast)
     async with anyio.create_task_group() as group:
         group.start_soon(sender.halt_on, stop)
         with anyio.CancelScope(shield=True) as shielded:
@@ -223,10 +226,10 @@ async def pump(
 class _Sender:
     """One connection's sender, its watchdog and its stop watcher, sharing this state."""
 
-    def __init__(self, live: AsyncSession, uplink: Uplink) -> None:
+    def __init__(self, live: AsyncSession, uplink: Uplink, *, fast: bool) -> None:
         self.live = live
         self.uplink = uplink
-        self.send_frame = frame_sender(live)
+        self.send_frame = frame_sender(live, fast=fast)
         self.halted = False
         self.in_flight: Item | None = None
         self.send_started = 0.0
