@@ -9,6 +9,8 @@ from runtime.emulator import parse_scenario
 from tests.emulator.helpers import (
     audio_of,
     collect_until,
+    generation_complete,
+    interrupted,
     live,
     send_audio,
     silence,
@@ -103,7 +105,7 @@ async def test_non_blocking_call_keeps_talking_and_when_idle_result_follows_the_
 
 
 async def test_interrupt_scheduling_stops_current_audio_and_speaks_the_result() -> None:
-    async with live(config(types.Modality.AUDIO), scenario_obj=SCENARIO) as (emulator, session):
+    async with live(config(types.Modality.AUDIO), scenario_obj=SCENARIO) as (_emulator, session):
         await say(session, "lookup please")
         messages = await collect_until(session, tool_call)
         call = messages[-1].tool_call.function_calls[0]  # type: ignore[union-attr,index]
@@ -115,11 +117,12 @@ async def test_interrupt_scheduling_stops_current_audio_and_speaks_the_result() 
             scheduling=types.FunctionResponseScheduling.INTERRUPT,
         )
         await session.send_tool_response(function_responses=[response])
-        rest = await collect_until(session, turn_complete)
-    interrupted_at = next(i for i, m in enumerate(rest) if m.server_content and m.server_content.interrupted)
-    assert len(audio_of(rest[interrupted_at:])) == len("done") * 60 * 48
-    completes = [e for e in emulator.sent if e["msg"].get("serverContent", {}).get("turnComplete")]
-    assert len(completes) == 1  # the story never completed
+        story_end = await collect_until(session, turn_complete)
+        result = await collect_until(session, turn_complete)
+    assert interrupted(story_end[0]) and not audio_of(story_end)  # the story ends: interrupted, turnComplete
+    assert not any(generation_complete(m) for m in story_end)
+    assert len(audio_of(result)) == len("done") * 60 * 48
+    assert generation_complete(result[-2])
 
 
 async def test_silent_scheduling_only_adds_to_context() -> None:
@@ -146,5 +149,8 @@ async def test_barge_in_during_a_pending_call_cancels_it() -> None:
         messages = await collect_until(session, tool_call)
         call_id = messages[-1].tool_call.function_calls[0].id  # type: ignore[union-attr,index]
         await send_audio(session, speech(0.4))
-        cancelled = await collect_until(session, lambda m: m.tool_call_cancellation is not None)
-    assert cancelled[-1].tool_call_cancellation.ids == [call_id]  # type: ignore[union-attr]
+        turn_end = await collect_until(session, turn_complete)
+    # The turn held by the call is interrupted like any turn: interrupted, the cancellation, its turnComplete.
+    assert interrupted(turn_end[0])
+    assert turn_end[1].tool_call_cancellation.ids == [call_id]  # type: ignore[union-attr]
+    assert len(turn_end) == 3 and turn_end[2].usage_metadata is not None
