@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from google.genai import types
 
@@ -154,3 +156,32 @@ async def test_barge_in_during_a_pending_call_cancels_it() -> None:
     assert interrupted(turn_end[0])
     assert turn_end[1].tool_call_cancellation.ids == [call_id]  # type: ignore[union-attr]
     assert len(turn_end) == 3 and turn_end[2].usage_metadata is not None
+
+
+async def test_a_scripted_call_of_an_undeclared_function_is_skipped_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The desk agent declares no tools; the shared demo scenario would have it call set_timer."""
+    caplog.set_level(logging.WARNING, logger="runtime.emulator")
+    no_tools = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    async with live(no_tools, scenario_obj=SCENARIO) as (emulator, session):
+        for _ in range(3):
+            await say(session, "set a timer")
+            answer = await collect_until(session, turn_complete)
+            assert text_of(answer) == "Your timer is set."
+    assert not any("toolCall" in entry["msg"] for entry in emulator.sent)
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "set_timer" in warnings[0] and "did not declare" in warnings[0]
+
+
+async def test_a_declared_function_is_still_called_when_others_are_not() -> None:
+    only_weather = types.LiveConnectConfig(
+        response_modalities=[types.Modality.TEXT],
+        tools=[types.Tool(function_declarations=[types.FunctionDeclaration(name="weather", description="weather")])],
+    )
+    async with live(only_weather, scenario_obj=SCENARIO) as (_emulator, session):
+        await say(session, "set a timer")
+        assert not any(m.tool_call for m in await collect_until(session, turn_complete))
+        await say(session, "what's the weather?")
+        call = (await collect_until(session, tool_call))[-1].tool_call.function_calls[0]  # type: ignore[union-attr,index]
+    assert call.name == "weather"
