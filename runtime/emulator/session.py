@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -21,7 +20,7 @@ from runtime.emulator.options import Fault
 from runtime.emulator.replies import Replier
 from runtime.emulator.scenario import SayToolResult, Step
 from runtime.emulator.state import Conversation, Turn, text_tokens
-from runtime.emulator.turns import UserInput
+from runtime.emulator.turns import UserInput, pcm_rate_hz
 from runtime.emulator.wire import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -39,7 +38,6 @@ DEADLINE = "Deadline expired before operation could complete."
 SESSION_LIMIT = "Maximum session duration reached."
 NOT_FOUND = "BidiGenerateContent session not found"
 UNSUPPORTED = "Operation is not implemented, or supported, or enabled."
-_RATE = re.compile(r"rate=(\d+)")
 
 
 class LiveSession:
@@ -168,10 +166,12 @@ class LiveSession:
             self._start_reply(self._hub.scenario.reply(user_words, spoken=False))
 
     async def _on_realtime_input(self, realtime: dict[str, Any]) -> None:
-        for blob in [realtime.get("audio"), *realtime.get("mediaChunks", [])]:
-            if blob is not None and str(blob.get("mimeType", "")).startswith("audio/"):
-                match = _RATE.search(str(blob.get("mimeType", "")))
-                await self._on_speech_events(self._input.audio(blob["data"], int(match[1]) if match else 16000))
+        blobs = [realtime["audio"]] if "audio" in realtime else []
+        # The deprecated `mediaChunks` also carries video frames: only its audio is audio.
+        blobs += [chunk for chunk in realtime.get("mediaChunks", []) if str(chunk.get("mimeType")).startswith("audio/")]
+        for blob in blobs:
+            rate_hz = pcm_rate_hz(blob.get("mimeType"))
+            await self._on_speech_events(self._input.audio(str(blob.get("data", "")), rate_hz))
         if "text" in realtime:
             await self._interrupt(cancel_calls=True)
             self._input.add_text(realtime["text"])
