@@ -97,7 +97,7 @@ async def test_a_late_turn_complete_opens_no_handover_window_in_the_next_answer(
     handle) arrive after the answer's first chunk. The handover must wait for the answer's own end."""
     events, speaker = Recorder(), CallLog()
     options = EmulatorOptions(
-        scenario_obj=SCENARIO, faults=ORDERS["late"], go_away_after_s=0.5,  # timeLeft 50 s: no deadline here
+        scenario_obj=SCENARIO, faults=ORDERS["late"], go_away_after_s=1.5,  # timeLeft 50 s: no deadline here
         audio_chunk_ms=200,  # 200 ms between the answer's chunks: a window a 20 ms poll cannot miss
     )
     async with serve(options) as emulator, running(

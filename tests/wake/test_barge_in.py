@@ -26,8 +26,8 @@ from tests.wake.scenes import BLOCK, RATE, babble, noise, tone, tone_detector
 
 pytestmark = pytest.mark.anyio
 
-IDLE_TIMEOUT_S = 4.0
-"""Audio time (the microphone runs at four times real time): one second of real time, so that the replies'
+IDLE_TIMEOUT_S = 8.0
+"""Audio time (the microphone runs at four times real time): two seconds of real time, so that the replies'
 network latency, times four, never counts as a pause in the conversation."""
 ANSWER = "Okay, I will stop the story here."
 SCENARIO = parse_scenario({
