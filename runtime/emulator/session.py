@@ -263,8 +263,9 @@ class LiveSession:
         AidenAI-IO/aiden-firmware#644 waits for "interrupted -> turnComplete", Pipecat's GeminiLiveLLMService
         ends its response on turn_complete and warns when usage_metadata is missing from it, and LiveKit's
         google realtime plugin stops a generation interrupted before it started on "interrupted ->
-        turn_complete". A turn that was waiting on a blocking call is a turn like any other: it gets its
-        toolCallCancellation (before the turnComplete, which closes the turn) and its turnComplete.
+        turn_complete". A turn that was waiting on a blocking call is interrupted like any other: its calls get
+        a toolCallCancellation ("occurs only in cases where the clients interrupt server turns", the v1beta
+        BidiGenerateContentToolCallCancellation), sent before the turnComplete that closes the turn.
         """
         was_generating = self._generating
         for scope in list(self._replies):
