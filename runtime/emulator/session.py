@@ -255,17 +255,18 @@ class LiveSession:
 
         The service ends an interrupted turn with `interrupted`, then `turnComplete` carrying the turn's
         `usageMetadata`, and no `generationComplete`: google-genai 3.3.0 types.LiveServerContent documents
-        generation_complete as "When model is interrupted while generating there will be no
-        generation_complete message in interrupted turn, it will go through interrupted > turn_complete";
-        a trace of the service in googleapis/python-genai#1224 shows `interrupted=True` alone, then
-        `turn_complete=True` with `usage_metadata`. Clients are written for it: langwatch/scenario#907
-        keeps discarding the old turn's residue "until the old turn's turnComplete arrives",
-        AidenAI-IO/aiden-firmware#644 waits for "interrupted -> turnComplete", Pipecat's GeminiLiveLLMService
-        ends its response on turn_complete and warns when usage_metadata is missing from it, and LiveKit's
-        google realtime plugin stops a generation interrupted before it started on "interrupted ->
-        turn_complete". A turn that was waiting on a blocking call is interrupted like any other: its calls get
-        a toolCallCancellation ("occurs only in cases where the clients interrupt server turns", the v1beta
-        BidiGenerateContentToolCallCancellation), sent before the turnComplete that closes the turn.
+        generation_complete as "When model is interrupted while generating there will be no generation_complete
+        message in interrupted turn, it will go through interrupted > turn_complete"; a trace of the service in
+        googleapis/python-genai#1224 shows `interrupted=True` alone, then `turn_complete=True` with
+        `usage_metadata`; Google's quickstart (google-gemini/cookbook quickstarts/Get_started_LiveAPI.py): "If you
+        interrupt the model, it sends a turn_complete." Clients are written for it: langwatch/scenario#907 keeps
+        discarding the old turn's residue "until the old turn's turnComplete arrives", AidenAI-IO/aiden-firmware#644
+        waits for "interrupted -> turnComplete", Pipecat's GeminiLiveLLMService ends its response on turn_complete
+        and warns when usage_metadata is missing from it, and LiveKit's google realtime plugin stops a generation
+        interrupted before it started on "interrupted -> turn_complete". A turn that was waiting on a blocking call
+        is interrupted like any other: its calls get a toolCallCancellation ("occurs only in cases where the clients
+        interrupt server turns", the v1beta BidiGenerateContentToolCallCancellation), sent before the turnComplete
+        that closes the turn.
         """
         was_generating = self._generating
         for scope in list(self._replies):
