@@ -22,6 +22,8 @@ class SessionConfig:
     resumption: bool
     """`sessionResumption` was set: send sessionResumptionUpdate messages."""
     resume_handle: str
+    declared_tools: frozenset[str]
+    """Names of the functions the setup declares: the only ones the model may call."""
     non_blocking_tools: frozenset[str]
     manual_activity: bool
     interrupts: bool
@@ -45,6 +47,9 @@ def read_setup(setup: dict[str, Any], window_override: int | None) -> SessionCon
     realtime = setup.get("realtimeInputConfig", {})
     detection = realtime.get("automaticActivityDetection", {})
     limit = window_override or (NATIVE_AUDIO_WINDOW if "native-audio" in model else HALF_CASCADE_WINDOW)
+    declarations = [
+        declaration for tool in setup.get("tools", []) for declaration in tool.get("functionDeclarations", [])
+    ]
     return SessionConfig(
         model=model,
         audio_out=not modalities or modalities[0] == "AUDIO",
@@ -52,10 +57,9 @@ def read_setup(setup: dict[str, Any], window_override: int | None) -> SessionCon
         transcribe_output="outputAudioTranscription" in setup,
         resumption="sessionResumption" in setup,
         resume_handle=str(setup.get("sessionResumption", {}).get("handle", "")),
+        declared_tools=frozenset(str(declaration.get("name", "")) for declaration in declarations),
         non_blocking_tools=frozenset(
-            declaration.get("name", "")
-            for tool in setup.get("tools", [])
-            for declaration in tool.get("functionDeclarations", [])
+            str(declaration.get("name", "")) for declaration in declarations
             if declaration.get("behavior") == "NON_BLOCKING"
         ),
         manual_activity=bool(detection.get("disabled", False)),

@@ -55,7 +55,19 @@ class Hub:
         self.sessions = SessionStore(options.handle_ttl_s)
         self.tokens = TokenStore()
         self.connections = 0
+        self._undeclared_seen: set[str] = set()
 
     def next_connection_number(self) -> int:
         self.connections += 1
         return self.connections
+
+    def undeclared_call(self, name: str) -> None:
+        """A scenario step calls a function the session did not declare: said once per name, not every turn
+        (a scenario shared by several agents would otherwise fill the log)."""
+        if name not in self._undeclared_seen:
+            self._undeclared_seen.add(name)
+            logger.warning(
+                "the scenario calls %s, which the session did not declare; the model only calls declared "
+                "functions, so that step is skipped (said once)",
+                name,
+            )

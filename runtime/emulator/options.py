@@ -13,7 +13,7 @@ from runtime.errors import Location, RuntimeConfigError
 if TYPE_CHECKING:
     from runtime.emulator.scenario import Scenario
 
-FAULT_ACTIONS = ("close", "drop", "delay", "garbage", "reject_setup", "stall_setup")
+FAULT_ACTIONS = ("close", "drop", "delay", "garbage", "reject_setup", "stall_setup", "late_turn_complete")
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class Fault:
 
     action: str
     """close | drop (TCP reset, no close frame) | delay (server goes silent) | garbage (malformed frame) |
-    reject_setup (answer `setup` with a close)"""
+    reject_setup (answer `setup` with a close) | stall_setup (never answer `setup`) | late_turn_complete (an
+    interrupted turn's turnComplete arrives after the next reply's first message, not before it)"""
     at: float = 0.0
     """Seconds into the connection when it happens (ignored by reject_setup)."""
     code: int = 1011

@@ -18,6 +18,7 @@ from runtime.emulator.wire import encode_bytes
 
 OUTPUT_MIME = f"audio/pcm;rate={OUTPUT_RATE_HZ}"
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Undeclared = Callable[[str], None]
 
 
 @dataclass
@@ -43,18 +44,22 @@ def result_text(response: Any) -> str:
 class Replier:
     """Plays scenario steps as one model turn; knows nothing about sockets beyond `send`."""
 
-    def __init__(self, send: Send, config: SessionConfig, conversation: Conversation, chunk_ms: int) -> None:
+    def __init__(
+        self, send: Send, config: SessionConfig, conversation: Conversation, chunk_ms: int, undeclared: Undeclared
+    ) -> None:
         self._send = send
         self._config = config
         self._conversation = conversation
         self._chunk_s = max(chunk_ms, 5) / 1000
+        self._undeclared = undeclared
         self.pending: dict[str, PendingCall] = {}
         self._response_tokens = 0
+        self._prompt_tokens = (0, 0)
 
     async def play(self, steps: tuple[Step, ...]) -> None:
         """Send the turn's content, then generationComplete and turnComplete with usage."""
         self._response_tokens = 0
-        prompt_text, prompt_audio = self._conversation.modality_tokens()
+        self._prompt_tokens = self._conversation.modality_tokens()
         for step in steps:
             if isinstance(step, Say):
                 await self._say(step.text)
@@ -63,9 +68,12 @@ class Replier:
             elif isinstance(step, SayToolResult):
                 await self._say(result_text(self._conversation.tool_results.get(step.name)))
         await self._send({"serverContent": {"generationComplete": True}})
-        await self._send(
-            {"serverContent": {"turnComplete": True}, "usageMetadata": self._usage(prompt_text, prompt_audio)}
-        )
+        await self._send(self.turn_end())
+
+    def turn_end(self) -> dict[str, Any]:
+        """The latest turn's turnComplete, with its usage: the prompt as the turn found it, the response that
+        reached the client (an interrupted turn counts only what was sent before the interruption)."""
+        return {"serverContent": {"turnComplete": True}, "usageMetadata": self._usage(*self._prompt_tokens)}
 
     def _usage(self, prompt_text: int, prompt_audio: int) -> dict[str, Any]:
         prompt = prompt_text + prompt_audio
@@ -121,6 +129,13 @@ class Replier:
             sent[0] += len(chunk)
 
     async def _call(self, step: CallTool) -> None:
+        if step.name not in self._config.declared_tools:
+            # The model calls only functions the session declared in `tools.functionDeclarations`: google-genai
+            # 3.3.0 types.FunctionCallingConfigMode says predicted calls are "any one of the provided
+            # function_declarations", and that a model without declarations "will not predict any function
+            # calls". A scripted call of anything else is a scenario written for another agent: skipped.
+            self._undeclared(step.name)
+            return
         call_id = "function-call-" + secrets.token_hex(8)
         blocking = step.name not in self._config.non_blocking_tools
         call = PendingCall(step.name, blocking)

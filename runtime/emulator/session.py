@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -21,7 +20,7 @@ from runtime.emulator.options import Fault
 from runtime.emulator.replies import Replier
 from runtime.emulator.scenario import SayToolResult, Step
 from runtime.emulator.state import Conversation, Turn, text_tokens
-from runtime.emulator.turns import UserInput
+from runtime.emulator.turns import UserInput, pcm_rate_hz
 from runtime.emulator.wire import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -39,7 +38,6 @@ DEADLINE = "Deadline expired before operation could complete."
 SESSION_LIMIT = "Maximum session duration reached."
 NOT_FOUND = "BidiGenerateContent session not found"
 UNSUPPORTED = "Operation is not implemented, or supported, or enabled."
-_RATE = re.compile(r"rate=(\d+)")
 
 
 class LiveSession:
@@ -56,6 +54,8 @@ class LiveSession:
         self._replies: set[anyio.CancelScope] = set()
         self._turn_lock = anyio.Lock()
         self._generating = False
+        self._late_turn_end: dict[str, Any] | None = None
+        """An interrupted turn's turnComplete held back by the `late_turn_complete` fault."""
         self._closing = False
         """Our close frame is out: the receive loop only records what still arrives, until the socket ends."""
 
@@ -64,7 +64,10 @@ class LiveSession:
         try:
             conversation, config = await self._open()
             self._config, self._conversation = config, conversation
-            self._replier = Replier(self._send, config, conversation, self._hub.options.audio_chunk_ms)
+            self._replier = Replier(
+                self._send_reply_message, config, conversation, self._hub.options.audio_chunk_ms,
+                self._hub.undeclared_call,
+            )
             self._input = UserInput(config, conversation, self._hub)
             async with anyio.create_task_group() as tg:
                 self._tg = tg
@@ -163,10 +166,12 @@ class LiveSession:
             self._start_reply(self._hub.scenario.reply(user_words, spoken=False))
 
     async def _on_realtime_input(self, realtime: dict[str, Any]) -> None:
-        for blob in [realtime.get("audio"), *realtime.get("mediaChunks", [])]:
-            if blob is not None and str(blob.get("mimeType", "")).startswith("audio/"):
-                match = _RATE.search(str(blob.get("mimeType", "")))
-                await self._on_speech_events(self._input.audio(blob["data"], int(match[1]) if match else 16000))
+        blobs = [realtime["audio"]] if "audio" in realtime else []
+        # The deprecated `mediaChunks` also carries video frames: only its audio is audio.
+        blobs += [chunk for chunk in realtime.get("mediaChunks", []) if str(chunk.get("mimeType")).startswith("audio/")]
+        for blob in blobs:
+            rate_hz = pcm_rate_hz(blob.get("mimeType"))
+            await self._on_speech_events(self._input.audio(str(blob.get("data", "")), rate_hz))
         if "text" in realtime:
             await self._interrupt(cancel_calls=True)
             self._input.add_text(realtime["text"])
@@ -245,16 +250,56 @@ class LiveSession:
                 self._replies.discard(scope)
 
     async def _interrupt(self, cancel_calls: bool) -> None:
-        """Barge-in: stop the model's turn, tell the client, and cancel calls still waiting for results."""
+        """Barge-in: stop the model's turn, tell the client, cancel calls still waiting for results, and end
+        the interrupted turn with its turnComplete before anything of the next one.
+
+        The service ends an interrupted turn with `interrupted`, then `turnComplete` carrying the turn's
+        `usageMetadata`, and no `generationComplete`: google-genai 3.3.0 types.LiveServerContent documents
+        generation_complete as "When model is interrupted while generating there will be no generation_complete
+        message in interrupted turn, it will go through interrupted > turn_complete"; a trace of the service in
+        googleapis/python-genai#1224 shows `interrupted=True` alone, then `turn_complete=True` with
+        `usage_metadata`; Google's quickstart (google-gemini/cookbook quickstarts/Get_started_LiveAPI.py): "If you
+        interrupt the model, it sends a turn_complete." Clients are written for it: langwatch/scenario#907 keeps
+        discarding the old turn's residue "until the old turn's turnComplete arrives", AidenAI-IO/aiden-firmware#644
+        waits for "interrupted -> turnComplete", Pipecat's GeminiLiveLLMService ends its response on turn_complete
+        and warns when usage_metadata is missing from it, and LiveKit's google realtime plugin stops a generation
+        interrupted before it started on "interrupted -> turn_complete". A turn that was waiting on a blocking call
+        is interrupted like any other: its calls get a toolCallCancellation ("occurs only in cases where the clients
+        interrupt server turns", the v1beta BidiGenerateContentToolCallCancellation), sent before the turnComplete
+        that closes the turn.
+        """
         was_generating = self._generating
         for scope in list(self._replies):
             scope.cancel()
         self._generating = False
-        if was_generating:
-            await self._send({"serverContent": {"interrupted": True}})
-        ids = self._replier.cancel_pending() if cancel_calls else []
-        if ids:
-            await self._send({"toolCallCancellation": {"ids": ids}})
+        # Under the turn lock: the cancelled reply has unwound (its usage counts only what reached the client)
+        # and no next reply can send before the interrupted turn is closed.
+        async with self._turn_lock:
+            if was_generating:
+                await self._send({"serverContent": {"interrupted": True}})
+            ids = self._replier.cancel_pending() if cancel_calls else []
+            if ids:
+                await self._send({"toolCallCancellation": {"ids": ids}})
+            if not was_generating:
+                return
+            if self._faults("late_turn_complete"):
+                self._late_turn_end = self._replier.turn_end()
+            else:
+                await self._end_turn(self._replier.turn_end())
+
+    async def _end_turn(self, turn_complete: dict[str, Any]) -> None:
+        """A turn boundary: the turnComplete, then (with resumption) a fresh handle."""
+        await self._send(turn_complete)
+        if self._config.resumption:
+            await self._send_handle(self._conversation, resumable=True)
+
+    async def _send_reply_message(self, message: dict[str, Any]) -> None:
+        """What the replier sends; the `late_turn_complete` fault lets the interrupted turn's turnComplete
+        follow the next reply's first message instead of preceding it."""
+        await self._send(message)
+        late, self._late_turn_end = self._late_turn_end, None
+        if late is not None:
+            await self._end_turn(late)
 
     def _compress(self) -> None:
         """Sliding-window compression: past the trigger, the oldest turns go until the target fits."""

@@ -2,6 +2,15 @@
 
 Tool calls, goAway and resumption updates belong to the session (they change its state); this module
 handles the content of a turn and knows whether a model turn is in progress.
+
+An interrupted turn ends twice on the wire: `interrupted`, then that turn's own `turnComplete` (with its
+usage, never with a `generationComplete`: google-genai 3.3.0 types.LiveServerContent.generation_complete,
+googleapis/python-genai#1224). The barge-in is handled at `interrupted`; the `turnComplete` that follows only
+closes the old turn. It may even arrive after the next reply has begun (langwatch/scenario#907 shows a late one
+cutting the next reply short), so it must not end, count or flush the turn in progress. It is recognised as the
+first `turnComplete` after an `interrupted` that no `generationComplete` precedes: a reply the model finished
+says `generationComplete` first, so a service that ever skipped the old turn's `turnComplete` still ends the
+new reply at its own.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ class DownlinkStats:
 
     audio_bytes: int = 0
     turns: int = 0
+    """Model turns that completed; an interrupted turn is counted in `interruptions` instead."""
     interruptions: list[float] = field(default_factory=list)
     last_audio_at: float = 0.0
 
@@ -39,6 +49,10 @@ class Downlink:
         self.events = events
         self.in_turn = False
         self.stats = DownlinkStats()
+        self._interrupted_turn_open = False
+        """An `interrupted` came and its turn's own `turnComplete` has not."""
+        self._generation_complete = False
+        """The reply in progress said `generationComplete`."""
 
     def content(self, content: types.LiveServerContent) -> None:
         if content.model_turn is not None:
@@ -51,11 +65,21 @@ class Downlink:
             self.events.transcript(self.agent, "model", content.output_transcription.text)
         if content.interrupted:
             self.interrupted()
+        if content.generation_complete:
+            self._generation_complete = True
         if content.turn_complete:
-            self.in_turn = False
-            self.stats.turns += 1
-            self.audio_out.end_of_turn()
-            self.events.state(self.agent, "turn_complete")
+            self._turn_complete()
+
+    def _turn_complete(self) -> None:
+        if self._interrupted_turn_open and not self._generation_complete:
+            self._interrupted_turn_open = False  # the interrupted turn's end: the reply in progress goes on
+            logger.debug("the interrupted turn is complete", extra={"agent": self.agent})
+            return
+        self._interrupted_turn_open = self._generation_complete = False
+        self.in_turn = False
+        self.stats.turns += 1
+        self.audio_out.end_of_turn()
+        self.events.state(self.agent, "turn_complete")
 
     def _part(self, part: types.Part) -> None:
         if part.thought:
@@ -72,15 +96,18 @@ class Downlink:
         self.stats.audio_bytes += len(pcm)
         self.stats.last_audio_at = time.monotonic()
 
-    def turn_cut(self) -> None:
-        """The connection ended in the middle of a model turn: play out what came, expect no more of it."""
-        self.in_turn = False
-        self.audio_out.end_of_turn()
+    def new_connection(self) -> None:
+        """A new connection: a turn of the old one is over (what came plays out) and owes nothing more."""
+        if self.in_turn:
+            self.in_turn = False
+            self.audio_out.end_of_turn()
+        self._interrupted_turn_open = self._generation_complete = False
 
     def interrupted(self) -> None:
         """Barge-in: the user spoke over the model; what is queued must stop at once."""
         self.audio_out.flush()
         self.in_turn = False
+        self._interrupted_turn_open, self._generation_complete = True, False
         self.stats.interruptions.append(time.monotonic())
         logger.info("interrupted by the user", extra={"agent": self.agent})
         self.events.state(self.agent, "interrupted")

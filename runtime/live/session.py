@@ -243,8 +243,7 @@ class AgentSession:
         """Called by the connection after setupComplete."""
         self.stats.connections += 1
         self._last_received = time.monotonic()
-        if self.downlink.in_turn:
-            self.downlink.turn_cut()
+        self.downlink.new_connection()
         if self.resuming:
             self._handle_resumable = True
         if self._handover_started is not None:

@@ -110,6 +110,15 @@ def turn_complete(message: types.LiveServerMessage) -> bool:
     return bool(message.server_content and message.server_content.turn_complete)
 
 
+def generation_complete(message: types.LiveServerMessage) -> bool:
+    """The end of a reply the model finished (an interrupted turn has none, only its turnComplete)."""
+    return bool(message.server_content and message.server_content.generation_complete)
+
+
+def interrupted(message: types.LiveServerMessage) -> bool:
+    return bool(message.server_content and message.server_content.interrupted)
+
+
 def text_of(messages: list[types.LiveServerMessage]) -> str:
     return "".join(
         part.text or ""

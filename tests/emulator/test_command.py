@@ -46,6 +46,42 @@ async def test_runtime_emulate_serves_the_sdk_and_records_client_messages(tmp_pa
     assert lines[0]["conn"] == lines[1]["conn"] == 1 and 0 <= lines[0]["t"] <= lines[1]["t"]
 
 
+async def test_runtime_emulate_skips_the_demo_timer_for_an_agent_without_tools_and_says_so_once(
+    tmp_path: Path,
+) -> None:
+    """The bundled demo scenario scripts set_timer for every agent that hears "timer"; the desk agent (text,
+    no tools) must never be called, and the log names the skipped function once, not once per turn."""
+    from runtime.daemon.backend import bundled
+
+    ca = tmp_path / "ca.pem"
+    command = [sys.executable, "-m", "runtime", "emulate", "--port", "0", "--ca-out", str(ca),
+               "--scenario", str(bundled("demo-scenario.yaml"))]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().rstrip("\n").rsplit(":", 1)[1])
+        trust = ssl.create_default_context(cafile=str(ca))
+        client = genai.Client(
+            api_key="any",
+            http_options=types.HttpOptions(base_url=f"https://127.0.0.1:{port}", async_client_args={"ssl": trust}),
+        )
+        config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])  # desk.yaml: text, no tools
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            for _ in range(2):
+                await session.send_client_content(
+                    turns=types.Content(role="user", parts=[types.Part(text="Set a timer for five minutes.")])
+                )
+                answer = await collect_until(session, turn_complete)
+                assert text_of(answer) == "Done. Your five minute timer is running."
+                assert not any(message.tool_call for message in answer)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0
+    warnings = [line for line in stderr.splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 1 and "set_timer" in warnings[0], stderr
+
+
 def test_runtime_emulate_reports_a_bad_faults_file(tmp_path: Path) -> None:
     faults = tmp_path / "faults.yaml"
     faults.write_text("- {action: explode}\n")

@@ -13,6 +13,7 @@ from google.genai import errors, types
 from websockets.asyncio.client import connect
 
 from runtime.emulator import Fault, load_faults
+from runtime.emulator.turns import BAD_INPUT_AUDIO
 from runtime.errors import RuntimeConfigError
 from tests.emulator.helpers import (
     MODEL,
@@ -199,3 +200,53 @@ def test_faults_file_is_read(tmp_path: Path) -> None:
     path.write_text("- {action: explode}\n")
     with pytest.raises(RuntimeConfigError):
         load_faults(path)
+
+
+FOUR_BYTES = "AAAAAA=="
+"""Two whole samples of silence, base64."""
+SETUP_AUDIO = {"setup": {"model": "models/m", "generationConfig": {"responseModalities": ["AUDIO"]}}}
+
+
+def audio_frame(data: str, mime_type: str | None) -> dict[str, object]:
+    blob: dict[str, object] = {"data": data}
+    if mime_type is not None:
+        blob["mimeType"] = mime_type
+    return {"realtimeInput": {"audio": blob}}
+
+
+@pytest.mark.parametrize(
+    ("data", "mime_type", "named"),
+    [
+        ("!!!!", "audio/pcm;rate=16000", "realtimeInput.audio.data"),  # not base64
+        ("AA==", "audio/pcm;rate=16000", BAD_INPUT_AUDIO),  # one byte: half a sample
+        ("AAAAAAA=", "audio/pcm", BAD_INPUT_AUDIO),  # five bytes
+        (FOUR_BYTES, "audio/pcm;rate=abc", BAD_INPUT_AUDIO),
+        (FOUR_BYTES, "audio/pcm;rate=0", BAD_INPUT_AUDIO),
+        (FOUR_BYTES, "audio/wav", "mimeType 'audio/wav'"),
+        (FOUR_BYTES, "text/plain", "mimeType 'text/plain'"),
+        (FOUR_BYTES, None, "mimeType ''"),
+    ],
+)
+async def test_malformed_client_audio_closes_1007(data: str, mime_type: str | None, named: str) -> None:
+    async with emulating(check_client_messages=False) as emulator:
+        trust = emulator.client_ssl_context()
+        code, reason = await raw_close(emulator.ws_url, trust, SETUP_AUDIO, audio_frame(data, mime_type))
+    assert code == 1007 and named in reason
+    assert emulator.audio_bytes_received() == b""
+
+
+@pytest.mark.parametrize("mime_type", ["audio/pcm", "audio/pcm;rate=16000", "audio/pcm; rate=48000", "AUDIO/PCM"])
+async def test_raw_pcm_in_whole_samples_is_taken_with_or_without_a_rate(mime_type: str) -> None:
+    async with emulating(connection_limit_s=0.5) as emulator:
+        trust = emulator.client_ssl_context()
+        code, _ = await raw_close(emulator.ws_url, trust, SETUP_AUDIO, audio_frame(FOUR_BYTES, mime_type))
+    assert code == 1011  # the connection deadline, not a refusal
+    assert emulator.audio_bytes_received() == bytes(4)
+
+
+async def test_the_sdk_sees_half_a_sample_refused_with_the_services_reason() -> None:
+    async with live(types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])) as (_emulator, session):
+        await session.send_realtime_input(audio=types.Blob(data=b"\x00", mime_type="audio/pcm;rate=16000"))
+        with pytest.raises(errors.APIError) as caught:
+            await collect_until(session, turn_complete)
+    assert (caught.value.code, caught.value.details) == (1007, BAD_INPUT_AUDIO)

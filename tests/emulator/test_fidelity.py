@@ -24,6 +24,7 @@ from tests.emulator import generate_wire_schema
 from tests.emulator.helpers import (
     check_fidelity,
     collect_until,
+    generation_complete,
     live,
     send_audio,
     sent_kinds,
@@ -78,8 +79,9 @@ async def test_every_server_message_kind_parses_strictly_as_the_official_type() 
         await collect_until(session, lambda m: m.tool_call_cancellation is not None)
         await send_audio(session, silence(0.6))
         await collect_until(session, lambda m: bool(m.server_content and m.server_content.model_turn))
-        await send_audio(session, speech(0.3))  # interrupts "hello"'s answer
+        await send_audio(session, speech(0.3))  # interrupts "hello"'s answer: its turnComplete comes at once
         await send_audio(session, silence(0.6))
+        await collect_until(session, generation_complete)  # the next reply, to its end
         await collect_until(session, turn_complete)
     assert set(sent_kinds(emulator)) >= EVERY_KIND
     check_fidelity(emulator)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from google.genai import types
 
@@ -9,6 +11,8 @@ from runtime.emulator import parse_scenario
 from tests.emulator.helpers import (
     audio_of,
     collect_until,
+    generation_complete,
+    interrupted,
     live,
     send_audio,
     silence,
@@ -103,7 +107,7 @@ async def test_non_blocking_call_keeps_talking_and_when_idle_result_follows_the_
 
 
 async def test_interrupt_scheduling_stops_current_audio_and_speaks_the_result() -> None:
-    async with live(config(types.Modality.AUDIO), scenario_obj=SCENARIO) as (emulator, session):
+    async with live(config(types.Modality.AUDIO), scenario_obj=SCENARIO) as (_emulator, session):
         await say(session, "lookup please")
         messages = await collect_until(session, tool_call)
         call = messages[-1].tool_call.function_calls[0]  # type: ignore[union-attr,index]
@@ -115,11 +119,12 @@ async def test_interrupt_scheduling_stops_current_audio_and_speaks_the_result() 
             scheduling=types.FunctionResponseScheduling.INTERRUPT,
         )
         await session.send_tool_response(function_responses=[response])
-        rest = await collect_until(session, turn_complete)
-    interrupted_at = next(i for i, m in enumerate(rest) if m.server_content and m.server_content.interrupted)
-    assert len(audio_of(rest[interrupted_at:])) == len("done") * 60 * 48
-    completes = [e for e in emulator.sent if e["msg"].get("serverContent", {}).get("turnComplete")]
-    assert len(completes) == 1  # the story never completed
+        story_end = await collect_until(session, turn_complete)
+        result = await collect_until(session, turn_complete)
+    assert interrupted(story_end[0]) and not audio_of(story_end)  # the story ends: interrupted, turnComplete
+    assert not any(generation_complete(m) for m in story_end)
+    assert len(audio_of(result)) == len("done") * 60 * 48
+    assert generation_complete(result[-2])
 
 
 async def test_silent_scheduling_only_adds_to_context() -> None:
@@ -146,5 +151,37 @@ async def test_barge_in_during_a_pending_call_cancels_it() -> None:
         messages = await collect_until(session, tool_call)
         call_id = messages[-1].tool_call.function_calls[0].id  # type: ignore[union-attr,index]
         await send_audio(session, speech(0.4))
-        cancelled = await collect_until(session, lambda m: m.tool_call_cancellation is not None)
-    assert cancelled[-1].tool_call_cancellation.ids == [call_id]  # type: ignore[union-attr]
+        turn_end = await collect_until(session, turn_complete)
+    # The turn held by the call is interrupted like any turn: interrupted, the cancellation, its turnComplete.
+    assert interrupted(turn_end[0])
+    assert turn_end[1].tool_call_cancellation.ids == [call_id]  # type: ignore[union-attr]
+    assert len(turn_end) == 3 and turn_end[2].usage_metadata is not None
+
+
+async def test_a_scripted_call_of_an_undeclared_function_is_skipped_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The desk agent declares no tools; the shared demo scenario would have it call set_timer."""
+    caplog.set_level(logging.WARNING, logger="runtime.emulator")
+    no_tools = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    async with live(no_tools, scenario_obj=SCENARIO) as (emulator, session):
+        for _ in range(3):
+            await say(session, "set a timer")
+            answer = await collect_until(session, turn_complete)
+            assert text_of(answer) == "Your timer is set."
+    assert not any("toolCall" in entry["msg"] for entry in emulator.sent)
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "set_timer" in warnings[0] and "did not declare" in warnings[0]
+
+
+async def test_a_declared_function_is_still_called_when_others_are_not() -> None:
+    only_weather = types.LiveConnectConfig(
+        response_modalities=[types.Modality.TEXT],
+        tools=[types.Tool(function_declarations=[types.FunctionDeclaration(name="weather", description="weather")])],
+    )
+    async with live(only_weather, scenario_obj=SCENARIO) as (_emulator, session):
+        await say(session, "set a timer")
+        assert not any(m.tool_call for m in await collect_until(session, turn_complete))
+        await say(session, "what's the weather?")
+        call = (await collect_until(session, tool_call))[-1].tool_call.function_calls[0]  # type: ignore[union-attr,index]
+    assert call.name == "weather"
