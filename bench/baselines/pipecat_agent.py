@@ -97,26 +97,15 @@ class FakePyAudio:
 def build_task(args: argparse.Namespace, plan: plans.Plan, log: DeviceLog) -> tuple[Any, Any]:
     """(pipeline task, LLM service) for one agent."""
     from google.genai.types import HttpOptions
-    from pipecat.frames.frames import InterruptionFrame, LLMRunFrame, TTSStoppedFrame
+    from pipecat.frames.frames import LLMRunFrame
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.task import PipelineParams, PipelineTask
     from pipecat.processors.aggregators.llm_context import LLMContext
     from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
-    from pipecat.processors.frame_processor import FrameProcessor
     from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
     from pipecat.transports.local.audio import LocalAudioTransport, LocalAudioTransportParams
 
     speaker = BlockingSpeaker(log)
-
-    class TurnMarks(FrameProcessor):  # type: ignore[misc]
-        """Instrumentation only: tells the simulated speaker when a reply ended (as in the quick-start)."""
-
-        async def process_frame(self, frame: Any, direction: Any) -> None:
-            await super().process_frame(frame, direction)
-            if isinstance(frame, TTSStoppedFrame | InterruptionFrame):
-                speaker.end_of_turn()
-            await self.push_frame(frame, direction)
-
     transport = LocalAudioTransport(
         LocalAudioTransportParams(
             audio_in_enabled=True, audio_out_enabled=True, audio_in_sample_rate=16_000, audio_out_sample_rate=24_000
@@ -130,9 +119,7 @@ def build_task(args: argparse.Namespace, plan: plans.Plan, log: DeviceLog) -> tu
         http_options=HttpOptions(base_url=args.base_url, api_version="v1beta", async_client_args={"ssl": context}),
     )
     aggregators = LLMContextAggregatorPair(LLMContext())
-    pipeline = Pipeline(
-        [transport.input(), aggregators.user(), llm, TurnMarks(), transport.output(), aggregators.assistant()]
-    )
+    pipeline = Pipeline([transport.input(), aggregators.user(), llm, transport.output(), aggregators.assistant()])
     params = PipelineParams(audio_in_sample_rate=16_000, audio_out_sample_rate=24_000)
     task = PipelineTask(pipeline, params=params, enable_rtvi=False)
     await_run = task.queue_frames([LLMRunFrame()])  # Pipecat's examples start the conversation this way
