@@ -11,8 +11,10 @@ A silence is
 - a **reply end** when the audio before it is the end of a reply the emulator completed (`turnComplete`);
 - a **reply cut** otherwise: the reply stopped before its end and did not go on (a barge-in, a dropped
   tail, a reply abandoned at a handover or cut by a dropped connection).
-A silence that never ended (the run did) is none of these. The runtime's own underrun counter is reported
-beside this count as a cross-check, never instead of it.
+A silence that never ended (the run did) is none of these. Zero samples a client pads the last chunk of a
+reply with (Pipecat fills it up to 40 ms) still end that reply. The meter sees a client's silence when its
+device runs short; a client that wrote digital silence instead would hide its holes from it (none of the
+three does). The runtime's own underrun counter is reported beside this count as a cross-check.
 """
 
 from __future__ import annotations
@@ -74,15 +76,34 @@ def replies_sent(sent: Iterable[Mapping[str, Any]]) -> list[SentReply]:
     return replies
 
 
-def classify(played_pcm: bytes | bytearray, offset_bytes: int, replies: Sequence[SentReply]) -> Kind | None:
-    """What the silence at `offset_bytes` of `played_pcm` was; None when nothing was played after it."""
-    before = bytes(played_pcm[max(0, offset_bytes - CONTEXT_BYTES) : offset_bytes])
-    after = bytes(played_pcm[offset_bytes : offset_bytes + CONTEXT_BYTES])
+def trim_zeros(pcm: bytes) -> bytes:
+    """`pcm` without the zero samples at its end (digital silence a client may pad a last chunk with)."""
+    end = len(pcm) - len(pcm) % 2
+    while end >= 2 and pcm[end - 2 : end] == b"\0\0":
+        end -= 2
+    return pcm[:end]
+
+
+def classify(
+    played_pcm: bytes | bytearray,
+    offset_bytes: int,
+    replies: Sequence[SentReply],
+    stretch: tuple[int, int | None] = (0, None),
+) -> Kind | None:
+    """What the silence at `offset_bytes` of `played_pcm` was; None when nothing was played after it.
+
+    `stretch`: where the silences before and after this one fell, so that the context on each side is audio
+    played without a break (an underrun just before a reply's end is not judged by the next reply's start)."""
+    first, last = stretch
+    stop = offset_bytes + CONTEXT_BYTES if last is None else min(last, offset_bytes + CONTEXT_BYTES)
+    before = bytes(played_pcm[max(first, offset_bytes - CONTEXT_BYTES) : offset_bytes])
+    after = bytes(played_pcm[offset_bytes:stop])
     if not after:
         return None
     if before and any(before + after in reply.audio for reply in replies):
         return Kind.UNDERRUN
-    if before and any(reply.complete and reply.audio.endswith(before) for reply in replies):
+    tail = trim_zeros(before)
+    if tail and any(reply.complete and trim_zeros(reply.audio).endswith(tail) for reply in replies):
         return Kind.REPLY_END
     return Kind.REPLY_CUT
 
@@ -90,9 +111,11 @@ def classify(played_pcm: bytes | bytearray, offset_bytes: int, replies: Sequence
 def classified(log: DeviceLog, sent: Sequence[Mapping[str, Any]]) -> list[tuple[Silence, Kind]]:
     """Every silence of the run that ended, with what it was."""
     replies = list(set(replies_sent(sent)))
+    offsets = [offset_bytes for offset_bytes, _, _ in log.silences]
     out: list[tuple[Silence, Kind]] = []
-    for offset_bytes, start_s, end_s in log.silences:
-        kind = classify(log.played_pcm, offset_bytes, replies)
+    for number, (offset_bytes, start_s, end_s) in enumerate(log.silences):
+        stretch = (offsets[number - 1] if number else 0, offsets[number + 1] if number + 1 < len(offsets) else None)
+        kind = classify(log.played_pcm, offset_bytes, replies, stretch)
         if kind is not None:
             out.append((Silence(offset_bytes, start_s, end_s), kind))
     return out

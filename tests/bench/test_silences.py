@@ -187,3 +187,25 @@ def test_the_meter_records_every_silence_after_audio_and_nothing_before() -> Non
     assert [offset for offset, _, _ in speaker.log.silences] == [PERIOD_BYTES * 2, PERIOD_BYTES * 3]
     assert [round(end - start, 3) for _, start, end in speaker.log.silences] == [0.04, 0.04]
     assert bytes(speaker.log.played_pcm) == REPLY[: PERIOD_BYTES * 3] + REPLY[:PERIOD_BYTES]
+
+
+def test_a_reply_whose_last_chunk_is_padded_with_zeros_still_ends() -> None:
+    """Pipecat pads the last chunk of a reply with digital silence up to 40 ms: the reply still ended."""
+    speaker = Speaker()
+    speaker.play(REPLY + bytes(960))
+    speaker.silence(20)
+    speaker.play(REPLY)
+
+    assert [kind for _, kind in classified(speaker.log, reply_sent(REPLY, 0.0))] == [Kind.REPLY_END]
+
+
+def test_an_underrun_just_before_the_end_of_a_reply_is_judged_by_that_reply_alone() -> None:
+    speaker = Speaker()
+    speaker.play(REPLY[:-960])  # the last period came late
+    speaker.silence(2)
+    speaker.play(REPLY[-960:])
+    speaker.silence(20)
+    speaker.play(REPLY)
+
+    kinds = [kind for _, kind in classified(speaker.log, reply_sent(REPLY, 0.0) + reply_sent(REPLY, 4.0))]
+    assert kinds == [Kind.UNDERRUN, Kind.REPLY_END]
