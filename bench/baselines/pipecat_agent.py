@@ -1,7 +1,7 @@
 # mypy: disable-error-code="import-not-found"
 """Pipecat's Gemini Live service with its local audio transport, as a bench client (its own venv).
 
-    /tmp/pipecat-venv/bin/python -m bench.baselines.pipecat_agent --base-url URL --ca-file PEM --plan NAME
+    bench/.baselines/pipecat/bin/python -m bench.baselines.pipecat_agent --base-url URL --ca-file PEM --plan NAME
         [--quick] [--agents N] [--out LOG.json]
 
 The pipeline is Pipecat's own quick-start shape: `LocalAudioTransport` input → `GeminiLiveLLMService` →
@@ -9,8 +9,9 @@ output. PyAudio is swapped for the bench's simulated sound card (`FakePyAudio`) 
 same audio at the same pace: the input callback runs every 20 ms as PortAudio's would, and the output
 stream's blocking `write` drains on the same clock as the quick-start's. The service is pointed at the
 emulator through its `http_options` (base URL, and the emulator's CA via `async_client_args`).
-Pipecat needs a google-genai release other than the runtime's pin, hence the separate interpreter; this
-module imports only the standard library, numpy and `bench` modules that share no code with `runtime`.
+Pipecat needs a google-genai release other than the runtime's pin, hence the separate interpreter (made by
+`python -m bench --setup-baselines`, `bench.baselines.environment`); this module imports only the standard
+library, numpy and `bench` modules that share no code with `runtime`.
 """
 
 from __future__ import annotations
