@@ -12,9 +12,11 @@ A silence is
 - a **reply cut** otherwise: the reply stopped before its end and did not go on (a barge-in, a dropped
   tail, a reply abandoned at a handover or cut by a dropped connection).
 A silence that never ended (the run did) is none of these. Zero samples a client pads the last chunk of a
-reply with (Pipecat fills it up to 40 ms) still end that reply. The meter sees a client's silence when its
-device runs short; a client that wrote digital silence instead would hide its holes from it (none of the
-three does). The runtime's own underrun counter is reported beside this count as a cross-check.
+reply with still end that reply (Pipecat 1.14.0 does: `BaseOutputTransport._enqueue_flushed_audio_buffer`
+in pipecat/transports/base_output.py pads the tail "to a full chunk with silence", 40 ms by default).
+The meter sees a client's silence when its device runs short; a client that wrote digital silence instead
+would hide its holes from it (none of the three does). The runtime's own underrun counter is reported
+beside this count as a cross-check.
 """
 
 from __future__ import annotations
