@@ -1,4 +1,6 @@
-"""`python -m bench [--quick] [--json FILE] [--markdown FILE] [--clients ...]`: measure, print, write."""
+"""`python -m bench [--quick] [--json FILE] [--markdown FILE] [--clients ...]`: measure, print, write.
+
+`python -m bench --setup-baselines` makes the Pipecat baseline's own environment and exits."""
 
 from __future__ import annotations
 
@@ -24,8 +26,17 @@ def main(argv: list[str] | None = None) -> int:
         default=list(CLIENTS),
         help="which clients to measure (default: all; the runtime is always measured)",
     )
+    parser.add_argument(
+        "--setup-baselines",
+        action="store_true",
+        help="make the Pipecat baseline's virtual environment (bench/.baselines/pipecat) and exit",
+    )
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
+    if args.setup_baselines:
+        from bench.baselines import environment
+
+        return environment.main()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s"
     )

@@ -33,9 +33,11 @@ class DeviceLog:
     """Everything played, so sent chunks can be found in it by content."""
     silence_after_audio: list[float] = field(default_factory=list)
     """Callback times that played silence right after a callback that played audio (or applied a flush)."""
-    gaps: list[tuple[float, float]] = field(default_factory=list)
-    """Mid-turn silences on the speaker: (first silent callback, next audible callback)."""
-    underruns: int = 0
+    silences: list[tuple[int, float, float]] = field(default_factory=list)
+    """Every silence after audio that ended: (byte offset in everything played, the callback that went short,
+    the next callback that played audio). What each one was is decided by `bench.silences`."""
+    client_underruns: int | None = None
+    """The client's own underrun counter, where it has one (the runtime's playback buffer)."""
     ended: str = ""
     """Why the client's session ended before the run did ("" if it did not)."""
     t_start: float = 0.0
@@ -47,8 +49,8 @@ class DeviceLog:
             "played": [list(row) for row in self.played],
             "played_pcm": base64.b64encode(self.played_pcm).decode(),
             "silence_after_audio": self.silence_after_audio,
-            "gaps": [list(gap) for gap in self.gaps],
-            "underruns": self.underruns,
+            "silences": [list(silence) for silence in self.silences],
+            "client_underruns": self.client_underruns,
             "ended": self.ended,
             "t_start": self.t_start,
             "t_end": self.t_end,
@@ -61,8 +63,8 @@ class DeviceLog:
             played=[(int(a), int(b), float(c)) for a, b, c in document.get("played", [])],
             played_pcm=bytearray(base64.b64decode(document.get("played_pcm", ""))),
             silence_after_audio=[float(t) for t in document.get("silence_after_audio", [])],
-            gaps=[(float(a), float(b)) for a, b in document.get("gaps", [])],
-            underruns=int(document.get("underruns", 0)),
+            silences=[(int(a), float(b), float(c)) for a, b, c in document.get("silences", [])],
+            client_underruns=None if document.get("client_underruns") is None else int(document["client_underruns"]),
             ended=str(document.get("ended", "")),
             t_start=float(document.get("t_start", 0.0)),
             t_end=float(document.get("t_end", 0.0)),
@@ -233,35 +235,3 @@ def handover_kinds(
     ended = sorted(last_seen.items(), key=lambda item: item[1])[:-1]
     drops = [mono for conn, mono in ended if conn not in go_aways]
     return sorted(go_aways.values()), drops
-
-
-def reply_starts(sent: Iterable[Mapping[str, Any]]) -> list[float]:
-    """When each model reply began: its first audio chunk on a connection or after a turn ended."""
-    starts: list[float] = []
-    open_turn: dict[Any, bool] = {}
-    for message in sent:
-        msg, conn = message.get("msg"), message.get("conn", 0)
-        if downlink_audio(msg) and not open_turn.get(conn):
-            starts.append(float(message["mono"]))
-            open_turn[conn] = True
-        if is_turn_complete(msg) or is_interrupted(msg):
-            open_turn[conn] = False
-    return starts
-
-
-def handover_gaps(log: DeviceLog, sent: Sequence[Mapping[str, Any]], around: Sequence[float]) -> tuple[float, int]:
-    """(longest speaker gap inside one reply near a handover, ms; replies cut off by a handover).
-
-    A mid-turn silence that starts within 0.5 s before to 5 s after a handover is a gap when the same reply
-    resumes after it; when the next sound is a new reply, the old one was cut off and is counted instead.
-    """
-    starts = reply_starts(sent)
-    longest, cut = 0.0, 0
-    for start, end in log.gaps:
-        if not any(at - 0.5 <= start <= at + 5.0 for at in around):
-            continue
-        if any(start - 0.1 < reply <= end for reply in starts):
-            cut += 1
-        else:
-            longest = max(longest, (end - start) * 1000)
-    return round(longest, 1), cut

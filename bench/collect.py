@@ -6,6 +6,7 @@ partial run still has the shape of a full one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -16,7 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench import analysis, load, plans, startup
+from bench import analysis, load, plans, silences, startup
+from bench.baselines import environment
 from bench.runs import RunResult, Unavailable, run_plan
 from bench.stats import percentiles, ratios, unavailable
 
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 CLIENTS = ("runtime", "quickstart", "pipecat")
 LATENCY_KEYS = ("uplink_added_ms", "downlink_added_ms", "interrupt_to_silence_ms", "underruns")
-LOAD_KEYS = ("cpu_pct", "rss_mb")
+LOAD_KEYS = ("cpu_pct", "cpu_pct_spread", "rss_mb")
 STARTUP_KEYS = ("cold_start_s", "reload_s", "validate_100_s", "help_s")
 
 
@@ -32,8 +34,10 @@ SHAPES: dict[str, tuple[str, ...]] = {
     "uplink_added_ms": ("p50", "p95", "p99"),
     "downlink_added_ms": ("p50", "p95", "p99"),
     "interrupt_to_silence_ms": ("p50", "p95", "p99"),
+    "underruns": ("count", "silence_ms", "client_counter"),
     "handover": ("lost_frames", "duplicated_frames", "speaker_gap_ms"),
     "cpu_pct": ("1", "4", "16"),
+    "cpu_pct_spread": ("1", "4", "16"),
     "rss_mb": ("1", "4", "16"),
 }
 """The fields of each metric, kept (as null) when the metric is not available, so the JSON has one shape."""
@@ -69,20 +73,20 @@ def conversation_figures(run: RunResult, samples_out: dict[str, list[float]]) ->
     }
     samples_out.update(samples)
     figures: dict[str, Any] = {key: percentiles(values) for key, values in samples.items()}
-    return figures | {"underruns": run.log.underruns}
+    return figures | {"underruns": silences.underrun_figures(run.log, run.sent)}
 
 
 def handover_figures(run: RunResult) -> dict[str, Any]:
     """Frames lost/duplicated over the run, and the longest speaker gap after a goAway and after a drop."""
     lost, duplicated = analysis.frame_accounting(run.records, run.log)
     go_aways, drops = analysis.handover_kinds(run.sent, run.records)
-    gap_ms, cut = analysis.handover_gaps(run.log, run.sent, go_aways + drops)
+    gap_ms, cut = silences.handover_gaps(run.log, run.sent, go_aways + drops)
     figures: dict[str, Any] = {
         "lost_frames": lost,
         "duplicated_frames": duplicated,
         "speaker_gap_ms": gap_ms,
-        "go_away_gap_ms": analysis.handover_gaps(run.log, run.sent, go_aways)[0],
-        "drop_gap_ms": analysis.handover_gaps(run.log, run.sent, drops)[0],
+        "go_away_gap_ms": silences.handover_gaps(run.log, run.sent, go_aways)[0],
+        "drop_gap_ms": silences.handover_gaps(run.log, run.sent, drops)[0],
         "replies_cut": cut,
         "go_aways": len(go_aways),
         "drops": len(drops),
@@ -158,20 +162,26 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine() -> dict[str, Any]:
-    return {
+def machine(load_at_start: tuple[float, float, float], kinds: tuple[str, ...]) -> dict[str, Any]:
+    """The machine, how loaded it was (1/5/15-minute load averages at the start and end of the run: the
+    machine may be shared), and what each baseline ran with."""
+    figures: dict[str, Any] = {
         "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "executable": sys.executable,
+        "load_average": {"start": [round(x, 2) for x in load_at_start], "end": [round(x, 2) for x in os.getloadavg()]},
     }
+    if "pipecat" in kinds:
+        figures["pipecat"] = environment.describe()
+    return figures
 
 
 def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, Any], Samples]:
     """The whole report (runtime figures at the top level, baselines beside, ratios runtime/baseline),
     and the raw latency samples behind it."""
-    started = time.monotonic()
+    started, load_at_start = time.monotonic(), os.getloadavg()
     kinds = ("runtime", *(kind for kind in clients if kind != "runtime"))
     samples: Samples = {}
     figures = all_latency_metrics(kinds, quick, samples)
@@ -180,7 +190,8 @@ def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, 
     for kind in kinds:
         connect_s = figures[kind].get("connect_s", unavailable("the load run failed"))
         figures[kind] |= runtime_startup(quick) if kind == "runtime" else baseline_startup(kind, connect_s)
-    result: dict[str, Any] = {"machine": machine(), "quick": quick, **figures["runtime"]}
+    result: dict[str, Any] = {"machine": machine(load_at_start, kinds), "quick": quick, **figures["runtime"]}
+    result["cpu_windows"] = dataclasses.asdict(load.cpu_windows(quick))
     result["baselines"] = {kind: figures[kind] for kind in kinds if kind != "runtime"}
     keys = (*LATENCY_KEYS, "handover", *LOAD_KEYS, *STARTUP_KEYS)
     runtime = {key: result[key] for key in keys}

@@ -105,28 +105,33 @@ class BlockingMic:
 
 
 class SpeakerMeter:
-    """Called from inside a speaker callback: logs audio handed over, silences and mid-turn gaps."""
+    """Called from inside a speaker callback: logs the audio handed over and every silence that follows audio.
+
+    It records what the speaker did, never what the client says about its turns: whether a silence was an
+    underrun is decided afterwards, from what was played around it (`bench.silences`), the same way for
+    every client."""
 
     def __init__(self, log: DeviceLog, period_frames: int) -> None:
         self.log, self.period_frames = log, period_frames
         self._offset = 0
         self._was_audible = False
-        self._gap_start: float | None = None
+        self._short_at: float | None = None
 
-    def on_callback(self, audio: bytes, now: float, flushed: bool, in_turn: bool) -> None:
+    def on_callback(self, audio: bytes, now: float, flushed: bool) -> None:
         """`audio` came from the queue (the rest of the period is silence); `flushed`: a barge-in cut it."""
         frames = len(audio) // 2
         if frames and not flushed:
+            if self._short_at is not None:
+                self.log.silences.append((self._offset, self._short_at, now))
+                self._short_at = None
             self.log.played.append((self._offset, len(audio), now))
             self.log.played_pcm += audio
             self._offset += len(audio)
         if (flushed or not frames) and self._was_audible:
             self.log.silence_after_audio.append(now)
-        if frames < self.period_frames and in_turn and self._was_audible and self._gap_start is None:
-            self._gap_start = now
-        elif frames and self._gap_start is not None:
-            self.log.gaps.append((self._gap_start, now))
-            self._gap_start = None
+        short = flushed or frames < self.period_frames
+        if short and self._short_at is None and (frames or self._was_audible):
+            self._short_at = now
         self._was_audible = bool(frames) and not flushed
 
 
@@ -140,7 +145,6 @@ class BlockingSpeaker:
         self._period_bytes = period_frames * 2
         self._buffer = bytearray()
         self._cond = threading.Condition()
-        self._in_turn = False
         self._stopped = False
         self._clock = DeviceClock(self._play, period_s=SPEAKER_PERIOD_S, name="bench-speaker")
 
@@ -157,24 +161,15 @@ class BlockingSpeaker:
         """Blocks until all of `pcm` is in the device buffer, like `pyaudio.Stream.write`."""
         view = memoryview(pcm)
         with self._cond:
-            self._in_turn = True
             while view and not self._stopped:
                 self._cond.wait_for(lambda: len(self._buffer) < self._capacity or self._stopped)
                 room = self._capacity - len(self._buffer)
                 self._buffer += view[:room]
                 view = view[room:]
 
-    def end_of_turn(self) -> None:
-        """Instrumentation only: a short buffer after this is the end of speech, not an underrun."""
-        with self._cond:
-            self._in_turn = False
-
     def _play(self) -> None:
         with self._cond:
             chunk = bytes(self._buffer[: self._period_bytes])
             del self._buffer[: self._period_bytes]
-            in_turn = self._in_turn
             self._cond.notify_all()
-        if len(chunk) < self._period_bytes and in_turn:
-            self.log.underruns += 1
-        self._meter.on_callback(chunk, time.monotonic(), False, in_turn)
+        self._meter.on_callback(chunk, time.monotonic(), False)

@@ -22,6 +22,7 @@ import yaml
 
 from bench import plans
 from bench.runs import REPO, Unavailable, child_env, client_command
+from bench.stats import median_and_range, unavailable
 
 AGENT_COUNTS = (1, 4, 16)
 
@@ -69,10 +70,46 @@ def emulator_process() -> Iterator[Endpoint]:
             stop(process)
 
 
-def measure_agents(
-    kind: str, count: int, endpoint: Endpoint, warmup_s: float, window_s: float
-) -> tuple[float, float, float]:
-    """(CPU % of one core, peak RSS in MB, seconds from process start to all connected) of `count` agents."""
+@dataclass(frozen=True)
+class CpuWindows:
+    """How the CPU of a client process is sampled: `count` back-to-back windows of `length_s` each, after
+    `warmup_s`. The figure is their median and the spread their min-max, so a reader sees how steady it was."""
+
+    warmup_s: float
+    length_s: float
+    count: int
+
+
+def cpu_windows(quick: bool) -> CpuWindows:
+    """Windows one load cycle long (a shorter window sees talking or listening, not both: 1.2 s windows made
+    two quick runs differ by a third); three in a quick run, five (19.4 s) in a full one."""
+    return CpuWindows(1.0, plans.LOAD_CYCLE_S, 3) if quick else CpuWindows(3.0, plans.LOAD_CYCLE_S, 5)
+
+
+def cpu_seconds(watched: Any) -> float:
+    times = watched.cpu_times()
+    return float(times.user + times.system)
+
+
+def sample(watched: Any, windows: CpuWindows) -> tuple[list[float], int]:
+    """(CPU % of one core in each window, peak RSS in bytes) of a running process."""
+    peak_rss = watched.memory_info().rss
+    busy_s, started = cpu_seconds(watched), time.monotonic()
+    pcts: list[float] = []
+    for _ in range(windows.count):
+        deadline = started + windows.length_s
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(0.25, left))  # a measurement window, not synchronisation
+            peak_rss = max(peak_rss, watched.memory_info().rss)
+        now_busy_s, now = cpu_seconds(watched), time.monotonic()
+        pcts.append(round(100 * (now_busy_s - busy_s) / (now - started), 1))
+        busy_s, started = now_busy_s, now
+    return pcts, peak_rss
+
+
+def measure_agents(kind: str, count: int, endpoint: Endpoint, windows: CpuWindows) -> tuple[list[float], float, float]:
+    """(CPU % of one core per window, peak RSS in MB, seconds from process start to all connected) of `count`
+    agents."""
     import psutil  # type: ignore[import-untyped]
 
     command = [*client_command(kind), "--base-url", endpoint.base_url, "--ca-file", str(endpoint.ca_file)]
@@ -90,33 +127,26 @@ def measure_agents(
             tail = process.stderr.read().strip().splitlines()[-2:]
             raise Unavailable(f"{count} {kind} agents did not connect: {line or ' | '.join(tail)}"[:300])
         watched = psutil.Process(process.pid)
-        time.sleep(warmup_s)  # a measurement window, not synchronisation: let connections settle
-        before, started = watched.cpu_times(), time.monotonic()
-        peak_rss = watched.memory_info().rss
-        deadline = started + window_s
-        while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(0.25, left))
-            peak_rss = max(peak_rss, watched.memory_info().rss)
-        after, elapsed = watched.cpu_times(), time.monotonic() - started
-        busy = (after.user - before.user) + (after.system - before.system)
-        return round(100 * busy / elapsed, 1), round(peak_rss / 2**20, 1), round(connect_s, 3)
+        time.sleep(windows.warmup_s)  # a measurement window, not synchronisation: let connections settle
+        pcts, peak_rss = sample(watched, windows)
+        return pcts, round(peak_rss / 2**20, 1), round(connect_s, 3)
     finally:
         stop(process)
 
 
 def cpu_and_memory(kind: str, endpoint: Endpoint, quick: bool) -> dict[str, Any]:
-    """{"cpu_pct": {"1","4","16"}, "rss_mb": {...}, "connect_s": process start → one agent connected}.
-
-    An agent count that fails gets a "not available" entry."""
-    warmup_s, window_s = (0.3, 1.2) if quick else (3.0, plans.load(False).duration_s)
+    """{"cpu_pct": median per agent count, "cpu_pct_spread": [min, max] per count, "rss_mb": peak per count,
+    "connect_s": process start → one agent connected}. An agent count that fails gets "not available"."""
+    windows = cpu_windows(quick)
     cpu: dict[str, Any] = {}
+    spread: dict[str, Any] = {}
     rss: dict[str, Any] = {}
     connect: dict[str, Any] = {}
     for count in AGENT_COUNTS:
+        key = str(count)
         try:
-            cpu[str(count)], rss[str(count)], connect[str(count)] = measure_agents(
-                kind, count, endpoint, warmup_s, window_s
-            )
+            pcts, rss[key], connect[key] = measure_agents(kind, count, endpoint, windows)
+            cpu[key], spread[key] = median_and_range(pcts)
         except Unavailable as why:
-            cpu[str(count)] = rss[str(count)] = connect[str(count)] = {"available": False, "reason": str(why)}
-    return {"cpu_pct": cpu, "rss_mb": rss, "connect_s": connect["1"]}
+            cpu[key] = spread[key] = rss[key] = connect[key] = unavailable(str(why))
+    return {"cpu_pct": cpu, "cpu_pct_spread": spread, "rss_mb": rss, "connect_s": connect["1"]}

@@ -91,9 +91,13 @@ def handover(quick: bool) -> Plan:
     )
 
 
+LOAD_CYCLE_S = SPEECH_S + SILENCE_COMMIT_S + REPLY_S + 0.3
+"""One talk-and-listen cycle of a load agent (3.88 s): CPU is measured over whole cycles, so that a window
+holds the same mix of talking, listening and silence wherever it starts."""
+
+
 def load(quick: bool) -> Plan:
     """What each of the 1/4/16 agents does while CPU and memory are measured: talk, listen, repeat."""
     duration_s = 4.0 if quick else 20.0
-    period_s = SPEECH_S + SILENCE_COMMIT_S + REPLY_S + 0.3
-    starts = tuple(0.3 + k * period_s for k in range(int(120 / period_s)))
+    starts = tuple(0.3 + k * LOAD_CYCLE_S for k in range(int(120 / LOAD_CYCLE_S)))
     return Plan("load", duration_s=duration_s, speech_starts_s=starts)

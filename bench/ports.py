@@ -88,8 +88,6 @@ def speaker(log: DeviceLog, buffer_ms: int = 60, fade_ms: float = 4.0) -> Any:
     recorder, meter = Recorder(log), SpeakerMeter(log, period)
 
     class SimulatedSpeaker(SoundDeviceOut):
-        in_turn = False
-
         def _open_stream(self) -> Any:
             out = np.zeros((period, 1), dtype=np.int16)
 
@@ -98,26 +96,14 @@ def speaker(log: DeviceLog, buffer_ms: int = 60, fade_ms: float = 4.0) -> Any:
                 self._callback(out, period, None, 0)
                 played = recorder.played_frames
                 at = recorder.silent_at if recorder.flushed else recorder.callback_at or time.monotonic()
-                meter.on_callback(out[:played, 0].tobytes(), at, recorder.flushed, self.in_turn)
+                meter.on_callback(out[:played, 0].tobytes(), at, recorder.flushed)
 
             self._channels = 1
             return SimulatedStream(tick, SPEAKER_RATE_HZ, "bench-speaker", SPEAKER_PERIOD_S)
 
-        def write(self, pcm: bytes) -> None:
-            self.in_turn = True
-            super().write(pcm)
-
-        def flush(self) -> None:
-            self.in_turn = False
-            super().flush()
-
-        def end_of_turn(self) -> None:
-            self.in_turn = False
-            super().end_of_turn()
-
         async def close(self) -> None:
             await super().close()
-            log.underruns = self.underruns
+            log.client_underruns = self.underruns  # the runtime's own counter, reported beside the bench's
 
     out = SimulatedSpeaker("bench", buffer_ms=buffer_ms, fade_ms=fade_ms)
     out.observer = recorder

@@ -16,6 +16,7 @@ TARGETS = {
     "underruns": "0",
     "handover": "0 lost, 0 duplicated, gap ≤ 20 ms",
     "cpu_pct": "≤ 3 % for 1 agent, +2 % per extra agent",
+    "cpu_pct_spread": "—",
     "rss_mb": "≤ 80 MB for 1 agent, +15 MB per extra agent",
     "cold_start_s": "≤ 1.5 s",
     "reload_s": "≤ 0.3 s",
@@ -26,9 +27,11 @@ TITLES = {
     "uplink_added_ms": "Uplink latency added (mic block ready → received by the emulator), ms",
     "downlink_added_ms": "Downlink latency added (chunk sent by the emulator → handed to the speaker callback), ms",
     "interrupt_to_silence_ms": "Interrupt to silence (`interrupted` sent → speaker callback plays silence), ms",
-    "underruns": "Speaker underruns (callback periods short of audio mid-turn)",
+    "underruns": "Speaker underruns (the speaker went silent and then went on with the same reply where it "
+    "had stopped), in the conversation run",
     "handover": "Handover (goAway and 1011 drop): microphone frames lost/duplicated, speaker gap",
-    "cpu_pct": "CPU, % of one core, for N agents streaming at once (whole client process)",
+    "cpu_pct": "CPU, % of one core, for N agents streaming at once (whole client process; median of the windows)",
+    "cpu_pct_spread": "CPU spread: lowest–highest window, % of one core (the median is in the table above)",
     "rss_mb": "Resident memory, MB, for N agents streaming at once (whole client process)",
     "cold_start_s": "Cold start, s (runtime: process start → READY=1; baselines: process start → connected)",
     "reload_s": "Hot reload, s (agent file saved → new session's setupComplete)",
@@ -40,6 +43,8 @@ TITLES = {
 def cell(value: Any) -> str:
     if isinstance(value, Mapping) and value.get("available") is False:
         return f"n/a ({value.get('reason', '')})".replace("|", "/")
+    if isinstance(value, list) and len(value) == 2 and all(is_number(bound) for bound in value):
+        return f"{value[0]:g}–{value[1]:g}"
     if is_number(value):
         return f"{value:g}"
     if value is None:
@@ -61,12 +66,8 @@ def table(key: str, result: Mapping[str, Any]) -> list[str]:
     ratio_columns = {
         f"runtime/{kind}": ratios(columns["runtime"], value) for kind, value in columns.items() if kind != "runtime"
     }
-    runtime_value = columns["runtime"]
-    fields = (
-        [name for name in runtime_value if name != "n"]
-        if isinstance(runtime_value, Mapping) and runtime_value.get("available") is not False
-        else [""]
-    )
+    measured = [value for value in columns.values() if isinstance(value, Mapping) and value.get("available", True)]
+    fields = [name for name in measured[0] if name != "n"] if measured else [""]  # the first measured client's rows
     header = ["", *columns, *ratio_columns]
     lines = [f"### {TITLES.get(key, key)}", "", f"Target: {TARGETS.get(key, '—')}", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -106,20 +107,44 @@ def histogram(samples: Samples, path: Path) -> bool:
     return True
 
 
-def markdown(result: Mapping[str, Any], samples: Samples, path: Path) -> None:
-    """Writes the report to `path` and the histogram next to it (`<stem>-latency.png`)."""
+UNDERRUNS_NOTE = (
+    "**Underruns are counted one way for every client, by the bench**: every silence the speaker played after "
+    "audio is looked up in what the emulator sent; it is an underrun when the audio after it carries on the "
+    "same reply exactly where the audio before it stopped (a hole in a sentence). The end of a reply and a reply "
+    "cut short (a barge-in, a dropped tail) are not underruns. `client_counter` is the runtime's own counter, "
+    "shown as a cross-check; `silence_ms` adds up the holes."
+)
+
+
+def header(result: Mapping[str, Any]) -> list[str]:
+    """What ran where, how loaded the machine was, and how the two figures that need a definition were taken."""
     machine = result.get("machine", {})
+    load = machine.get("load_average", {})
+    windows = result.get("cpu_windows", {})
     lines = [
-        "# runtime benchmark",
-        "",
         f"Machine: {machine.get('cpu_model')}, {machine.get('cores')} cores, Python {machine.get('python')}; "
         f"{'quick run (short durations: figures are rough)' if result.get('quick') else 'full run'}; "
-        f"took {result.get('duration_s')} s.",
+        f"took {result.get('duration_s')} s; load average (1, 5, 15 min) {load.get('start')} at the start, "
+        f"{load.get('end')} at the end.",
         "",
         "Every client ran the same plans against the same emulator with the same simulated sound card "
         "(see bench/README.md). Ratios below 1 mean the runtime is lower (better for every metric here).",
         "",
+        UNDERRUNS_NOTE,
+        "",
+        f"**CPU** is sampled over {windows.get('count')} back-to-back windows of {windows.get('length_s', 0):.2f} s "
+        f"(one talk-and-listen cycle each) after {windows.get('warmup_s')} s of warm-up, per agent count: the CPU "
+        "table gives the median window, the spread table the lowest and the highest.",
+        "",
     ]
+    if "pipecat" in machine:
+        lines += [f"Pipecat: {machine['pipecat']}.", ""]
+    return lines
+
+
+def markdown(result: Mapping[str, Any], samples: Samples, path: Path) -> None:
+    """Writes the report to `path` and the histogram next to it (`<stem>-latency.png`)."""
+    lines = ["# runtime benchmark", "", *header(result)]
     png = path.with_name(f"{path.stem}-latency.png")
     if histogram(samples, png):
         lines += [f"![latency histograms]({png.name})", ""]

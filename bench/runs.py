@@ -21,9 +21,9 @@ from typing import Any
 
 from bench import plans
 from bench.analysis import DeviceLog
+from bench.baselines import environment
 
 REPO = Path(__file__).resolve().parent.parent
-PIPECAT_PYTHON = Path(os.environ.get("BENCH_PIPECAT_PYTHON", "/tmp/pipecat-venv/bin/python"))
 
 
 class Unavailable(Exception):
@@ -40,13 +40,22 @@ class RunResult:
 def client_command(kind: str) -> list[str]:
     """The interpreter and module that run one kind of client."""
     if kind == "pipecat":
-        if not PIPECAT_PYTHON.exists():
-            raise Unavailable(
-                f"no Pipecat interpreter at {PIPECAT_PYTHON}: see bench/README.md (python -m venv /tmp/pipecat-venv "
-                "&& /tmp/pipecat-venv/bin/pip install 'pipecat-ai[google,local]'), or set BENCH_PIPECAT_PYTHON"
-            )
-        return [str(PIPECAT_PYTHON), "-m", "bench.baselines.pipecat_agent"]
+        return [pipecat_python(), "-m", "bench.baselines.pipecat_agent"]
     return [sys.executable, "-m", "bench.client", kind]
+
+
+def pipecat_python() -> str:
+    """The Pipecat venv's interpreter (`BENCH_PIPECAT_PYTHON` overrides it: figures from such a run are the
+    caller's to vouch for, so the report names the interpreter)."""
+    override = os.environ.get("BENCH_PIPECAT_PYTHON")
+    if override:
+        if not Path(override).exists():
+            raise Unavailable(f"BENCH_PIPECAT_PYTHON={override} does not exist")
+        return override
+    reason = environment.stale_reason()
+    if reason:
+        raise Unavailable(reason)
+    return str(environment.venv_python())
 
 
 def child_env() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,3 +38,10 @@ def ratios(runtime: Any, baseline: Any) -> Any:
     if is_number(runtime) and is_number(baseline) and baseline != 0:
         return round(float(runtime) / float(baseline), 2)
     return None
+
+
+def median_and_range(samples: Sequence[float]) -> tuple[float, list[float]]:
+    """(median, [min, max]) of repeated measurements of one figure, rounded to 0.1."""
+    if not samples:
+        raise ValueError("no samples")
+    return round(statistics.median(samples), 1), [round(min(samples), 1), round(max(samples), 1)]

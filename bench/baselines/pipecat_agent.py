@@ -1,7 +1,7 @@
 # mypy: disable-error-code="import-not-found"
 """Pipecat's Gemini Live service with its local audio transport, as a bench client (its own venv).
 
-    /tmp/pipecat-venv/bin/python -m bench.baselines.pipecat_agent --base-url URL --ca-file PEM --plan NAME
+    bench/.baselines/pipecat/bin/python -m bench.baselines.pipecat_agent --base-url URL --ca-file PEM --plan NAME
         [--quick] [--agents N] [--out LOG.json]
 
 The pipeline is Pipecat's own quick-start shape: `LocalAudioTransport` input → `GeminiLiveLLMService` →
@@ -9,8 +9,9 @@ output. PyAudio is swapped for the bench's simulated sound card (`FakePyAudio`) 
 same audio at the same pace: the input callback runs every 20 ms as PortAudio's would, and the output
 stream's blocking `write` drains on the same clock as the quick-start's. The service is pointed at the
 emulator through its `http_options` (base URL, and the emulator's CA via `async_client_args`).
-Pipecat needs a google-genai release other than the runtime's pin, hence the separate interpreter; this
-module imports only the standard library, numpy and `bench` modules that share no code with `runtime`.
+Pipecat needs a google-genai release other than the runtime's pin, hence the separate interpreter (made by
+`python -m bench --setup-baselines`, `bench.baselines.environment`); this module imports only the standard
+library, numpy and `bench` modules that share no code with `runtime`.
 """
 
 from __future__ import annotations
@@ -97,26 +98,15 @@ class FakePyAudio:
 def build_task(args: argparse.Namespace, plan: plans.Plan, log: DeviceLog) -> tuple[Any, Any]:
     """(pipeline task, LLM service) for one agent."""
     from google.genai.types import HttpOptions
-    from pipecat.frames.frames import InterruptionFrame, LLMRunFrame, TTSStoppedFrame
+    from pipecat.frames.frames import LLMRunFrame
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.task import PipelineParams, PipelineTask
     from pipecat.processors.aggregators.llm_context import LLMContext
     from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
-    from pipecat.processors.frame_processor import FrameProcessor
     from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
     from pipecat.transports.local.audio import LocalAudioTransport, LocalAudioTransportParams
 
     speaker = BlockingSpeaker(log)
-
-    class TurnMarks(FrameProcessor):  # type: ignore[misc]
-        """Instrumentation only: tells the simulated speaker when a reply ended (as in the quick-start)."""
-
-        async def process_frame(self, frame: Any, direction: Any) -> None:
-            await super().process_frame(frame, direction)
-            if isinstance(frame, TTSStoppedFrame | InterruptionFrame):
-                speaker.end_of_turn()
-            await self.push_frame(frame, direction)
-
     transport = LocalAudioTransport(
         LocalAudioTransportParams(
             audio_in_enabled=True, audio_out_enabled=True, audio_in_sample_rate=16_000, audio_out_sample_rate=24_000
@@ -130,9 +120,7 @@ def build_task(args: argparse.Namespace, plan: plans.Plan, log: DeviceLog) -> tu
         http_options=HttpOptions(base_url=args.base_url, api_version="v1beta", async_client_args={"ssl": context}),
     )
     aggregators = LLMContextAggregatorPair(LLMContext())
-    pipeline = Pipeline(
-        [transport.input(), aggregators.user(), llm, TurnMarks(), transport.output(), aggregators.assistant()]
-    )
+    pipeline = Pipeline([transport.input(), aggregators.user(), llm, transport.output(), aggregators.assistant()])
     params = PipelineParams(audio_in_sample_rate=16_000, audio_out_sample_rate=24_000)
     task = PipelineTask(pipeline, params=params, enable_rtvi=False)
     await_run = task.queue_frames([LLMRunFrame()])  # Pipecat's examples start the conversation this way

@@ -1,19 +1,21 @@
 """The pattern of Google's Live API quick-start script: the way most people first stream a microphone.
 
-It follows `Get_started_LiveAPI.py` from google-gemini/cookbook: one asyncio loop, the microphone read in
-blocking 1024-frame chunks through `asyncio.to_thread`, a queue of 5 to `session.send_realtime_input`,
-received audio into an unbounded queue, played by blocking writes through `asyncio.to_thread`, the queue
-emptied when a turn ends (its only barge-in handling), and no reconnection.
+It follows `quickstarts/Get_started_LiveAPI.py` of google-gemini/cookbook as of commit fcaac01a (2026-05-28,
+PR #1224): one asyncio loop, the microphone read in blocking 1024-frame chunks through `asyncio.to_thread`
+into a queue of 5 that drops its oldest chunk when full, a task sending that queue with
+`session.send_realtime_input(audio=Blob)`, received audio into an unbounded queue played by blocking writes
+through `asyncio.to_thread`, the playback queue emptied on `server_content.interrupted` (its barge-in
+handling), and no reconnection.
 
 What differs from the original, and why:
 - PyAudio's streams are the bench's simulated sound cards (`bench.devices`): the same clocked callback
   behind the same blocking calls, so both sides hear the same audio at the same pace and the callback
-  reports the timestamps;
-- the client points at the emulator (base URL, CA), and the chunks carry the MIME rate;
-- `speaker.end_of_turn()` after each turn is instrumentation only: it tells the simulated device that a
-  short buffer is the end of speech rather than an underrun;
+  reports the timestamps; the video, screen and text-input tasks are left out (the bench streams audio);
+- the client points at the emulator (base URL, CA), with no voice, transcription or compression settings;
 - the whole run is bounded by `duration_s`, and an ended session is reported instead of raised;
 - `on_connected` tells the bench the session is up.
+The bench adds no turn signal of its own: how many underruns a client had is decided from what its speaker
+played (`bench.silences`), the same way for every client.
 """
 
 from __future__ import annotations
@@ -71,26 +73,40 @@ class AudioLoop:
     async def listen_audio(self) -> None:
         while True:
             data = await asyncio.to_thread(self.mic.read, CHUNK_SIZE)
-            await self.out_queue.put({"data": data, "mime_type": f"audio/pcm;rate={SEND_SAMPLE_RATE}"})
+            payload = {"data": data, "mime_type": f"audio/pcm;rate={SEND_SAMPLE_RATE}"}
+            try:  # the original drops the oldest chunk rather than wait, "to keep the audio stream real time"
+                self.out_queue.put_nowait(payload)
+            except asyncio.QueueFull:
+                self.out_queue.get_nowait()
+                self.out_queue.put_nowait(payload)
 
     async def send_realtime(self) -> None:
+        from google.genai import types
+
         while True:
             msg = await self.out_queue.get()
-            await self.session.send_realtime_input(audio=msg)
+            await self.session.send_realtime_input(audio=types.Blob(data=msg["data"], mime_type=msg["mime_type"]))
 
     async def receive_audio(self) -> None:
+        # The turn's playback ends on `interrupted`, as in Google's own examples: the cookbook's
+        # Get_started_LiveAPI.py (fcaac01a) empties `audio_in_queue` when `server_content.interrupted` is set,
+        # and the SDK documents that flag as "a good signal to stop and empty the current queue" (google-genai
+        # types.LiveServerContent.interrupted; js-genai's LiveServerContent says the same). The script's
+        # earlier versions (and Get_started_LiveAPI_NativeAudio.py) emptied it when `receive()` ended instead,
+        # trusting that "if you interrupt the model, it sends a turn_complete"; with this handling a
+        # `turnComplete` after `interrupted` changes nothing, whether or not the server sends one.
         while True:
-            turn = self.session.receive()
-            async for response in turn:
-                if data := response.data:
-                    self.audio_in_queue.put_nowait(data)
+            async for response in self.session.receive():
+                server_content = response.server_content
+                if server_content is None:
                     continue
-            # "If you interrupt the model, it sends a turn_complete. For interruptions to work, we need to
-            # stop playback. So empty out the audio queue because it may have loaded much more audio than
-            # has played yet." (the original's comment)
-            while not self.audio_in_queue.empty():
-                self.audio_in_queue.get_nowait()
-            self.speaker.end_of_turn()
+                if server_content.interrupted:
+                    while not self.audio_in_queue.empty():
+                        self.audio_in_queue.get_nowait()
+                if server_content.model_turn:
+                    for part in server_content.model_turn.parts or []:
+                        if part.inline_data and part.inline_data.data:
+                            self.audio_in_queue.put_nowait(part.inline_data.data)
 
     async def play_audio(self) -> None:
         while True:
