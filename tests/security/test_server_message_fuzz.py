@@ -17,13 +17,12 @@ from typing import Any
 
 import pydantic
 import pytest
+from google import genai
+from google.genai import errors, types
+from google.genai.live import AsyncSession
 from hypothesis import HealthCheck, given, settings
 
 from tests.security.server_messages import MAX_FRAME_BYTES, mutated_frames, valid_messages
-
-genai = pytest.importorskip("google.genai")
-from google.genai import errors, types  # noqa: E402
-from google.genai.live import AsyncSession  # noqa: E402
 
 RECEIVE_ERRORS: tuple[type[BaseException], ...] = (
     pydantic.ValidationError,  # a field of the wrong type, wrong base64
