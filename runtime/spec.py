@@ -23,7 +23,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$"
 NULL_DEVICE = "null"
-"""The device setting that means no device: the microphone hears silence, the speaker discards the reply."""
+"""The device setting that means no device: nothing is streamed from the microphone, the reply is discarded."""
 SWITCH = "enabled"
 """A section with a field of this name may be written as a bare `true`/`false` (its switch)."""
 
@@ -81,7 +81,7 @@ class AudioInput(Section):
 
     device: Device = Field(default="default", examples=["default", "USB PnP", 2, "file:request.wav", None])
     """Device name substring, PortAudio index, `default`, `file:PATH.wav` to play a WAV file as the mic, or
-    `null` for no microphone (the agent hears silence; for text chats)."""
+    `null` for no microphone (nothing is streamed; for text chats)."""
     block_ms: int = Field(default=20, ge=10, le=100)
     """Length of one microphone block sent to the model (milliseconds)."""
     buffer_ms: int = Field(default=2000, ge=200, le=30000)

@@ -59,7 +59,7 @@ _DEVICE_FORMS = "a device name substring, a PortAudio index, `default`, `file:PA
 _ACCEPTED_FORMS: dict[KeyPath, tuple[str, str]] = {
     ("audio", "input", "device"): (
         "should be a valid string or integer, or null",
-        f"{_DEVICE_FORMS} (play a WAV file as the microphone), or `null` (no microphone: the agent hears silence)",
+        f"{_DEVICE_FORMS} (play a WAV file as the microphone), or `null` (no microphone: nothing is streamed)",
     ),
     ("audio", "output", "device"): (
         "should be a valid string or integer, or null",
