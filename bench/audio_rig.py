@@ -11,7 +11,7 @@ no crash, the echo handling applied to every block; the canceller's ERLE is asse
 
     tests/rig/setup.sh && . /tmp/runtime-audio-rig/rig.env      # the rig: PulseAudio null sinks behind ALSA
     .venv/bin/python -m bench.audio_rig                         # 60 s of streaming, echo at -10 dB, both modes
-    .venv/bin/python -m bench.audio_rig --seconds 300 --echo-volumes -20dB -10dB -6dB 0dB --markdown out.md
+    .venv/bin/python -m bench.audio_rig --seconds 300 --echo-volumes=-20dB,-10dB,-6dB,0dB --markdown out.md
 """
 
 from __future__ import annotations
@@ -353,11 +353,17 @@ async def measure(seconds: float, volumes: list[str], modes: list[str]) -> Repor
     return report
 
 
+def commas(text: str) -> list[str]:
+    return [item for item in text.split(",") if item]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="streaming run length (0: skip it)")
-    parser.add_argument("--echo-volumes", nargs="*", default=["-10dB"], help="loopback volumes (room echo levels)")
-    parser.add_argument("--echo-modes", nargs="*", default=["cancel", "half_duplex"])
+    parser.add_argument(
+        "--echo-volumes", type=commas, default=["-10dB"], help="loopback volumes, e.g. =-20dB,-10dB (room echo levels)"
+    )
+    parser.add_argument("--echo-modes", type=commas, default=["cancel", "half_duplex"], help="e.g. cancel,half_duplex")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the figures as Markdown here (default: stdout)")
     args = parser.parse_args(argv)

@@ -29,6 +29,8 @@ ECHO_ONLY = slice(100, 200)
 """Blocks 2-4 s into the run: the model talks alone and the canceller has converged."""
 DOUBLE_TALK = slice(210, 290)
 """Blocks where the user talks over the model's last seconds."""
+SILENCED_DB = 60.0
+"""A ratio this large means one side was all zeros (dB against the 1e-3 power floor of silence)."""
 
 
 def speech(rate_hz: int) -> np.ndarray:
@@ -163,10 +165,19 @@ class EchoRun:
     def cells(self) -> list[str]:
         alone = f"{self.canceller_erle_db:.1f} dB" if self.canceller_erle_db is not None else "-"
         return [
-            f"{self.echo_dbfs:.1f} dBFS", f"{self.erle_db:.1f} dB", alone, f"{self.user_over_residual_db:.1f} dB",
-            f"{self.user_kept_db:.1f} dB", f"{self.delay_ms} ms", f"{self.mic_xruns} / {self.speaker_xruns}",
+            f"{self.echo_dbfs:.1f} dBFS", decibels(self.erle_db), alone, decibels(self.user_over_residual_db),
+            decibels(self.user_kept_db), f"{self.delay_ms} ms", f"{self.mic_xruns} / {self.speaker_xruns}",
             f"{self.cpu_pct:.1f} %",
         ]  # fmt: skip
+
+
+def decibels(value: float) -> str:
+    """A ratio in dB, or what it means when one side was silence (the gate replaces blocks by zeros)."""
+    if value >= SILENCED_DB:
+        return "all (silence)"
+    if value <= -SILENCED_DB:
+        return "none (silenced)"
+    return f"{value:.1f} dB"
 
 
 async def echo_on_rig(mode: str, volume: str, model_voice: np.ndarray, user_voice: np.ndarray) -> EchoRun:
