@@ -165,16 +165,17 @@ class EchoRun:
     def cells(self) -> list[str]:
         alone = f"{self.canceller_erle_db:.1f} dB" if self.canceller_erle_db is not None else "-"
         return [
-            f"{self.echo_dbfs:.1f} dBFS", decibels(self.erle_db), alone, decibels(self.user_over_residual_db),
-            decibels(self.user_kept_db), f"{self.delay_ms} ms", f"{self.mic_xruns} / {self.speaker_xruns}",
+            f"{self.echo_dbfs:.1f} dBFS", decibels(self.erle_db, "all (silence)"), alone,
+            decibels(self.user_over_residual_db, "no residual (silence)"), decibels(self.user_kept_db, "-"),
+            f"{self.delay_ms} ms", f"{self.mic_xruns} / {self.speaker_xruns}",
             f"{self.cpu_pct:.1f} %",
         ]  # fmt: skip
 
 
-def decibels(value: float) -> str:
-    """A ratio in dB, or what it means when one side was silence (the gate replaces blocks by zeros)."""
+def decibels(value: float, over_silence: str) -> str:
+    """A ratio in dB, or `over_silence` when its denominator was silence (the gate replaces blocks by zeros)."""
     if value >= SILENCED_DB:
-        return "all (silence)"
+        return over_silence
     if value <= -SILENCED_DB:
         return "none (silenced)"
     return f"{value:.1f} dB"
