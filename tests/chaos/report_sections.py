@@ -36,9 +36,15 @@ def outcome_section(cases: list[Case], scope: str) -> list[str]:
         "Cases that did not pass (skipped: did not run, so they prove nothing; xfailed: a known bug not fixed "
         "yet), with the reason pytest gave:",
         "",
-        *[f"- `{case.module}::{case.name}` ({case.outcome}): {case.reason or 'not given'}" for case in not_passed],
+        *[f"- `{case.module}::{case.name}` ({case.outcome}): {one_line(case.reason)}" for case in not_passed],
         "",
     ]
+
+
+def one_line(reason: str) -> str:
+    """A reason as one list item: pytest's failure messages carry the assertion's whole explanation."""
+    text = " ".join(reason.split())
+    return (text[:400] + "…" if len(text) > 400 else text) or "not given"
 
 
 def kept_audio(folder: Path) -> dict[str, Any]:

@@ -152,3 +152,10 @@ def test_the_audio_figures_a_run_kept_are_reported(tmp_path: Path, monkeypatch: 
     assert "| xruns (PortAudio flags): microphone / speaker | 2 / 1 |" in page
     assert "| speaker underruns (callback ran dry mid-turn) | 3 |" in page
     assert "10 of 3000" in page
+
+
+def test_a_multi_line_failure_message_stays_one_list_item() -> None:
+    failed = case("test_c", "failed", "AssertionError: the reply was short\nassert 1.7 > 2.5\n +  where 1.7 = x")
+    lines = outcome_section([failed], "here")
+    item = "- `tests/audio/test_echo_rig.py::test_c` (failed): AssertionError: the reply was short assert 1.7 > 2.5 + "
+    assert item + "where 1.7 = x" in lines
