@@ -8,16 +8,63 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    Strict,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$"
+NULL_DEVICE = "null"
+"""The device setting that means no device: nothing is streamed from the microphone, the reply is discarded."""
+SWITCH = "enabled"
+"""A section with a field of this name may be written as a bare `true`/`false` (its switch)."""
 
 
 class Section(BaseModel):
-    """Base of every part of the agent file: frozen, unknown keys are errors, docstrings document keys."""
+    """Base of every part of the agent file: frozen, unknown keys are errors, docstrings document keys.
+
+    A section with an `enabled` switch also takes the switch alone (`compression: false` is
+    `compression: {enabled: false}`): users write a switch as a switch, and refusing it helped nobody.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switch_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, bool) and SWITCH in cls.model_fields:
+            return {SWITCH: data}
+        return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        if SWITCH not in cls.model_fields:
+            return schema
+        # Editors must take the shorthand too; title and description stay on top for their hover text.
+        described: dict[str, Any] = {key: schema.pop(key) for key in ("title", "description") if key in schema}
+        shorthand = {"type": "boolean", "description": f"Shorthand for `{{{SWITCH}: true|false}}`."}
+        return {**described, "anyOf": [schema, shorthand]}
+
+
+def _null_device(value: Any) -> Any:
+    """YAML `null` (or `~`, or nothing) is the `null` device the docs spell that way."""
+    return NULL_DEVICE if value is None else value
+
+
+Device = Annotated[
+    str | Annotated[int, Strict()],  # strict: `true` is no device index
+    BeforeValidator(_null_device, json_schema_input_type=str | int | None),
+]
+"""Where audio comes from or goes to: a name substring, a PortAudio index, `default`, `file:PATH.wav`, `null`."""
 
 
 class Voice(Section):
@@ -32,8 +79,9 @@ class Voice(Section):
 class AudioInput(Section):
     """The microphone."""
 
-    device: str | int = Field(default="default", examples=["default", "USB PnP", 2, "file:request.wav"])
-    """Device name substring, PortAudio index, `default`, or `file:PATH.wav` to play a WAV file as the mic."""
+    device: Device = Field(default="default", examples=["default", "USB PnP", 2, "file:request.wav", None])
+    """Device name substring, PortAudio index, `default`, `file:PATH.wav` to play a WAV file as the mic, or
+    `null` for no microphone (nothing is streamed; for text chats)."""
     block_ms: int = Field(default=20, ge=10, le=100)
     """Length of one microphone block sent to the model (milliseconds)."""
     buffer_ms: int = Field(default=2000, ge=200, le=30000)
@@ -47,8 +95,9 @@ class AudioInput(Section):
 class AudioOutput(Section):
     """The speaker."""
 
-    device: str | int = Field(default="default", examples=["default", "bcm2835 Headphones", 0, "file:reply.wav"])
-    """Device name substring, PortAudio index, `default`, `file:PATH.wav` to write the reply, or `null`."""
+    device: Device = Field(default="default", examples=["default", "bcm2835 Headphones", 0, "file:reply.wav", None])
+    """Device name substring, PortAudio index, `default`, `file:PATH.wav` to write the reply, or `null` for no
+    speaker (the reply is discarded)."""
     buffer_ms: int = Field(default=60, ge=0, le=2000)
     """Most audio the jitter buffer holds back before a turn plays (milliseconds): a turn plays at once when
     this much is queued, else 5 ms after its first audio; each underrun adds 10 ms to that wait, up to this;
@@ -227,8 +276,19 @@ class Tool(Section):
 
     @model_validator(mode="after")
     def _one_implementation(self) -> Tool:
-        if (self.python is None) == (self.http is None):
-            raise ValueError("a tool needs exactly one of `python` or `http`")
+        if self.python is not None and self.http is not None:
+            # `conflicting_keys`: runtime.spec_errors reports it at the later-written of the two keys.
+            raise PydanticCustomError(
+                "conflicting_keys",
+                "a tool has both `python` and `http`; it needs exactly one of them",
+                {"keys": "python http", "hint": "keep one, or split it into two tools with names of their own"},
+            )
+        if self.python is None and self.http is None:
+            raise PydanticCustomError(
+                "missing_implementation",
+                "a tool needs exactly one of `python` or `http`",
+                {"hint": "add `python: module:function` or `http: {url: ...}`"},
+            )
         return self
 
 

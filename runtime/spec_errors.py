@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from runtime.errors import RuntimeConfigError
-from runtime.spec import AgentSpec
+from runtime.errors import Location, RuntimeConfigError
+from runtime.spec import SWITCH, AgentSpec
 from runtime.yamldoc import MAX_ERRORS, Document, KeyPath
 
 LIVE_UNSUPPORTED = frozenset(
@@ -53,6 +53,20 @@ _PATTERN_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "tool.python": ("`python` must be an entry point `module:function`", "e.g. `kitchen_tools:set_timer`"),
 }
+
+
+_DEVICE_FORMS = "a device name substring, a PortAudio index, `default`, `file:PATH.wav`"
+_ACCEPTED_FORMS: dict[KeyPath, tuple[str, str]] = {
+    ("audio", "input", "device"): (
+        "should be a valid string or integer, or null",
+        f"{_DEVICE_FORMS} (play a WAV file as the microphone), or `null` (no microphone: nothing is streamed)",
+    ),
+    ("audio", "output", "device"): (
+        "should be a valid string or integer, or null",
+        f"{_DEVICE_FORMS} (write the reply to a WAV file), or `null` (no speaker: the reply is discarded)",
+    ),
+}
+"""Values that take several forms: what to say instead of pydantic's list of the types of its union."""
 
 
 def dotted(path: Sequence[str | int]) -> str:
@@ -128,8 +142,20 @@ def _finding(doc: Document, loc: KeyPath, kind: str, details: list[ErrorDetails]
         return _missing(doc, loc)
     if kind == "extra_forbidden":
         return _unknown_key(doc, loc)
+    first = details[0]
+    if first["type"] == "conflicting_keys":
+        context = first.get("ctx", {})
+        return RuntimeConfigError(_later_key(doc, loc, str(context["keys"]).split()), first["msg"], context["hint"])
     message, hint = _value_message(loc, details)
     return RuntimeConfigError(doc.locate(loc), message, hint)
+
+
+def _later_key(doc: Document, loc: KeyPath, keys: list[str]) -> Location:
+    """Where the last written of two keys that exclude each other is: the one that made the conflict."""
+    written = [doc.locate((*loc, key), key=True) for key in keys if doc.has((*loc, key))]
+    if not written:
+        return doc.locate(loc)
+    return max(written, key=lambda location: (location.line, location.column))
 
 
 def _missing(doc: Document, loc: KeyPath) -> RuntimeConfigError:
@@ -181,18 +207,33 @@ def _value_message(loc: KeyPath, details: list[ErrorDetails]) -> tuple[str, str]
         if field in _PATTERN_MESSAGES:
             return _PATTERN_MESSAGES[field]
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        value = first["input"]
-        hint = "put a space after each colon: `key: value`" if isinstance(value, str) and ":" in value else ""
-        return f"`{name}` must be a mapping of keys (`key: value` lines)", hint
+        return _mapping_message(loc, name, first["input"])
     if kind in ("list_type", "tuple_type"):
         return f"`{name}` must be a list (`- item` lines or `[a, b]`)", ""
     if kind == "value_error":
         return str(first["msg"]).removeprefix("Value error, "), ""
+    if "hint" in first.get("ctx", {}):  # the models' own errors (PydanticCustomError) carry their hint
+        return str(first["msg"]), str(first.get("ctx", {})["hint"])
+    if loc in _ACCEPTED_FORMS:
+        message, hint = _ACCEPTED_FORMS[loc]
+        return f"`{name}` {message}", hint
     if len(details) > 1 and all(d["msg"].startswith("Input should be a valid ") for d in details):
         kinds = " or ".join(d["msg"].removeprefix("Input should be a valid ").split(",")[0] for d in details)
         return f"`{name}` should be a valid {kinds}", ""
     message = str(first["msg"])
     return f"`{name}`: {message[:1].lower()}{message[1:]}", ""
+
+
+def _mapping_message(loc: KeyPath, name: str, value: Any) -> tuple[str, str]:
+    model = model_at(loc)
+    if model is not None and SWITCH in model.model_fields and loc:
+        key = loc[-1]
+        return (
+            f"`{name}` must be a mapping of keys (`key: value` lines) or a switch",
+            f"switch it with `{key}: false` (or `true`), or write `{{{SWITCH}: false}}` with other keys",
+        )
+    hint = "put a space after each colon: `key: value`" if isinstance(value, str) and ":" in value else ""
+    return f"`{name}` must be a mapping of keys (`key: value` lines)", hint
 
 
 def _literal_message(loc: KeyPath, detail: ErrorDetails) -> tuple[str, str]:

@@ -6,11 +6,9 @@ import logging
 from pathlib import Path
 
 from runtime.audio.ports import MIC_RATE_HZ, AudioIn, AudioOut
-from runtime.spec import Audio
+from runtime.spec import NULL_DEVICE, Audio
 
 log = logging.getLogger(__name__)
-
-NULL_DEVICE = "null"
 
 
 def _file_path(device: str | int, base_dir: Path) -> Path | None:

@@ -79,11 +79,11 @@ CASES = [
     (
         "both-implementations",
         M + "tools:\n  - name: t\n    python: m:f\n    http: {url: 'http://x/'}\n",
-        "3:5",
-        "exactly one of `python` or `http`",
-        "",
+        "5:5",
+        "has both `python` and `http`",
+        "two tools",
     ),
-    ("no-implementation", M + "tools:\n  - name: t\n", "3:5", "exactly one of `python` or `http`", ""),
+    ("no-implementation", M + "tools:\n  - name: t\n", "3:5", "exactly one of `python` or `http`", "add `python:"),
     (
         "tool-name-not-identifier",
         M + "tools:\n  - name: set-timer\n    http: {url: 'http://x/'}\n",

@@ -18,9 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import runtime.loader as loader
 from tests.security.server_messages import json_values, paths
-
-loader = pytest.importorskip("runtime.loader", reason="runtime/loader.py (issue 3) has not landed")
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "agents").glob("*.yaml"))

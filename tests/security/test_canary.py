@@ -94,8 +94,6 @@ def test_runtime_validate_never_prints_a_secret(
     agent.write_text(HOSTILE_AGENTS[case])
     code = main(["validate", "--format", output_format, "--secrets-dir", str(secrets_dir), str(agent)])
     out, err = capsys.readouterr()
-    if "not implemented" in err:
-        pytest.skip("`runtime validate` is not implemented yet (issue 3): this test runs once it is")
     assert not leaked(out, TOKEN), out
     assert not leaked(err, TOKEN), err
     if output_format == "json":
@@ -113,8 +111,6 @@ def test_runtime_validate_never_prints_a_secret_from_a_real_process(
     for case, text in HOSTILE_AGENTS.items():
         (agents / f"{case.replace('_', '-')}.yaml").write_text(text)
     result = run_cli("validate", "--format", output_format, "--secrets-dir", str(secrets_dir), str(agents))
-    if "not implemented" in result.stderr:
-        pytest.skip("`runtime validate` is not implemented yet (issue 3): this test runs once it is")
     assert result.returncode == 1, result.stderr
     assert not leaked(result.stdout, TOKEN), result.stdout
     assert not leaked(result.stderr, TOKEN), result.stderr
@@ -211,7 +207,7 @@ async def test_an_http_tool_secret_never_reaches_logs_errors_or_results(
     redacted_logging: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    tools = pytest.importorskip("runtime.live.tools", reason="runtime/live/tools.py (issue 5) has not landed")
+    from runtime.live import tools
     from runtime.loader import load_agent
 
     port, mode = misbehaving_service

@@ -104,8 +104,6 @@ def daemon_run(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
             )
     finally:
         service.shutdown()
-    if "not implemented" in result.stderr:
-        pytest.skip("`runtime run` is not implemented yet (issue 7)")
     yield DaemonRun(result, state)
 
 

@@ -17,18 +17,16 @@ from typing import Any, Literal
 
 import anyio
 import pytest
+import websockets.asyncio.server as websockets_server
 from hypothesis import HealthCheck, given, settings
 
+import runtime.live.session as session_module
+from runtime.audio.files import NullIn, NullOut
+from runtime.emulator.tls import write_self_signed
+from runtime.live.endpoint import Endpoint
+from runtime.live.events import ToolOutcome, Usage
+from runtime.spec import AgentSpec
 from tests.security.server_messages import MAX_FRAME_BYTES, mutated_frames
-
-session_module = pytest.importorskip("runtime.live.session", reason="runtime/live/session.py (issue 5) has not landed")
-websockets_server = pytest.importorskip("websockets.asyncio.server")
-
-from runtime.audio.files import NullIn, NullOut  # noqa: E402
-from runtime.emulator.tls import write_self_signed  # noqa: E402
-from runtime.live.endpoint import Endpoint  # noqa: E402
-from runtime.live.events import ToolOutcome, Usage  # noqa: E402
-from runtime.spec import AgentSpec  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 

@@ -13,9 +13,8 @@ import anyio
 import anyio.abc
 import pytest
 
-tools = pytest.importorskip("runtime.live.tools", reason="runtime/live/tools.py (issue 5) has not landed")
-
-from runtime.spec import Tool  # noqa: E402
+import runtime.live.tools as tools
+from runtime.spec import Tool
 
 pytestmark = pytest.mark.anyio
 

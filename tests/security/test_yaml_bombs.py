@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-loader = pytest.importorskip("runtime.loader", reason="runtime/loader.py (issue 3) has not landed")
+import runtime.loader as loader
 
 MODEL_LINE = "model: gemini-3.8-live\n"
 PEAK_LIMIT_BYTES = 16 * 2**20
