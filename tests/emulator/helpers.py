@@ -178,3 +178,7 @@ def lenient_live(
 ) -> contextlib.AbstractAsyncContextManager[tuple[Emulator, Any]]:
     """`live()` on `ANY_MODEL`, served with lenient rules: for the emulator's generic behaviour (text replies)."""
     return live(config, model=ANY_MODEL, accept_any_model=True, **options)
+
+
+def tool_call_of(message: types.LiveServerMessage) -> bool:
+    return message.tool_call is not None

@@ -50,7 +50,8 @@ def test_blocking_tools_say_so_where_the_model_calls_asynchronously_by_default()
         {"name": "timer", "python": "m:timer", "behavior": "non_blocking"},
     ])
     behaviors = {}
-    for model_id in ("gemini-3.8-live", "gemini-3.1-flash-live-preview", "gemini-2.5-flash-native-audio-preview-12-2025"):
+    models = ("gemini-3.8-live", "gemini-3.1-flash-live-preview", "gemini-2.5-flash-native-audio-preview-12-2025")
+    for model_id in models:
         config = live_config(tools, model=entry(model_id))
         assert config.tools is not None and config.tools[0].function_declarations is not None
         behaviors[model_id] = [declaration.behavior for declaration in config.tools[0].function_declarations]
