@@ -7,6 +7,7 @@ this module only applies them, so that a client written for one model's rules fa
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from runtime import catalogue
@@ -17,6 +18,7 @@ LENIENT_ID = "any-live-model"
 """The catalogue-shaped entry that `--accept-any-model` serves for a model the catalogue does not know."""
 
 
+@cache
 def lenient_model() -> ModelInfo:
     """What the emulator did before it followed the catalogue: every reply modality, every input, one part per
     message, no overhead; the context window of today's Live models. For experiments only (`accept_any_model`)."""

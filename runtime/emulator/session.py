@@ -1,4 +1,8 @@
-"""One WebSocket connection of the Live protocol: setup, user input, model turns, limits and faults."""
+"""One WebSocket connection of the Live protocol: setup, user input, model turns, faults.
+
+The model's rules are applied by `rules.py` (setup and client messages) and `replies.py` (message shapes); the
+timed events of a connection (goAway, limits, scheduled faults) are planned by `timers.py`.
+"""
 
 from __future__ import annotations
 
@@ -340,16 +344,18 @@ class LiveSession:
     def audio_session(self) -> bool:
         return self._config.audio_out or self._input.heard_audio
 
-    def drop(self) -> None:
-        self._ws.transport.abort()
-        self._cancel()
-
-    def hold(self, seconds: float) -> None:
-        self._silent_until = time.monotonic() + seconds
-
-    async def send_garbage(self) -> None:
-        with anyio.CancelScope(shield=True):
-            await self._ws.send(b"{not json")
+    async def inject(self, fault: Fault) -> None:
+        logger.info("connection %d: injecting fault %s", self._number, fault.action)
+        if fault.action == "close":
+            await self.close(fault.code, fault.reason or "Internal error encountered.")
+        elif fault.action == "drop":
+            self._ws.transport.abort()
+            self._cancel()
+        elif fault.action == "delay":
+            self._silent_until = time.monotonic() + fault.seconds
+        elif fault.action == "garbage":
+            with anyio.CancelScope(shield=True):
+                await self._ws.send(b"{not json")
 
     def _faults(self, *actions: str) -> list[Fault]:
         return faults_for(self._hub.options, self._number, *actions)

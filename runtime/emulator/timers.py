@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -12,8 +11,6 @@ import anyio
 
 from runtime.emulator.options import EmulatorOptions, Fault
 from runtime.emulator.wire import INTERNAL_ERROR, duration
-
-logger = logging.getLogger(__name__)
 
 DEADLINE = "Deadline expired before operation could complete."
 SESSION_LIMIT = "Maximum session duration reached."
@@ -31,13 +28,8 @@ class Peer(Protocol):
 
     async def close(self, code: int, reason: str) -> None: ...
 
-    async def send_garbage(self) -> None: ...
-
-    def drop(self) -> None:
-        """Reset the TCP connection without a close frame."""
-
-    def hold(self, seconds: float) -> None:
-        """Hold every server message for this long (the server goes silent)."""
+    async def inject(self, fault: Fault) -> None:
+        """Close, drop, delay or garble now (and log it: tests/chaos reads the session's log)."""
 
 
 def faults_for(options: EmulatorOptions, conn: int, *actions: str) -> list[Fault]:
@@ -55,7 +47,7 @@ async def run_timers(
         plan.append((options.connection_limit_s, partial(peer.close, INTERNAL_ERROR, DEADLINE)))
     if not compressed:  # counted from the session's first connection, across resumptions
         plan.append((session_started + options.session_limit_s - opened, partial(_end_audio_session, peer)))
-    plan += [(fault.at, partial(_fault, peer, fault, conn)) for fault in faults_for(options, conn, *TIMED_FAULTS)]
+    plan += [(fault.at, partial(peer.inject, fault)) for fault in faults_for(options, conn, *TIMED_FAULTS)]
     for at, action in sorted(plan, key=lambda entry: entry[0]):
         await anyio.sleep(max(0.0, opened + at - time.monotonic()))
         await action()
@@ -71,15 +63,3 @@ async def _go_away(peer: Peer, options: EmulatorOptions) -> None:
     limit = options.connection_limit_s
     left = 50.0 if limit is None else limit - (options.go_away_after_s or 0.0)
     await peer.send({"goAway": {"timeLeft": duration(left)}})
-
-
-async def _fault(peer: Peer, fault: Fault, conn: int) -> None:
-    logger.info("connection %d: injecting fault %s", conn, fault.action)
-    if fault.action == "close":
-        await peer.close(fault.code, fault.reason or "Internal error encountered.")
-    elif fault.action == "drop":
-        peer.drop()
-    elif fault.action == "delay":
-        peer.hold(fault.seconds)
-    elif fault.action == "garbage":
-        await peer.send_garbage()
