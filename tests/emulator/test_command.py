@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import ssl
 import subprocess
@@ -111,6 +112,16 @@ async def test_runtime_emulate_refuses_a_shut_down_model_unless_told_to_accept_a
             assert said.startswith("1008 models/gemini-2.0-flash-live-001 is not found for API version v1beta")
         else:
             assert said == "You said: still there?"
+
+
+def test_runtime_emulate_reports_a_broken_models_file_where_it_is_broken(tmp_path: Path) -> None:
+    models = tmp_path / "models.yaml"
+    models.write_text("models:\n  - id: gemini-9-live\n    like: gemini-3.8-live\n    limits: {context_window: 5}\n")
+    command = [sys.executable, "-m", "runtime", "emulate", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "RUNTIME_MODELS": str(models)})
+    assert result.returncode == 1
+    assert f"{models}:4:14: error: unknown key `context_window`" in result.stderr
 
 
 def test_runtime_emulate_reports_a_bad_faults_file(tmp_path: Path) -> None:
