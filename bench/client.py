@@ -26,7 +26,7 @@ from bench.analysis import DeviceLog
 from bench.baselines import quickstart
 from bench.devices import BlockingMic, BlockingSpeaker
 
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 
 AgentFactory = Callable[[int, DeviceLog, asyncio.Event], Coroutine[Any, Any, str]]
 

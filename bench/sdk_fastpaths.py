@@ -35,7 +35,7 @@ from typing import Any
 
 import anyio
 
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 MODES = {"none": (False, False), "receive": (True, False), "send": (False, True), "both": (True, True)}
 """Mode name → (receive fast path, send fast path)."""
 CHAR_S = 0.06

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 AGENT_TEMPLATE = """\
 name: {name}
-model: gemini-3.8-live
+model: gemini-2.5-flash-native-audio-preview-12-2025
 instructions: |
   You are assistant number {number}. Keep answers short and friendly.
 voice: {{name: Kore, language: en-US}}

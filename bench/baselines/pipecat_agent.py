@@ -30,7 +30,7 @@ from bench import plans
 from bench.analysis import DeviceLog
 from bench.devices import BlockingSpeaker, DeviceClock, MicScript
 
-MODEL = "models/gemini-live-2.5-flash-preview"
+MODEL = "models/gemini-2.5-flash-native-audio-preview-12-2025"
 PA_INT16 = 8
 
 

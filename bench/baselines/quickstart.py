@@ -38,7 +38,7 @@ class Connection:
 
     base_url: str
     ca_file: str
-    model: str = "gemini-live-2.5-flash-preview"
+    model: str = "gemini-2.5-flash-native-audio-preview-12-2025"
     api_key: str = "bench-key"
 
 

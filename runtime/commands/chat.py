@@ -15,7 +15,7 @@ from typing import Any
 EXIT_OK, EXIT_INVALID, EXIT_FAILED = 0, 1, 3
 QUIT_WORDS = ("/quit", "/exit")
 REPLY_WAIT_S = 30.0
-"""After end of input, how long to wait for the replies still due before leaving."""
+"""How long to wait for the replies still due: before sending the next line, and after end of input."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,6 +114,10 @@ async def _type_lines(session: Any, tracker: _TurnTracker) -> None:
         if not line or line.strip() in QUIT_WORDS:
             break
         if line.strip():
+            # A typed turn interrupts the model like speech; a line typed while the agent still answers waits
+            # for that answer, so a script of lines gets every answer whole.
+            with anyio.move_on_after(REPLY_WAIT_S):
+                await tracker.all_answered()
             tracker.sent += 1
             await session.send_text(line.strip())
     with anyio.move_on_after(REPLY_WAIT_S):

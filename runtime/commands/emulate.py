@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-out", type=Path, help="write the certificate clients must trust to FILE")
     parser.add_argument("--tls-cert", type=Path, help="serve this certificate instead of a generated one")
     parser.add_argument("--tls-key", type=Path, help="private key of --tls-cert")
+    parser.add_argument("--accept-any-model", action="store_true",
+                        help="serve models the catalogue does not know or has shut down (the service closes 1008)")
     parser.add_argument("--audio-chunk-ms", type=int, default=40, help="duration of each audio chunk (default 40)")
 
 
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             audio_chunk_ms=args.audio_chunk_ms,
+            accept_any_model=args.accept_any_model,
             keep_history=False,
         )
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.catalogue import ModelInfo
+from runtime.emulator.rules import check_setup, non_blocking_default, resolve_model
 from runtime.emulator.vad import VadSettings
 from runtime.emulator.wire import INVALID_ARGUMENT, ProtocolViolation
-
-NATIVE_AUDIO_WINDOW = 131072
-HALF_CASCADE_WINDOW = 32768
 
 
 @dataclass(frozen=True)
 class SessionConfig:
     model: str
+    info: ModelInfo
+    """The model's catalogue entry: its rules and message shapes."""
     audio_out: bool
     """Response modality AUDIO (else TEXT)."""
     transcribe_input: bool
@@ -32,26 +33,33 @@ class SessionConfig:
     context_limit: int
     compression: tuple[int, int] | None
     """(trigger tokens, target tokens) when context window compression is on."""
+    initial_history: bool
+    """`historyConfig.initialHistoryInClientContent`: `clientContent` may seed the history before real-time input."""
 
 
-def read_setup(setup: dict[str, Any], window_override: int | None) -> SessionConfig:
-    """Turn a normalized (camelCase) setup into a config, refusing what the service refuses."""
+def read_setup(
+    setup: dict[str, Any], *, version: str, window_override: int | None, accept_any_model: bool
+) -> SessionConfig:
+    """Turn a normalized (camelCase) setup into a config, refusing what the service refuses for its model."""
     model = str(setup.get("model", ""))
     if not model.startswith("models/") or len(model) <= len("models/"):
         raise ProtocolViolation(INVALID_ARGUMENT, f"Invalid model name '{model}': expected models/NAME.")
+    info = resolve_model(model, version, accept_any_model=accept_any_model)
     modalities = setup.get("generationConfig", {}).get("responseModalities", ["AUDIO"])
     if len(modalities) > 1:
         raise ProtocolViolation(INVALID_ARGUMENT, "Multiple response modalities are not supported.")
     if modalities and modalities[0] not in ("TEXT", "AUDIO"):
         raise ProtocolViolation(INVALID_ARGUMENT, f"Response modality {modalities[0]} is not supported.")
+    check_setup(setup, info)
     realtime = setup.get("realtimeInputConfig", {})
     detection = realtime.get("automaticActivityDetection", {})
-    limit = window_override or (NATIVE_AUDIO_WINDOW if "native-audio" in model else HALF_CASCADE_WINDOW)
+    limit = window_override or info.limits.context_window_tokens  # models.yaml <model>.limits
     declarations = [
         declaration for tool in setup.get("tools", []) for declaration in tool.get("functionDeclarations", [])
     ]
     return SessionConfig(
         model=model,
+        info=info,
         audio_out=not modalities or modalities[0] == "AUDIO",
         transcribe_input="inputAudioTranscription" in setup,
         transcribe_output="outputAudioTranscription" in setup,
@@ -60,14 +68,22 @@ def read_setup(setup: dict[str, Any], window_override: int | None) -> SessionCon
         declared_tools=frozenset(str(declaration.get("name", "")) for declaration in declarations),
         non_blocking_tools=frozenset(
             str(declaration.get("name", "")) for declaration in declarations
-            if declaration.get("behavior") == "NON_BLOCKING"
+            if _non_blocking(declaration.get("behavior", "UNSPECIFIED"), info)
         ),
         manual_activity=bool(detection.get("disabled", False)),
         interrupts=realtime.get("activityHandling") != "NO_INTERRUPTION",
         vad=VadSettings.from_setup(detection),
         context_limit=limit,
         compression=_compression(setup.get("contextWindowCompression"), limit),
+        initial_history=bool(setup.get("historyConfig", {}).get("initialHistoryInClientContent", False)),
     )
+
+
+def _non_blocking(behavior: str, info: ModelInfo) -> bool:
+    """A declared `behavior` wins; without one the model's default applies (`rules.non_blocking_default`)."""
+    if behavior == "UNSPECIFIED":
+        return non_blocking_default(info)
+    return behavior == "NON_BLOCKING"
 
 
 def _compression(settings: dict[str, Any] | None, limit: int) -> tuple[int, int] | None:

@@ -66,7 +66,10 @@ class EmulatorOptions:
     audio_chunk_ms: int = 40
     """Duration of each streamed audio chunk of the model's speech."""
     context_window_tokens: int | None = None
-    """Context window size; by default 128k for native-audio models, 32k for the others."""
+    """Context window size; by default the model's, from the catalogue."""
+    accept_any_model: bool = False
+    """Serve a model the catalogue does not know, or has shut down, instead of closing with 1008 as the service
+    does: for experiments. An unknown model gets lenient rules (every reply modality and input, 128k tokens)."""
     handle_ttl_s: float = 7200.0
     """How long a resumption handle stays valid after its session's last connection ends."""
     keep_history: bool = True

@@ -52,6 +52,9 @@ class Replier:
         self._conversation = conversation
         self._chunk_s = max(chunk_ms, 5) / 1000
         self._undeclared = undeclared
+        self._output = config.info.output
+        self._together = self._output.parts_per_message == "several"
+        """Several parts and fields per server message (models.yaml <model>.output.parts_per_message)."""
         self.pending: dict[str, PendingCall] = {}
         self._response_tokens = 0
         self._prompt_tokens = (0, 0)
@@ -60,23 +63,43 @@ class Replier:
         """Send the turn's content, then generationComplete and turnComplete with usage."""
         self._response_tokens = 0
         self._prompt_tokens = self._conversation.modality_tokens()
-        for step in steps:
+        if self._output.usage_before_first_turn:
+            # models.yaml <model>.output.usage_before_first_turn: gemini-3.1-flash-live-preview sends a serverContent
+            # with nothing but usageMetadata before the first modelTurn (livekit/agents#5238: a client that took it
+            # for the turn dropped the first reply's audio). Sent before every reply here: nothing says it is not.
+            await self._send({"serverContent": {}, "usageMetadata": self._usage()})
+        ended = False
+        for index, step in enumerate(steps):
+            last = index == len(steps) - 1
             if isinstance(step, Say):
-                await self._say(step.text)
+                ended = await self._say(step.text, last)
             elif isinstance(step, CallTool):
                 await self._call(step)
             elif isinstance(step, SayToolResult):
-                await self._say(result_text(self._conversation.tool_results.get(step.name)))
+                ended = await self._say(result_text(self._conversation.tool_results.get(step.name)), last)
+        if not ended:
+            await self._end_turn()
+
+    async def _end_turn(self) -> None:
+        if self._together:
+            end = {"generationComplete": True, "turnComplete": True}
+            await self._send({"serverContent": end, "usageMetadata": self._usage()})
+            return
         await self._send({"serverContent": {"generationComplete": True}})
         await self._send(self.turn_end())
 
     def turn_end(self) -> dict[str, Any]:
         """The latest turn's turnComplete, with its usage: the prompt as the turn found it, the response that
         reached the client (an interrupted turn counts only what was sent before the interruption)."""
-        return {"serverContent": {"turnComplete": True}, "usageMetadata": self._usage(*self._prompt_tokens)}
+        return {"serverContent": {"turnComplete": True}, "usageMetadata": self._usage()}
 
-    def _usage(self, prompt_text: int, prompt_audio: int) -> dict[str, Any]:
+    def _usage(self, unsent_response_tokens: int = 0) -> dict[str, Any]:
+        prompt_text, prompt_audio = self._prompt_tokens
+        # models.yaml <model>.output.prompt_token_overhead: the promptTokenCount of a one-word first turn is a few
+        # hundred tokens above the visible input (pydantic/pydantic-ai#7269, googleapis/python-genai#1917).
+        prompt_text += self._output.prompt_token_overhead
         prompt = prompt_text + prompt_audio
+        response = self._response_tokens + unsent_response_tokens
         details = [
             {"modality": modality, "tokenCount": count}
             for modality, count in (("TEXT", prompt_text), ("AUDIO", prompt_audio))
@@ -84,24 +107,25 @@ class Replier:
         ]
         return {
             "promptTokenCount": prompt,
-            "responseTokenCount": self._response_tokens,
-            "totalTokenCount": prompt + self._response_tokens,
+            "responseTokenCount": response,
+            "totalTokenCount": prompt + response,
             "promptTokensDetails": details,
             "responseTokensDetails": [
-                {"modality": "AUDIO" if self._config.audio_out else "TEXT", "tokenCount": self._response_tokens}
+                {"modality": "AUDIO" if self._config.audio_out else "TEXT", "tokenCount": response}
             ],
         }
 
-    async def _say(self, text: str) -> None:
+    async def _say(self, text: str, last: bool) -> bool:
+        """Say `text`; True when its last message also ended the turn (several fields in one message)."""
         if not self._config.audio_out:
             for piece in _pieces(text):
                 await self._send({"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": piece}]}}})
             self._conversation.history.append(Turn("model", text, text_tokens=text_tokens(text)))
             self._response_tokens += text_tokens(text)
-            return
+            return False
         sent = [0]
         try:
-            await self._speak(text, sent)
+            return await self._speak(text, sent, end_turn=last and self._together)
         finally:
             # Like the service, an interrupted turn keeps only what already reached the client.
             spoken_chars = round(len(text) * sent[0] / max(len(synthesize(text)), 1))
@@ -109,24 +133,38 @@ class Replier:
             self._conversation.history.append(Turn("model", text[:spoken_chars], audio_tokens=tokens))
             self._response_tokens += tokens
 
-    async def _speak(self, text: str, sent: list[int]) -> None:
-        """Stream synthesized speech at real-time pace (counting bytes in `sent`); transcript words as they start."""
+    async def _speak(self, text: str, sent: list[int], *, end_turn: bool) -> bool:
+        """Stream synthesized speech at real-time pace (counting bytes in `sent`), transcript pieces as their
+        characters start; with `end_turn`, the last chunk also carries the turn's end and usage."""
         pcm = synthesize(text)
         chunk_bytes = int(OUTPUT_RATE_HZ * self._chunk_s) * 2
-        words = _pieces(text, words_per_piece=1)
+        pieces = _transcript_pieces(text, self._output.output_transcription) if self._config.transcribe_output else []
         started = anyio.current_time()
         said_chars, bytes_per_char = 0, max(1, len(pcm) // max(len(text), 1))
         for index, offset in enumerate(range(0, len(pcm), chunk_bytes)):
             await anyio.sleep_until(started + index * self._chunk_s)
-            if self._config.transcribe_output:
-                while words and said_chars * bytes_per_char <= offset + chunk_bytes:
-                    word = words.pop(0)
-                    said_chars += len(word)
-                    await self._send({"serverContent": {"outputTranscription": {"text": word}}})
+            due: list[str] = []
+            while pieces and said_chars * bytes_per_char <= offset + chunk_bytes:
+                due.append(pieces.pop(0))
+                said_chars += len(due[-1])
             chunk = pcm[offset : offset + chunk_bytes]
-            part = {"inlineData": {"mimeType": OUTPUT_MIME, "data": encode_bytes(chunk)}}
-            await self._send({"serverContent": {"modelTurn": {"role": "model", "parts": [part]}}})
+            content: dict[str, Any] = {"modelTurn": {"role": "model", "parts": [
+                {"inlineData": {"mimeType": OUTPUT_MIME, "data": encode_bytes(chunk)}}
+            ]}}
+            message = {"serverContent": content}
+            if not self._together:
+                for piece in due:  # models.yaml <model>.output.parts_per_message: one field a message on 2.5
+                    await self._send({"serverContent": {"outputTranscription": {"text": piece}}})
+            elif due:
+                # models.yaml <model>.output.parts_per_message: "a single server event can contain multiple content
+                # parts simultaneously" on 3.1 (Google's migration notes, hkjarral/AVA-AI-Voice-Agent-for-Asterisk#350).
+                content["outputTranscription"] = {"text": "".join(due)}
+            if end_turn and offset + chunk_bytes >= len(pcm):
+                content.update(generationComplete=True, turnComplete=True)
+                message["usageMetadata"] = self._usage(audio_tokens(sent[0] + len(chunk), OUTPUT_RATE_HZ))
+            await self._send(message)
             sent[0] += len(chunk)
+        return end_turn and bool(pcm)
 
     async def _call(self, step: CallTool) -> None:
         if step.name not in self._config.declared_tools:
@@ -145,6 +183,20 @@ class Replier:
         if blocking:
             await call.answered.wait()
 
+    def take_response(self, response: dict[str, Any]) -> PendingCall | None:
+        """A functionResponse into the context; its call, answered unless `willContinue` keeps it open."""
+        call = self.pending.get(str(response.get("id", "")))
+        if call is None:
+            return None
+        result = response.get("response", {})
+        self._conversation.tool_results[call.name] = result
+        words = json.dumps(result)
+        self._conversation.history.append(Turn("tool", words, text_tokens=text_tokens(words)))
+        if not response.get("willContinue"):
+            self.pending.pop(str(response["id"]), None)
+            call.answered.set()
+        return call
+
     def cancel_pending(self) -> list[str]:
         """Forget every unanswered call (barge-in) and return their ids for toolCallCancellation."""
         ids = list(self.pending)
@@ -152,6 +204,15 @@ class Replier:
             call.answered.set()
         self.pending.clear()
         return ids
+
+
+def _transcript_pieces(text: str, kind: str) -> list[str]:
+    """Output transcription as the model streams it. models.yaml <model>.output.output_transcription `sub_word`:
+    pieces of about three characters that split words (" Ca", "n I", " pl", "eas" in google-gemini/cookbook#951);
+    joined, they give the text back exactly, so a client must join them without adding spaces."""
+    if kind == "sub_word":
+        return [text[index : index + 3] for index in range(0, len(text), 3)]
+    return _pieces(text, words_per_piece=1)
 
 
 def _pieces(text: str, words_per_piece: int = 5) -> list[str]:

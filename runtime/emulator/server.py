@@ -15,6 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
 from websockets.http11 import Request, Response
 
+from runtime import catalogue
 from runtime.emulator.front import admit, connection_class
 from runtime.emulator.hub import Hub, Traffic
 from runtime.emulator.options import EmulatorOptions
@@ -66,6 +67,7 @@ class Emulator:
 async def serve(options: EmulatorOptions) -> AsyncIterator[Emulator]:
     """`async with serve(options) as emulator:` serves until the block ends, then closes with 1001."""
     scenario = options.scenario_obj or (load_scenario(options.scenario) if options.scenario else Scenario())
+    catalogue.current()  # a broken models file ($RUNTIME_MODELS) fails here, located, not in every setup
     with contextlib.ExitStack() as stack:
         if options.tls_cert is not None and options.tls_key is not None:
             cert, key = options.tls_cert, options.tls_key

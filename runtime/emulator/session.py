@@ -1,11 +1,14 @@
-"""One WebSocket connection of the Live protocol: setup, user input, model turns, limits and faults."""
+"""One WebSocket connection of the Live protocol: setup, user input, model turns, faults.
+
+The model's rules are applied by `rules.py` (setup and client messages) and `replies.py` (message shapes); the
+timed events of a connection (goAway, limits, scheduled faults) are planned by `timers.py`.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -18,8 +21,10 @@ from runtime.emulator.front import Admission
 from runtime.emulator.hub import Hub
 from runtime.emulator.options import Fault
 from runtime.emulator.replies import Replier
+from runtime.emulator.rules import InputRules
 from runtime.emulator.scenario import SayToolResult, Step
 from runtime.emulator.state import Conversation, Turn, text_tokens
+from runtime.emulator.timers import faults_for, run_timers
 from runtime.emulator.turns import UserInput, pcm_rate_hz
 from runtime.emulator.wire import (
     INTERNAL_ERROR,
@@ -28,14 +33,11 @@ from runtime.emulator.wire import (
     ProtocolViolation,
     clip_reason,
     dump_server_message,
-    duration,
     normalize,
 )
 
 logger = logging.getLogger(__name__)
 
-DEADLINE = "Deadline expired before operation could complete."
-SESSION_LIMIT = "Maximum session duration reached."
 NOT_FOUND = "BidiGenerateContent session not found"
 UNSUPPORTED = "Operation is not implemented, or supported, or enabled."
 
@@ -69,15 +71,19 @@ class LiveSession:
                 self._hub.undeclared_call,
             )
             self._input = UserInput(config, conversation, self._hub)
+            self._rules = InputRules(config.info, config.initial_history)
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                tg.start_soon(self._timers)
+                tg.start_soon(partial(
+                    run_timers, self, self._hub.options, self._number, opened=self._opened,
+                    session_started=conversation.started, compressed=config.compression is not None,
+                ))
                 if not config.manual_activity:
                     tg.start_soon(self._end_speech_when_audio_stops)
                 await self._receive_loop()
                 tg.cancel_scope.cancel()
         except ProtocolViolation as violation:
-            await self._close(violation.code, violation.reason)
+            await self.close(violation.code, violation.reason)
         except ConnectionClosed:
             pass
         finally:
@@ -104,7 +110,9 @@ class LiveSession:
             raise ProtocolViolation(POLICY_VIOLATION, self._admission.refusal)
         if self._admission.token is not None:
             setup = merge_setup(setup, self._admission.token.setup)
-        config = read_setup(setup, self._hub.options.context_window_tokens)
+        options = self._hub.options
+        config = read_setup(setup, version=self._admission.version, window_override=options.context_window_tokens,
+                            accept_any_model=options.accept_any_model)
         conversation = Conversation()
         if config.resume_handle:
             found = self._hub.sessions.find(config.resume_handle)
@@ -118,7 +126,7 @@ class LiveSession:
         if system and not conversation.history:
             words = " ".join(str(part.get("text", "")) for part in system)
             conversation.history.append(Turn("system", words, text_tokens=text_tokens(words)))
-        await self._send({"setupComplete": {}})
+        await self.send({"setupComplete": {}})
         if config.resumption:
             await self._send_handle(conversation, resumable=True)
         logger.info("connection %d: session set up for %s", self._number, config.model)
@@ -143,7 +151,7 @@ class LiveSession:
                     raise ProtocolViolation(INVALID_ARGUMENT, "Exactly one message kind must be set.")
                 await self._dispatch(message)
         except ProtocolViolation as violation:
-            await self._close(violation.code, violation.reason)
+            await self.close(violation.code, violation.reason)
         except ConnectionClosed:
             pass
 
@@ -152,8 +160,10 @@ class LiveSession:
             case {"setup": _}:
                 raise ProtocolViolation(INVALID_ARGUMENT, "setup must be the first and only setup message.")
             case {"clientContent": content}:
+                self._rules.client_content()
                 await self._on_client_content(content)
             case {"realtimeInput": realtime}:
+                self._rules.realtime_input(realtime)
                 await self._on_realtime_input(realtime)
             case {"toolResponse": response}:
                 await self._on_tool_response(response.get("functionResponses", []))
@@ -191,7 +201,7 @@ class LiveSession:
                 transcript = self._input.finish_speech_turn()
                 self._enforce_context()
                 if self._config.transcribe_input and transcript:
-                    await self._send({"serverContent": {"inputTranscription": {"text": transcript}}})
+                    await self.send({"serverContent": {"inputTranscription": {"text": transcript}}})
                 self._start_reply(self._hub.scenario.reply(transcript, spoken=True))
 
     async def _end_speech_when_audio_stops(self) -> None:
@@ -205,17 +215,10 @@ class LiveSession:
 
     async def _on_tool_response(self, responses: list[dict[str, Any]]) -> None:
         for response in responses:
-            call = self._replier.pending.get(str(response.get("id", "")))
+            call = self._replier.take_response(response)
             if call is None:
                 logger.info("connection %d: response for unknown call %s ignored", self._number, response.get("id"))
                 continue
-            result = response.get("response", {})
-            self._conversation.tool_results[call.name] = result
-            words = json.dumps(result)
-            self._conversation.history.append(Turn("tool", words, text_tokens=text_tokens(words)))
-            if not response.get("willContinue"):
-                self._replier.pending.pop(str(response["id"]), None)
-                call.answered.set()
             if call.blocking:
                 continue
             scheduling = response.get("scheduling", "WHEN_IDLE")
@@ -235,8 +238,9 @@ class LiveSession:
             try:
                 async with self._turn_lock:
                     self._generating = True
+                    self._rules.model_turn_started()
                     if self._config.resumption:
-                        await self._send({"sessionResumptionUpdate": {"resumable": False}})
+                        await self.send({"sessionResumptionUpdate": {"resumable": False}})
                     try:
                         await self._replier.play(steps)
                     finally:
@@ -245,7 +249,7 @@ class LiveSession:
                     if self._config.resumption:
                         await self._send_handle(self._conversation, resumable=True)
             except ProtocolViolation as violation:
-                await self._close(violation.code, violation.reason)
+                await self.close(violation.code, violation.reason)
             finally:
                 self._replies.discard(scope)
 
@@ -276,10 +280,10 @@ class LiveSession:
         # and no next reply can send before the interrupted turn is closed.
         async with self._turn_lock:
             if was_generating:
-                await self._send({"serverContent": {"interrupted": True}})
+                await self.send({"serverContent": {"interrupted": True}})
             ids = self._replier.cancel_pending() if cancel_calls else []
             if ids:
-                await self._send({"toolCallCancellation": {"ids": ids}})
+                await self.send({"toolCallCancellation": {"ids": ids}})
             if not was_generating:
                 return
             if self._faults("late_turn_complete"):
@@ -289,44 +293,40 @@ class LiveSession:
 
     async def _end_turn(self, turn_complete: dict[str, Any]) -> None:
         """A turn boundary: the turnComplete, then (with resumption) a fresh handle."""
-        await self._send(turn_complete)
+        await self.send(turn_complete)
         if self._config.resumption:
             await self._send_handle(self._conversation, resumable=True)
 
     async def _send_reply_message(self, message: dict[str, Any]) -> None:
         """What the replier sends; the `late_turn_complete` fault lets the interrupted turn's turnComplete
         follow the next reply's first message instead of preceding it."""
-        await self._send(message)
+        await self.send(message)
         late, self._late_turn_end = self._late_turn_end, None
         if late is not None:
             await self._end_turn(late)
 
     def _compress(self) -> None:
         """Sliding-window compression: past the trigger, the oldest turns go until the target fits."""
-        if self._config.compression is None:
-            return
-        trigger, target = self._config.compression
-        if self._conversation.context_tokens() > trigger:
-            dropped = self._conversation.trim_to(target)
+        dropped = self._conversation.compress(self._config.compression)
+        if dropped:
             logger.info("connection %d: context compressed, %d turns dropped", self._number, dropped)
 
     def _enforce_context(self) -> None:
         """New input must fit the context window: compression makes room, without it the session ends."""
         self._compress()
-        total = self._conversation.context_tokens()
-        if self._config.compression is None and total > self._config.context_limit:
+        total, limit = self._conversation.context_tokens(), self._config.context_limit
+        if self._config.compression is None and total > limit:
             raise ProtocolViolation(
                 INVALID_ARGUMENT,
-                f"The input token count ({total}) exceeds the maximum number of tokens allowed "
-                f"({self._config.context_limit}).",
+                f"The input token count ({total}) exceeds the maximum number of tokens allowed ({limit}).",
             )
 
     async def _send_handle(self, conversation: Conversation, resumable: bool) -> None:
         # No lastConsumedClientMessageIndex: the published v1beta SessionResumptionUpdate has no such field.
         update = {"newHandle": self._hub.sessions.issue(conversation), "resumable": resumable}
-        await self._send({"sessionResumptionUpdate": update})
+        await self.send({"sessionResumptionUpdate": update})
 
-    async def _send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: dict[str, Any]) -> None:
         if self._silent_until > time.monotonic():
             await anyio.sleep(self._silent_until - time.monotonic())
         try:
@@ -340,40 +340,14 @@ class LiveSession:
                 self._tg.cancel_scope.cancel()
             await anyio.lowlevel.checkpoint()
 
-    async def _timers(self) -> None:
-        """goAway, connection and session limits, and scheduled faults, in time order."""
-        options = self._hub.options
-        plan: list[tuple[float, Callable[[], Awaitable[None]]]] = []
-        if options.go_away_after_s is not None:
-            plan.append((options.go_away_after_s, self._go_away))
-        if options.connection_limit_s is not None:
-            plan.append((options.connection_limit_s, partial(self._close, INTERNAL_ERROR, DEADLINE)))
-        if self._config.compression is None:
-            at = self._conversation.started + options.session_limit_s - self._opened
-            plan.append((at, self._end_audio_session))
-        plan += [(fault.at, partial(self._fault, fault)) for fault in self._faults("close", "drop", "delay", "garbage")]
-        for at, action in sorted(plan, key=lambda entry: entry[0]):
-            await anyio.sleep(max(0.0, self._opened + at - time.monotonic()))
-            await action()
+    @property
+    def audio_session(self) -> bool:
+        return self._config.audio_out or self._input.heard_audio
 
-    async def _end_audio_session(self) -> None:
-        """The session-length limit applies to audio sessions (audio in or out) without compression."""
-        if self._config.audio_out or self._input.heard_audio:
-            await self._close(INTERNAL_ERROR, SESSION_LIMIT)
-
-    async def _go_away(self) -> None:
-        options = self._hub.options
-        limit = options.connection_limit_s
-        left = 50.0 if limit is None else limit - (options.go_away_after_s or 0.0)
-        await self._send({"goAway": {"timeLeft": duration(left)}})
-
-    def _faults(self, *actions: str) -> list[Fault]:
-        return [f for f in self._hub.options.faults if f.action in actions and f.applies_to(self._number)]
-
-    async def _fault(self, fault: Fault) -> None:
+    async def inject(self, fault: Fault) -> None:
         logger.info("connection %d: injecting fault %s", self._number, fault.action)
         if fault.action == "close":
-            await self._close(fault.code, fault.reason or "Internal error encountered.")
+            await self.close(fault.code, fault.reason or "Internal error encountered.")
         elif fault.action == "drop":
             self._ws.transport.abort()
             self._cancel()
@@ -383,7 +357,10 @@ class LiveSession:
             with anyio.CancelScope(shield=True):
                 await self._ws.send(b"{not json")
 
-    async def _close(self, code: int, reason: str) -> None:
+    def _faults(self, *actions: str) -> list[Fault]:
+        return faults_for(self._hub.options, self._number, *actions)
+
+    async def close(self, code: int, reason: str) -> None:
         # Frames the client sent before it saw our close frame still reach us (TCP delivers them ahead of the
         # client's own close frame): the receive loop keeps recording them until the socket ends, so the
         # record shows every frame that arrived, as the service's input would.

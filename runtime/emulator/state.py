@@ -59,6 +59,12 @@ class Conversation:
         """(text, audio) tokens in the context."""
         return sum(t.text_tokens for t in self.history), sum(t.audio_tokens for t in self.history)
 
+    def compress(self, compression: tuple[int, int] | None) -> int:
+        """Sliding-window compression (trigger, target tokens): past the trigger, trim to the target."""
+        if compression is None or self.context_tokens() <= compression[0]:
+            return 0
+        return self.trim_to(compression[1])
+
     def trim_to(self, target_tokens: int) -> int:
         """Sliding-window compression: drop the oldest turns until the context fits; return how many went."""
         dropped = 0

@@ -1,7 +1,8 @@
 """`AgentSpec` → `google.genai.types.LiveConnectConfig`: the one place where agent-file keys meet the wire.
 
 Pure: no I/O, no clock. Tool parameter schemas come in resolved (a Python tool's schema is derived from
-its type hints by the tool runner, which has imported it).
+its type hints by the tool runner, which has imported it), and so does the model's catalogue entry: how it
+replies (`ModelInfo.reply_plan`) and what a function declaration without `behavior` means on it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from google.genai import types
 
+from runtime.catalogue import ModelInfo, ReplyPlan
 from runtime.spec import Activity, AgentSpec, Generation, Tool
 
 _START_SENSITIVITY = {
@@ -32,13 +34,17 @@ EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 def live_config(
     spec: AgentSpec,
     *,
+    model: ModelInfo | None = None,
     handle: str | None = None,
     tool_parameters: Mapping[str, dict[str, Any]] | None = None,
 ) -> types.LiveConnectConfig:
-    """The connect config of one connection; `handle` resumes an earlier session when resumption is on."""
+    """The connect config of one connection; `handle` resumes an earlier session when resumption is on.
+    `model` is the catalogue entry of `spec.model` (None for a model the catalogue does not know)."""
     audio = spec.response == "audio"
+    plan = reply_plan(spec, model)
+    transcribe_output = plan.output_transcription or (audio and spec.session.transcription.output)
     return types.LiveConnectConfig(
-        response_modalities=[types.Modality.AUDIO if audio else types.Modality.TEXT],
+        response_modalities=[types.Modality.AUDIO if plan.modality == "AUDIO" else types.Modality.TEXT],
         speech_config=_speech_config(spec) if audio else None,
         system_instruction=_instructions(spec.instructions),
         **_generation_fields(spec.generation),
@@ -48,11 +54,25 @@ def live_config(
         context_window_compression=_compression(spec),
         session_resumption=types.SessionResumptionConfig(handle=handle) if spec.session.resumption else None,
         input_audio_transcription=types.AudioTranscriptionConfig() if spec.session.transcription.input else None,
-        output_audio_transcription=(
-            types.AudioTranscriptionConfig() if audio and spec.session.transcription.output else None
-        ),
-        tools=_tools(spec.tools, tool_parameters or {}),
+        output_audio_transcription=types.AudioTranscriptionConfig() if transcribe_output else None,
+        tools=_tools(spec.tools, tool_parameters or {}, say_blocking=_calls_asynchronously_by_default(model)),
     )
+
+
+def reply_plan(spec: AgentSpec, model: ModelInfo | None) -> ReplyPlan:
+    """How the reply the agent asks for is got: a text agent on a model that only speaks (every Live model of
+    today) asks for AUDIO with output transcription, and its audio is dropped (the catalogue's decision). A model
+    the catalogue does not know is asked for what the agent wants."""
+    if model is not None:
+        return model.reply_plan(spec.response)
+    return ReplyPlan("AUDIO" if spec.response == "audio" else "TEXT", output_transcription=False, discard_audio=False)
+
+
+def _calls_asynchronously_by_default(model: ModelInfo | None) -> bool:
+    """The 3.8 family calls a function declared without `behavior` asynchronously (runtime/data/models.yaml
+    `tools.default_behavior`, https://ai.google.dev/gemini-api/docs/models/gemini-3.8-live): a blocking tool
+    must say `BLOCKING` there, or the model talks on without waiting for its result."""
+    return model is not None and model.tools.default_behavior == "non_blocking"
 
 
 def _speech_config(spec: AgentSpec) -> types.SpeechConfig | None:
@@ -125,15 +145,20 @@ def _compression(spec: AgentSpec) -> types.ContextWindowCompressionConfig | None
     )
 
 
-def _tools(tools: list[Tool], parameters: Mapping[str, dict[str, Any]]) -> list[types.Tool] | None:
+def _tools(
+    tools: list[Tool], parameters: Mapping[str, dict[str, Any]], *, say_blocking: bool
+) -> list[types.Tool] | None:
+    """Declarations; `behavior` only where it differs from the model's default (`say_blocking`: the default is
+    asynchronous), so that a setup stays what every model has always accepted."""
     if not tools:
         return None
+    blocking = types.Behavior.BLOCKING if say_blocking else None
     declarations = [
         types.FunctionDeclaration(
             name=tool.name,
             description=tool.description or None,
             parameters_json_schema=tool.parameters or parameters.get(tool.name) or EMPTY_PARAMETERS,
-            behavior=types.Behavior.NON_BLOCKING if tool.behavior == "non_blocking" else None,
+            behavior=types.Behavior.NON_BLOCKING if tool.behavior == "non_blocking" else blocking,
         )
         for tool in tools
     ]

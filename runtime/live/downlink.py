@@ -11,6 +11,13 @@ cutting the next reply short), so it must not end, count or flush the turn in pr
 first `turnComplete` after an `interrupted` that no `generationComplete` precedes: a reply the model finished
 says `generationComplete` first, so a service that ever skipped the old turn's `turnComplete` still ends the
 new reply at its own.
+
+One server message may carry several parts and fields at once (3.x models: audio, its transcription, even
+`generationComplete` and `turnComplete` with `usageMetadata`); they are handled in that order, so the audio of a
+message that also ends the turn is played before the turn ends. 3.x models also send a `serverContent` holding
+nothing but `usageMetadata` before a reply (livekit/agents#5238): it neither starts nor ends a turn, and it is not
+reported as usage, because the turn's `turnComplete` reports the turn's usage again (Gemini usage is a running
+total of the response, pydantic/pydantic-ai#1577) and counting both would count the prompt twice.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ class DownlinkStats:
     """Counters a test or the bench reads; times are `time.monotonic()`."""
 
     audio_bytes: int = 0
+    discarded_audio_bytes: int = 0
+    """Audio of a model that only speaks, for an agent that wants text: received, never played."""
     turns: int = 0
     """Model turns that completed; an interrupted turn is counted in `interruptions` instead."""
     interruptions: list[float] = field(default_factory=list)
@@ -43,10 +52,15 @@ class DownlinkStats:
 class Downlink:
     """Routes the content of server messages; `in_turn` is True while the model is producing a turn."""
 
-    def __init__(self, agent: str, audio_out: AudioOut, events: SessionEvents) -> None:
+    def __init__(
+        self, agent: str, audio_out: AudioOut, events: SessionEvents, *, text_from_speech: bool = False
+    ) -> None:
         self.agent = agent
         self.audio_out = audio_out
         self.events = events
+        self.text_from_speech = text_from_speech
+        """The agent wants text from a model that only speaks: the output transcription is its text, and the
+        audio is dropped (`ModelInfo.reply_plan`)."""
         self.in_turn = False
         self.stats = DownlinkStats()
         self._interrupted_turn_open = False
@@ -62,7 +76,10 @@ class Downlink:
         if content.input_transcription is not None and content.input_transcription.text:
             self.events.transcript(self.agent, "user", content.input_transcription.text)
         if content.output_transcription is not None and content.output_transcription.text:
-            self.events.transcript(self.agent, "model", content.output_transcription.text)
+            if self.text_from_speech:
+                self.events.text(self.agent, content.output_transcription.text)
+            else:
+                self.events.transcript(self.agent, "model", content.output_transcription.text)
         if content.interrupted:
             self.interrupted()
         if content.generation_complete:
@@ -90,8 +107,11 @@ class Downlink:
             self.events.text(self.agent, part.text)
 
     def audio(self, pcm: bytes) -> None:
-        """The model's voice: to the speaker as it comes."""
+        """The model's voice: to the speaker as it comes (dropped when the agent wants text)."""
         self.in_turn = True
+        if self.text_from_speech:
+            self.stats.discarded_audio_bytes += len(pcm)
+            return
         self.audio_out.write(pcm)
         self.stats.audio_bytes += len(pcm)
         self.stats.last_audio_at = time.monotonic()
@@ -112,7 +132,15 @@ class Downlink:
         logger.info("interrupted by the user", extra={"agent": self.agent})
         self.events.state(self.agent, "interrupted")
 
-    def usage(self, metadata: types.UsageMetadata) -> None:
+    def usage(self, message: types.LiveServerMessage) -> None:
+        """The usage a message carries; a message of nothing but usage (before a 3.x reply) only at debug level."""
+        metadata = message.usage_metadata
+        if metadata is None:
+            return
+        if _usage_only(message):
+            logger.debug("usage before the reply: %s prompt tokens", metadata.prompt_token_count,
+                         extra={"agent": self.agent})
+            return
         by_modality: dict[str, int] = {}
         for detail in metadata.response_tokens_details or []:
             if detail.modality is not None and detail.token_count is not None:
@@ -126,3 +154,9 @@ class Downlink:
                 by_modality=by_modality,
             ),
         )
+
+
+def _usage_only(message: types.LiveServerMessage) -> bool:
+    """Nothing but `usageMetadata` (and at most an empty `serverContent`)."""
+    fields = message.model_dump(exclude_none=True, exclude={"usage_metadata"})
+    return not fields.get("server_content") and set(fields) <= {"server_content"}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 
+from runtime import catalogue
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.errors import AgentRuntimeError, FatalSessionError, SessionError
 from runtime.live.connection import Ending, Link, connect_once
@@ -97,7 +98,10 @@ class AgentSession:
         self.store = HandleStore(state_dir, name)
         block_ms = max(1, audio_in.block_frames * 1000 // 16_000)
         self.uplink = Uplink(spec.audio.input.buffer_ms // block_ms, agent=name)
-        self.downlink = Downlink(name, audio_out, self.events)
+        self.model = catalogue.lookup(spec.model)
+        """The model's catalogue entry (None if unknown): how it replies, what its tool declarations mean."""
+        plan = self.model.reply_plan(spec.response) if self.model else None
+        self.downlink = Downlink(name, audio_out, self.events, text_from_speech=bool(plan and plan.discard_audio))
         self.stats = SessionStats()
         self._last_received = time.monotonic()
         self._handle: str | None = None
@@ -152,13 +156,10 @@ class AgentSession:
                 await self.audio_in.close()
 
     async def send_text(self, text: str) -> None:
-        """A typed user turn (for `runtime chat` and demos); sent on the current or next connection."""
-        from google.genai import types
-
-        content = types.Content(role="user", parts=[types.Part(text=text)])
+        """A typed user turn (`runtime chat`, demos), as `realtimeInput.text` on every model (docs/sessions.md)."""
 
         async def send(live: AsyncSession) -> None:
-            await live.send_client_content(turns=content, turn_complete=True)
+            await live.send_realtime_input(text=text)
 
         self.uplink.push_message(Message("text", send, expects_reply=True))
 
@@ -257,7 +258,7 @@ class AgentSession:
 
         assert self._tools is not None
         handle = self._handle if self.spec.session.resumption else None
-        return live_config(self.spec, handle=handle, tool_parameters=self._tools.parameters)
+        return live_config(self.spec, model=self.model, handle=handle, tool_parameters=self._tools.parameters)
 
     @property
     def resuming(self) -> bool:
@@ -276,8 +277,7 @@ class AgentSession:
         self.uplink.owed_since = None
         if message.server_content is not None:
             self.downlink.content(message.server_content)
-        if message.usage_metadata is not None:
-            self.downlink.usage(message.usage_metadata)
+        self.downlink.usage(message)
         if message.tool_call is not None:
             for call in message.tool_call.function_calls or []:
                 self._start_tool(call)

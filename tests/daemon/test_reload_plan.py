@@ -47,7 +47,7 @@ def test_a_failed_new_file_does_not_replace_a_valid_agent_of_the_same_name() -> 
 
 
 def _spec(**extra: object) -> AgentSpec:
-    return AgentSpec.model_validate({"model": "gemini-live-2.5-flash-preview", **extra})
+    return AgentSpec.model_validate({"model": "gemini-3.8-live", **extra})
 
 
 def test_fingerprint_follows_the_spec_and_the_tool_module_source(tmp_path: Path) -> None:

@@ -18,7 +18,10 @@ from google.genai import types
 
 from runtime.emulator import Emulator, EmulatorOptions, serve
 
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+"""A current model with the 2.5 message shapes (one part per message); it speaks only."""
+ANY_MODEL = "experimental-live-model"
+"""A model the catalogue does not know: served only with `accept_any_model` (lenient rules, TEXT replies too)."""
 NATIVE_MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
 
 
@@ -128,6 +131,15 @@ def text_of(messages: list[types.LiveServerMessage]) -> str:
     )
 
 
+def transcript_of(messages: list[types.LiveServerMessage]) -> str:
+    """The output transcription of the messages, its pieces joined as they came."""
+    return "".join(
+        message.server_content.output_transcription.text or ""
+        for message in messages
+        if message.server_content and message.server_content.output_transcription
+    )
+
+
 def audio_of(messages: list[types.LiveServerMessage]) -> bytes:
     return b"".join(
         part.inline_data.data or b""
@@ -159,3 +171,14 @@ async def live(
         client_for(emulator).aio.live.connect(model=model, config=config) as session,
     ):
         yield emulator, session
+
+
+def lenient_live(
+    config: types.LiveConnectConfig | None = None, **options: Any
+) -> contextlib.AbstractAsyncContextManager[tuple[Emulator, Any]]:
+    """`live()` on `ANY_MODEL`, served with lenient rules: for the emulator's generic behaviour (text replies)."""
+    return live(config, model=ANY_MODEL, accept_any_model=True, **options)
+
+
+def tool_call_of(message: types.LiveServerMessage) -> bool:
+    return message.tool_call is not None

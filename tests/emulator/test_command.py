@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import ssl
 import subprocess
@@ -11,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from google import genai
-from google.genai import types
+from google.genai import errors, types
 
-from tests.emulator.helpers import MODEL, collect_until, text_of, turn_complete
+from tests.emulator.helpers import ANY_MODEL, MODEL, collect_until, text_of, transcript_of, turn_complete
 
 pytestmark = pytest.mark.anyio
 
@@ -33,10 +34,12 @@ async def test_runtime_emulate_serves_the_sdk_and_records_client_messages(tmp_pa
             api_key="any",
             http_options=types.HttpOptions(base_url=f"https://127.0.0.1:{port}", async_client_args={"ssl": trust}),
         )
-        config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+        config = types.LiveConnectConfig(
+            response_modalities=[types.Modality.AUDIO], output_audio_transcription=types.AudioTranscriptionConfig()
+        )
         async with client.aio.live.connect(model=MODEL, config=config) as session:
             await session.send_client_content(turns=types.Content(role="user", parts=[types.Part(text="hi")]))
-            assert text_of(await collect_until(session, turn_complete)) == "You said: hi"
+            assert transcript_of(await collect_until(session, turn_complete)) == "You said: hi"
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
@@ -65,14 +68,15 @@ async def test_runtime_emulate_skips_the_demo_timer_for_an_agent_without_tools_a
             api_key="any",
             http_options=types.HttpOptions(base_url=f"https://127.0.0.1:{port}", async_client_args={"ssl": trust}),
         )
-        config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])  # desk.yaml: text, no tools
-        async with client.aio.live.connect(model=MODEL, config=config) as session:
+        # desk.yaml: text on gemini-3.8-live, which speaks only: audio with output transcription, no tools
+        config = types.LiveConnectConfig(
+            response_modalities=[types.Modality.AUDIO], output_audio_transcription=types.AudioTranscriptionConfig()
+        )
+        async with client.aio.live.connect(model="gemini-3.8-live", config=config) as session:
             for _ in range(2):
-                await session.send_client_content(
-                    turns=types.Content(role="user", parts=[types.Part(text="Set a timer for five minutes.")])
-                )
+                await session.send_realtime_input(text="Set a timer for five minutes.")
                 answer = await collect_until(session, turn_complete)
-                assert text_of(answer) == "Done. Your five minute timer is running."
+                assert transcript_of(answer) == "Done. Your five minute timer is running."
                 assert not any(message.tool_call for message in answer)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -80,6 +84,44 @@ async def test_runtime_emulate_skips_the_demo_timer_for_an_agent_without_tools_a
     assert process.returncode == 0
     warnings = [line for line in stderr.splitlines() if line.startswith("WARNING")]
     assert len(warnings) == 1 and "set_timer" in warnings[0], stderr
+
+
+async def test_runtime_emulate_refuses_a_shut_down_model_unless_told_to_accept_any(tmp_path: Path) -> None:
+    """The service closes 1008 for a shut-down model; `--accept-any-model` keeps the old leniency."""
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    for flags, refused in (((), True), (("--accept-any-model",), False)):
+        ca = tmp_path / "ca.pem"
+        command = [sys.executable, "-m", "runtime", "emulate", "--port", "0", "--ca-out", str(ca), *flags]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout is not None
+            port = int(process.stdout.readline().rstrip("\n").rsplit(":", 1)[1])
+            trust = ssl.create_default_context(cafile=str(ca))
+            client = genai.Client(api_key="any", http_options=types.HttpOptions(
+                base_url=f"https://127.0.0.1:{port}", api_version="v1beta", async_client_args={"ssl": trust}))
+            try:
+                async with client.aio.live.connect(model="gemini-2.0-flash-live-001", config=config) as session:
+                    await session.send_realtime_input(text="still there?")
+                    said = text_of(await collect_until(session, turn_complete))
+            except errors.APIError as error:
+                said = f"{error.code} {error.details}"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
+        if refused:
+            assert said.startswith("1008 models/gemini-2.0-flash-live-001 is not found for API version v1beta")
+        else:
+            assert said == "You said: still there?"
+
+
+def test_runtime_emulate_reports_a_broken_models_file_where_it_is_broken(tmp_path: Path) -> None:
+    models = tmp_path / "models.yaml"
+    models.write_text("models:\n  - id: gemini-9-live\n    like: gemini-3.8-live\n    limits: {context_window: 5}\n")
+    command = [sys.executable, "-m", "runtime", "emulate", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "RUNTIME_MODELS": str(models)})
+    assert result.returncode == 1
+    assert f"{models}:4:14: error: unknown key `context_window`" in result.stderr
 
 
 def test_runtime_emulate_reports_a_bad_faults_file(tmp_path: Path) -> None:
@@ -97,10 +139,10 @@ async def test_a_given_certificate_is_served_and_records_go_to_the_file(tmp_path
 
     cert, key = write_self_signed(tmp_path)
     record = tmp_path / "record.jsonl"
-    async with emulating(tls_cert=cert, tls_key=key, record_path=record) as emulator:
+    async with emulating(tls_cert=cert, tls_key=key, record_path=record, accept_any_model=True) as emulator:
         assert emulator.ca_file == cert
         config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
-        async with client_for(emulator).aio.live.connect(model=MODEL, config=config) as session:
+        async with client_for(emulator).aio.live.connect(model=ANY_MODEL, config=config) as session:
             await session.send_realtime_input(text="own cert")
             assert text_of(await collect_until(session, turn_complete)) == "You said: own cert"
     lines = [json.loads(line) for line in record.read_text().splitlines()]

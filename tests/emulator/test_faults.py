@@ -16,11 +16,13 @@ from runtime.emulator import Fault, load_faults
 from runtime.emulator.turns import BAD_INPUT_AUDIO
 from runtime.errors import RuntimeConfigError
 from tests.emulator.helpers import (
+    ANY_MODEL,
     MODEL,
     client_for,
     collect_until,
     connect_refused,
     emulating,
+    lenient_live,
     live,
     text_of,
     turn_complete,
@@ -29,6 +31,8 @@ from tests.emulator.helpers import (
 pytestmark = pytest.mark.anyio
 
 TEXT = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+"""Text replies: no current model gives them, so these tests of generic behaviour use `ANY_MODEL`, accepted."""
+ANY = {"accept_any_model": True}
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 
 
@@ -42,7 +46,8 @@ PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateCo
     ],
 )
 async def test_close_fault_surfaces_as_api_error_with_code_and_reason(code: int, reason: str) -> None:
-    async with live(TEXT, faults=(Fault(action="close", at=0.1, code=code, reason=reason),)) as (_emulator, session):
+    closing = Fault(action="close", at=0.1, code=code, reason=reason)
+    async with lenient_live(TEXT, faults=(closing,)) as (_emulator, session):
         with pytest.raises(errors.APIError) as caught:
             await collect_until(session, turn_complete)
         with pytest.raises(websockets.exceptions.ConnectionClosed):
@@ -51,25 +56,25 @@ async def test_close_fault_surfaces_as_api_error_with_code_and_reason(code: int,
 
 
 async def test_drop_is_a_tcp_reset_seen_as_1006() -> None:
-    async with live(TEXT, faults=(Fault(action="drop", at=0.1),)) as (_emulator, session):
+    async with lenient_live(TEXT, faults=(Fault(action="drop", at=0.1),)) as (_emulator, session):
         with pytest.raises(errors.APIError) as caught:
             await collect_until(session, turn_complete)
     assert caught.value.code == 1006
 
 
 async def test_fault_applies_only_to_its_connection_number() -> None:
-    async with emulating(faults=(Fault(action="drop", at=0.0, conn=1),)) as emulator:
+    async with emulating(**ANY, faults=(Fault(action="drop", at=0.0, conn=1),)) as emulator:
         client = client_for(emulator)
-        async with client.aio.live.connect(model=MODEL, config=TEXT) as session:
+        async with client.aio.live.connect(model=ANY_MODEL, config=TEXT) as session:
             with pytest.raises(errors.APIError):
                 await collect_until(session, turn_complete)
-        async with client.aio.live.connect(model=MODEL, config=TEXT) as session:
+        async with client.aio.live.connect(model=ANY_MODEL, config=TEXT) as session:
             await session.send_realtime_input(text="second")
             assert text_of(await collect_until(session, turn_complete)) == "You said: second"
 
 
 async def test_delay_holds_server_messages() -> None:
-    async with live(TEXT, faults=(Fault(action="delay", at=0.0, seconds=0.5),)) as (emulator, session):
+    async with lenient_live(TEXT, faults=(Fault(action="delay", at=0.0, seconds=0.5),)) as (emulator, session):
         started = time.monotonic()
         await session.send_realtime_input(text="slow")
         messages = await collect_until(session, turn_complete)
@@ -80,34 +85,35 @@ async def test_delay_holds_server_messages() -> None:
 
 
 async def test_garbage_frame_makes_receive_raise_value_error() -> None:
-    async with live(TEXT, faults=(Fault(action="garbage", at=0.1),)) as (_emulator, session):
+    async with lenient_live(TEXT, faults=(Fault(action="garbage", at=0.1),)) as (_emulator, session):
         with pytest.raises(ValueError, match="Failed to parse response"):
             await collect_until(session, turn_complete)
 
 
 async def test_reject_setup_fails_connect() -> None:
-    async with emulating(faults=(Fault(action="reject_setup", code=1008, reason="Quota exceeded."),)) as emulator:
-        refused = await connect_refused(client_for(emulator), TEXT)
+    rejected = Fault(action="reject_setup", code=1008, reason="Quota exceeded.")
+    async with emulating(**ANY, faults=(rejected,)) as emulator:
+        refused = await connect_refused(client_for(emulator), TEXT, ANY_MODEL)
     assert (refused.code, refused.details) == (1008, "Quota exceeded.")
 
 
 async def test_stall_setup_never_answers_until_the_client_gives_up() -> None:
     import anyio
 
-    async with emulating(faults=(Fault(action="stall_setup", conn=1),)) as emulator:
+    async with emulating(**ANY, faults=(Fault(action="stall_setup", conn=1),)) as emulator:
         with anyio.move_on_after(1.0) as waited:
-            async with client_for(emulator).aio.live.connect(model=MODEL, config=TEXT):
+            async with client_for(emulator).aio.live.connect(model=ANY_MODEL, config=TEXT):
                 pass
         assert waited.cancelled_caught, "connect() returned although setup was never answered"
-        async with client_for(emulator).aio.live.connect(model=MODEL, config=TEXT):
+        async with client_for(emulator).aio.live.connect(model=ANY_MODEL, config=TEXT):
             pass  # the second connection is served as usual
         assert emulator.connections == 2
 
 
 async def test_wrong_api_key_closes_1008_and_right_key_works() -> None:
-    async with emulating(api_key="right") as emulator:
-        refused = await connect_refused(client_for(emulator, api_key="wrong"), TEXT)
-        async with client_for(emulator, api_key="right").aio.live.connect(model=MODEL, config=TEXT) as session:
+    async with emulating(api_key="right", **ANY) as emulator:
+        refused = await connect_refused(client_for(emulator, api_key="wrong"), TEXT, ANY_MODEL)
+        async with client_for(emulator, api_key="right").aio.live.connect(model=ANY_MODEL, config=TEXT) as session:
             await session.send_realtime_input(text="ok")
             await collect_until(session, turn_complete)
     assert refused.code == 1008
@@ -123,14 +129,14 @@ async def test_unknown_path_is_refused_at_the_handshake() -> None:
             ),
         )
         with pytest.raises(websockets.exceptions.InvalidStatus) as caught:
-            async with client.aio.live.connect(model=MODEL, config=TEXT):
+            async with client.aio.live.connect(model=ANY_MODEL, config=TEXT):
                 pass
     assert caught.value.response.status_code == 404
 
 
 async def test_server_shutdown_closes_1001() -> None:
-    async with emulating() as emulator:
-        session_cm = client_for(emulator).aio.live.connect(model=MODEL, config=TEXT)
+    async with emulating(**ANY) as emulator:
+        session_cm = client_for(emulator).aio.live.connect(model=ANY_MODEL, config=TEXT)
         session = await session_cm.__aenter__()
     with pytest.raises(errors.APIError) as caught:
         await collect_until(session, turn_complete)
@@ -173,11 +179,11 @@ async def test_invalid_enum_value_closes_1007() -> None:
 
 async def test_snake_and_camel_case_are_both_read() -> None:
     frames = (
-        {"setup": {"model": "models/m", "generation_config": {"responseModalities": ["TEXT"]}}},
+        {"setup": {"model": f"models/{ANY_MODEL}", "generation_config": {"responseModalities": ["TEXT"]}}},
         {"realtime_input": {"text": "snake"}},
         {"clientContent": {"turns": [{"role": "user", "parts": [{"text": "camel"}]}], "turn_complete": True}},
     )
-    async with emulating(connection_limit_s=1.0) as emulator:
+    async with emulating(connection_limit_s=1.0, **ANY) as emulator:
         code, _ = await raw_close(emulator.ws_url, emulator.client_ssl_context(), *frames)
     said = [
         p["text"]
@@ -204,7 +210,7 @@ def test_faults_file_is_read(tmp_path: Path) -> None:
 
 FOUR_BYTES = "AAAAAA=="
 """Two whole samples of silence, base64."""
-SETUP_AUDIO = {"setup": {"model": "models/m", "generationConfig": {"responseModalities": ["AUDIO"]}}}
+SETUP_AUDIO = {"setup": {"model": f"models/{MODEL}", "generationConfig": {"responseModalities": ["AUDIO"]}}}
 
 
 def audio_frame(data: str, mime_type: str | None) -> dict[str, object]:

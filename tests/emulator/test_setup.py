@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from google.genai import types
 
-from tests.emulator.helpers import NATIVE_MODEL, client_for, collect_until, emulating, text_of, turn_complete
+from tests.emulator.helpers import NATIVE_MODEL, client_for, collect_until, emulating, transcript_of, turn_complete
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +28,7 @@ LOOKUP = types.FunctionDeclaration(
 
 def rich_config(**extra: object) -> types.LiveConnectConfig:
     return types.LiveConnectConfig(
-        response_modalities=[types.Modality.TEXT],
+        response_modalities=[types.Modality.AUDIO],
         system_instruction=types.Content(parts=[types.Part(text="You are a kitchen helper.")]),
         temperature=0.7,
         top_p=0.9,
@@ -68,7 +68,7 @@ async def test_a_rich_setup_parses_on_both_sides() -> None:
         client = client_for(emulator)
         async with client.aio.live.connect(model=NATIVE_MODEL, config=rich_config()) as session:
             await session.send_realtime_input(text="hello")
-            assert text_of(await collect_until(session, turn_complete)) == "You said: hello"
+            assert transcript_of(await collect_until(session, turn_complete)) == "You said: hello"
     setup = emulator.records[0]["msg"]["setup"]
     assert setup["model"] == f"models/{NATIVE_MODEL}"
 
@@ -79,6 +79,6 @@ async def test_fields_newer_than_the_published_protos_are_accepted() -> None:
         client = client_for(emulator, api_version="v1alpha")
         async with client.aio.live.connect(model=NATIVE_MODEL, config=rich_config(**extra)) as session:
             await session.send_realtime_input(text="hello")
-            assert text_of(await collect_until(session, turn_complete)) == "You said: hello"
+            assert transcript_of(await collect_until(session, turn_complete)) == "You said: hello"
     setup = emulator.records[0]["msg"]["setup"]
     assert setup["proactivity"] == {"proactive_audio": True}  # as the SDK sent it

@@ -6,6 +6,7 @@ import pytest
 from google.genai import types
 
 from tests.emulator.helpers import (
+    ANY_MODEL,
     MODEL,
     audio_of,
     client_for,
@@ -18,12 +19,15 @@ from tests.emulator.helpers import (
 
 pytestmark = pytest.mark.anyio
 
+ANY = {"accept_any_model": True}
+"""Text replies: no current model gives them; these tests of the emulator's text path use `ANY_MODEL`."""
+
 
 async def test_text_turn_gets_a_text_reply_with_usage() -> None:
-    async with emulating() as emulator:
+    async with emulating(**ANY) as emulator:
         client = client_for(emulator)
         config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
-        async with client.aio.live.connect(model=MODEL, config=config) as session:
+        async with client.aio.live.connect(model=ANY_MODEL, config=config) as session:
             await session.send_client_content(turns=types.Content(role="user", parts=[types.Part(text="hello there")]))
             messages = await collect_until(session, turn_complete)
     assert text_of(messages) == "You said: hello there"
@@ -68,21 +72,21 @@ async def test_audio_reply_is_pcm_at_24k_in_40ms_chunks_with_output_transcript()
 async def test_scenario_rule_drives_the_reply(tmp_path) -> None:  # type: ignore[no-untyped-def]
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text("rules:\n  - when: {text: WEATHER}\n    then: [{say: 'Sunny all day.'}]\n")
-    async with emulating(scenario=scenario) as emulator:
+    async with emulating(scenario=scenario, **ANY) as emulator:
         client = client_for(emulator)
         config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
-        async with client.aio.live.connect(model=MODEL, config=config) as session:
+        async with client.aio.live.connect(model=ANY_MODEL, config=config) as session:
             await session.send_client_content(turns=types.Content(role="user", parts=[types.Part(text="the weather?")]))
             messages = await collect_until(session, turn_complete)
     assert text_of(messages) == "Sunny all day."
 
 
 async def test_every_v1_version_and_the_default_double_slash_path_are_served() -> None:
-    async with emulating() as emulator:
+    async with emulating(**ANY) as emulator:
         for version in ("v1", "v1beta", "v1alpha"):
             client = client_for(emulator, api_version=version)
             config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
-            async with client.aio.live.connect(model=MODEL, config=config) as session:
+            async with client.aio.live.connect(model=ANY_MODEL, config=config) as session:
                 await session.send_realtime_input(text="x")
                 assert text_of(await collect_until(session, turn_complete)) == "You said: x"
         trust = emulator.client_ssl_context()
@@ -92,14 +96,14 @@ async def test_every_v1_version_and_the_default_double_slash_path_are_served() -
             api_key="k",
             http_options=types.HttpOptions(base_url=emulator.base_url + "/", async_client_args={"ssl": trust}),
         )
-        async with slash_client.aio.live.connect(model=MODEL, config=config) as session:
+        async with slash_client.aio.live.connect(model=ANY_MODEL, config=config) as session:
             await session.send_realtime_input(text="y")
             assert text_of(await collect_until(session, turn_complete)) == "You said: y"
 
 
 async def test_turns_sent_without_turn_complete_are_answered_at_the_bare_turn_complete() -> None:
     config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
-    async with live(config) as (_emulator, session):
+    async with live(config, model=ANY_MODEL, **ANY) as (_emulator, session):
         await session.send_client_content(
             turns=types.Content(role="user", parts=[types.Part(text="part one")]), turn_complete=False
         )
@@ -109,7 +113,7 @@ async def test_turns_sent_without_turn_complete_are_answered_at_the_bare_turn_co
 
 async def test_media_chunks_and_video_frames_are_accepted() -> None:
     config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
-    async with live(config) as (emulator, session):
+    async with live(config, model=ANY_MODEL, **ANY) as (emulator, session):
         await session.send_realtime_input(video=types.Blob(data=b"\xff\xd8fake-jpeg", mime_type="image/jpeg"))
         await session.send_realtime_input(media=types.Blob(data=bytes(640), mime_type="audio/pcm;rate=16000"))
         await session.send_realtime_input(text="still fine")
@@ -124,14 +128,14 @@ def test_emulator_thread_serves_synchronous_callers_and_stamps_messages() -> Non
 
     async def one_turn(emulator: object) -> None:
         config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
-        async with client_for(emulator).aio.live.connect(model=MODEL, config=config) as session:  # type: ignore[arg-type]
+        async with client_for(emulator).aio.live.connect(model=ANY_MODEL, config=config) as session:  # type: ignore[arg-type]
             await session.send_realtime_input(text="threaded")
             await collect_until(session, turn_complete)
 
     import anyio
 
     before = time.monotonic()
-    with EmulatorThread(EmulatorOptions()) as emulator:
+    with EmulatorThread(EmulatorOptions(accept_any_model=True)) as emulator:
         anyio.run(one_turn, emulator)
         assert emulator.connections == 1
         assert [list(r["msg"]) for r in emulator.records] == [["setup"], ["realtime_input"]]

@@ -19,7 +19,7 @@ from runtime.live.events import ToolOutcome, Usage
 from runtime.live.session import AgentSession, RetryPolicy
 from runtime.spec import AgentSpec
 
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = "gemini-3.8-live"
 FAST = RetryPolicy(first_backoff_s=0.05, longest_backoff_s=0.2, healthy_after_s=0.5, fatal_retry_s=0.1,
                    fatal_attempts=3, give_up_after=5, goaway_margin_s=0.5)
 

@@ -10,7 +10,7 @@ import pytest
 
 AGENT = """\
 name: helper
-model: gemini-3.8-live
+model: {model}
 response: text
 tools:
   - name: add
@@ -26,8 +26,10 @@ rules:
 """
 
 
-def test_typed_lines_get_answers_and_tool_calls_are_shown(tmp_path: Path) -> None:
-    (tmp_path / "helper.yaml").write_text(AGENT)
+@pytest.mark.parametrize("model", ["gemini-3.8-live", "gemini-3.1-flash-live-preview"])
+def test_typed_lines_get_answers_and_tool_calls_are_shown(tmp_path: Path, model: str) -> None:
+    """Both models speak only: the text is the transcription; 3.1 refuses `clientContent` mid-session."""
+    (tmp_path / "helper.yaml").write_text(AGENT.format(model=model))
     (tmp_path / "helper_tools.py").write_text(TOOLS)
     (tmp_path / "scenario.yaml").write_text(SCENARIO)
     result = subprocess.run(
@@ -40,6 +42,21 @@ def test_typed_lines_get_answers_and_tool_calls_are_shown(tmp_path: Path) -> Non
     assert any("agent" in line and "You said: hello there" in line for line in lines), result.stdout
     assert any("tool" in line and 'add(a=2, b=3) → {"result": 5}' in line for line in lines), result.stdout
     assert "emulator" in result.stderr
+
+
+def test_an_audio_agent_on_3_1_speaks_its_answers_and_shows_their_transcripts(tmp_path: Path) -> None:
+    import wave
+
+    (tmp_path / "talker.yaml").write_text("model: gemini-3.1-flash-live-preview\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "chat", str(tmp_path / "talker.yaml"), "--backend", "emulator",
+         "--speaker", f"file:{tmp_path / 'reply.wav'}"],
+        input="good morning\n", capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert any("agent" in line and "You said: good morning" in line for line in result.stdout.splitlines())
+    with wave.open(str(tmp_path / "reply.wav")) as reply:
+        assert reply.getnframes() >= len("You said: good morning") * 60 * 24  # 60 ms a character at 24 kHz
 
 
 def test_an_invalid_agent_file_is_reported_with_its_location(tmp_path: Path) -> None:

@@ -6,17 +6,58 @@ from typing import Any
 
 from google.genai import types
 
-from runtime.live.config import EMPTY_PARAMETERS, client_marks_activity, live_config, scheduling
+from runtime import catalogue
+from runtime.catalogue import ModelInfo
+from runtime.live.config import EMPTY_PARAMETERS, client_marks_activity, live_config, reply_plan, scheduling
 from runtime.spec import AgentSpec
 
 
 def spec(**fields: Any) -> AgentSpec:
-    return AgentSpec.model_validate({"model": "gemini-live-2.5-flash-preview", **fields})
+    """The mapping of the agent file's own keys; the model's catalogue entry is passed separately (`model=`)."""
+    return AgentSpec.model_validate({"model": "gemini-3.8-live", **fields})
+
+
+def entry(model_id: str) -> ModelInfo:
+    info = catalogue.lookup(model_id)
+    assert info is not None
+    return info
 
 
 def test_response_modality_is_exactly_one() -> None:
     assert live_config(spec()).response_modalities == [types.Modality.AUDIO]
-    assert live_config(spec(response="text")).response_modalities == [types.Modality.TEXT]
+    assert live_config(spec(response="text")).response_modalities == [types.Modality.TEXT]  # a model not described
+
+
+def test_a_text_agent_on_a_model_that_only_speaks_asks_for_audio_with_output_transcription() -> None:
+    speaking_only = [entry(model_id) for model_id in catalogue.current().ids("current")]
+    speaking_only = [model for model in speaking_only if not model.text_response]
+    assert speaking_only  # every Live model of today
+    for model in speaking_only:
+        text_agent = spec(response="text", voice={"name": "Kore"}, session={"transcription": {"output": False}})
+        config = live_config(text_agent, model=model)
+        assert config.response_modalities == [types.Modality.AUDIO]
+        assert config.output_audio_transcription is not None  # it carries the text, whatever the agent file says
+        assert config.speech_config is None  # the voice is never heard
+        assert reply_plan(text_agent, model).discard_audio
+        speaking = live_config(spec(session={"transcription": {"output": False}}), model=model)
+        assert speaking.response_modalities == [types.Modality.AUDIO] and speaking.output_audio_transcription is None
+        assert not reply_plan(spec(), model).discard_audio
+
+
+def test_blocking_tools_say_so_where_the_model_calls_asynchronously_by_default() -> None:
+    tools = spec(tools=[
+        {"name": "lookup", "python": "m:lookup"},
+        {"name": "timer", "python": "m:timer", "behavior": "non_blocking"},
+    ])
+    behaviors = {}
+    models = ("gemini-3.8-live", "gemini-3.1-flash-live-preview", "gemini-2.5-flash-native-audio-preview-12-2025")
+    for model_id in models:
+        config = live_config(tools, model=entry(model_id))
+        assert config.tools is not None and config.tools[0].function_declarations is not None
+        behaviors[model_id] = [declaration.behavior for declaration in config.tools[0].function_declarations]
+    assert behaviors["gemini-3.8-live"] == [types.Behavior.BLOCKING, types.Behavior.NON_BLOCKING]
+    assert behaviors["gemini-3.1-flash-live-preview"] == [None, types.Behavior.NON_BLOCKING]
+    assert behaviors["gemini-2.5-flash-native-audio-preview-12-2025"] == [None, types.Behavior.NON_BLOCKING]
 
 
 def test_voice_and_language_become_speech_config_for_audio_only() -> None:

@@ -66,7 +66,7 @@ def test_a_missing_internal_is_named_with_the_supported_range() -> None:
 
 @pytest.mark.anyio
 async def test_the_fast_paths_find_the_socket_of_a_real_session_and_abort_drops_it() -> None:
-    async with live_session(types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])) as (_, session):
+    async with live_session(types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])) as (_, session):
         socket = sdk.raw_socket(session)
         assert socket is not None
         sdk.abort(session)

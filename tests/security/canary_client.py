@@ -17,7 +17,7 @@ from google.genai import types
 from runtime.emulator import EmulatorOptions, serve
 from runtime.redact import SECRETS, install_logging_filter, redact_exception
 
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = "gemini-3.8-live"
 
 
 async def talk(key: str, accepted: bool, redact: bool) -> None:

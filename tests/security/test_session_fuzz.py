@@ -96,7 +96,7 @@ async def survive(frames: list[bytes | str], certificate: tuple[Path, Path], sta
     context.load_cert_chain(cert, key)
     server = HostileServer(frames)
     events = Events()
-    spec = AgentSpec.model_validate({"model": "gemini-live-2.5-flash-preview", "response": "text"})
+    spec = AgentSpec.model_validate({"model": "gemini-3.8-live", "response": "text"})
     async with websockets_server.serve(server.handle, "127.0.0.1", 0, ssl=context, max_size=None) as listening:
         port = listening.sockets[0].getsockname()[1]
         session = session_module.AgentSession(

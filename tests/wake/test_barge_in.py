@@ -101,7 +101,7 @@ async def test_the_interrupted_turns_late_end_keeps_the_conversation_open_throug
 
     gate.add_listener(on_event)
     recorder, microphones = Recorder(), Microphones()
-    spec = AgentSpec.model_validate({"model": "gemini-live-2.5-flash-preview", "activity": {"mode": "wake_word"}})
+    spec = AgentSpec.model_validate({"model": "gemini-3.8-live", "activity": {"mode": "wake_word"}})
     options = EmulatorOptions(scenario_obj=SCENARIO, faults=(Fault(action="late_turn_complete"),))
     async with serve(options) as emulator:
         session = AgentSession(

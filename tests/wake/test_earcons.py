@@ -59,7 +59,7 @@ def test_no_earcon_and_bad_files_are_handled(tmp_path: Path) -> None:
 def test_an_agent_file_in_wake_word_mode_builds_its_gate(tmp_path: Path) -> None:
     spec = AgentSpec.model_validate(
         {
-            "model": "gemini-live-2.5-flash-preview",
+            "model": "gemini-3.8-live",
             "activity": {"mode": "wake_word", "wake": {"model": "hey_jarvis", "refractory_s": 3}},
             "conversation": {"idle_timeout_s": 8, "end_earcon": None},
         }

@@ -72,7 +72,7 @@ async def test_the_service_receives_only_the_conversation_and_nothing_while_mute
 
     gate.add_listener(on_event)
     uplink = CountingIn(gate)
-    spec = AgentSpec.model_validate({"model": "gemini-live-2.5-flash-preview", "activity": {"mode": "wake_word"}})
+    spec = AgentSpec.model_validate({"model": "gemini-3.8-live", "activity": {"mode": "wake_word"}})
     with EmulatorThread(EmulatorOptions()) as emulator:
         session = AgentSession(
             spec,
