@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from runtime.emulator.options import EmulatorOptions
+from runtime.emulator.options import EmulatorOptions, Fault
 from runtime.emulator.scenario import Scenario
 from runtime.emulator.state import SessionStore, TokenStore
 
@@ -56,6 +56,16 @@ class Hub:
         self.tokens = TokenStore()
         self.connections = 0
         self._undeclared_seen: set[str] = set()
+        self._fired_once: set[int] = set()
+
+    def claim(self, fault: Fault) -> bool:
+        """Whether `fault` may fire now: always, unless it is a `once` fault that already fired."""
+        if not fault.once:
+            return True
+        if id(fault) in self._fired_once:
+            return False
+        self._fired_once.add(id(fault))
+        return True
 
     def next_connection_number(self) -> int:
         self.connections += 1

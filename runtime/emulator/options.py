@@ -34,9 +34,15 @@ class Fault:
     """How long `delay` holds every server message."""
     conn: int | None = None
     """Only on this connection number (1 = the first accepted); every connection when None."""
+    once: bool = False
+    """Fire at most once in the emulator's life: on the first connection numbered `conn` or later (any when
+    `conn` is None) that is still open `at` seconds in. A fault pinned to one connection never fires when that
+    connection ends early (a handover, another fault); a test that needs the fault to happen uses this."""
 
     def applies_to(self, conn_number: int) -> bool:
-        return self.conn is None or self.conn == conn_number
+        if self.conn is None:
+            return True
+        return conn_number >= self.conn if self.once else conn_number == self.conn
 
 
 @dataclass(frozen=True)
@@ -87,11 +93,17 @@ def load_faults(path: Path) -> tuple[Fault, ...]:
     return tuple(_fault(entry, path, index) for index, entry in enumerate(entries))
 
 
+def _flag(value: Any, where: Location) -> bool:
+    if not isinstance(value, bool):
+        raise RuntimeConfigError(where, f"`once` must be true or false, not {value!r}")
+    return value
+
+
 def _fault(entry: Any, path: Path, index: int) -> Fault:
     where = Location(f"{path}[{index}]")
     if not isinstance(entry, dict) or entry.get("action") not in FAULT_ACTIONS:
         raise RuntimeConfigError(where, "each fault needs an action", f"one of {', '.join(FAULT_ACTIONS)}")
-    unknown = set(entry) - {"action", "at", "code", "reason", "seconds", "conn"}
+    unknown = set(entry) - {"action", "at", "code", "reason", "seconds", "conn", "once"}
     if unknown:
         raise RuntimeConfigError(where, f"unknown fault keys: {', '.join(sorted(unknown))}")
     default_code = 1008 if entry["action"] == "reject_setup" else 1011
@@ -103,6 +115,7 @@ def _fault(entry: Any, path: Path, index: int) -> Fault:
             reason=str(entry.get("reason", "")),
             seconds=float(entry.get("seconds", 0.0)),
             conn=None if entry.get("conn") is None else int(entry["conn"]),
+            once=_flag(entry.get("once", False), where),
         )
     except (TypeError, ValueError) as error:
         raise RuntimeConfigError(where, f"invalid fault value: {error}") from None

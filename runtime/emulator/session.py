@@ -345,6 +345,8 @@ class LiveSession:
         return self._config.audio_out or self._input.heard_audio
 
     async def inject(self, fault: Fault) -> None:
+        if not self._hub.claim(fault):  # a `once` fault that already fired on another connection
+            return
         logger.info("connection %d: injecting fault %s", self._number, fault.action)
         if fault.action == "close":
             await self.close(fault.code, fault.reason or "Internal error encountered.")
@@ -358,7 +360,8 @@ class LiveSession:
                 await self._ws.send(b"{not json")
 
     def _faults(self, *actions: str) -> list[Fault]:
-        return faults_for(self._hub.options, self._number, *actions)
+        """The faults of these kinds that fire on this connection now (a `once` fault is used up by this)."""
+        return [f for f in faults_for(self._hub.options, self._number, *actions) if self._hub.claim(f)]
 
     async def close(self, code: int, reason: str) -> None:
         # Frames the client sent before it saw our close frame still reach us (TCP delivers them ahead of the

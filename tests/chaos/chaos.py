@@ -40,7 +40,9 @@ ROTATION = (
     Fault("delay", FAULT_AT_S, seconds=1.5),
     Fault("reject_setup", code=1011, reason="The service is currently unavailable."),
 )
-ONCE = Fault("close", FAULT_AT_S, code=1008, reason="Request violates a policy.")
+ONCE = Fault("close", FAULT_AT_S, code=1008, reason="Request violates a policy.", once=True)
+"""Fires on the first connection from its planned one that lives `FAULT_AT_S` (a connection that ends
+earlier, say at a handover, would otherwise leave the 1008 unfired and the run without it)."""
 EVERY_KIND = frozenset(
     {"close 1011", "close 1001", "close 1008", "drop", "delay", "garbage", "reject_setup 1011", "goAway"}
 )
@@ -53,7 +55,7 @@ FATAL_KINDS = ("close 1008",)
 
 def fault_plan(first_conn: int = 5, last_conn: int = 400, every: int = 2) -> tuple[Fault, ...]:
     """One fault on every `every`-th connection from `first_conn`, rotating through every kind; 1008 once."""
-    plan = [Fault(ONCE.action, ONCE.at, ONCE.code, ONCE.reason, conn=first_conn + every)]
+    plan = [Fault(ONCE.action, ONCE.at, ONCE.code, ONCE.reason, conn=first_conn + every, once=True)]
     conns = [c for c in range(first_conn, last_conn, every) if c != first_conn + every]
     for index, conn in enumerate(conns):
         template = ROTATION[index % len(ROTATION)]

@@ -73,6 +73,32 @@ async def test_fault_applies_only_to_its_connection_number() -> None:
             assert text_of(await collect_until(session, turn_complete)) == "You said: second"
 
 
+async def test_a_once_fault_fires_on_the_first_connection_that_lives_long_enough_and_never_again() -> None:
+    """Planned from connection 1 at 2 s: connection 1 ends at once (the client closes it), so connection 2
+    gets the close; connection 3 does not."""
+    once = Fault(action="close", at=2.0, code=1008, reason="Request violates a policy.", conn=1, once=True)
+    async with emulating(**ANY, faults=(once,)) as emulator:
+        client = client_for(emulator)
+        async with client.aio.live.connect(model=ANY_MODEL, config=TEXT):
+            pass  # connection 1 ends long before 2 s
+        async with client.aio.live.connect(model=ANY_MODEL, config=TEXT) as session:
+            with pytest.raises(errors.APIError) as caught:
+                await collect_until(session, turn_complete)
+        assert caught.value.code == 1008
+        async with client.aio.live.connect(model=ANY_MODEL, config=TEXT) as session:
+            await session.send_realtime_input(text="third")
+            assert text_of(await collect_until(session, turn_complete)) == "You said: third"
+
+
+def test_once_is_read_from_a_faults_file_and_must_be_a_flag(tmp_path: Path) -> None:
+    path = tmp_path / "faults.yaml"
+    path.write_text("- {action: close, at: 1, conn: 3, once: true}\n")
+    assert load_faults(path)[0].once and load_faults(path)[0].applies_to(5)
+    path.write_text("- {action: close, once: yes please}\n")
+    with pytest.raises(RuntimeConfigError, match="`once` must be true or false"):
+        load_faults(path)
+
+
 async def test_delay_holds_server_messages() -> None:
     async with lenient_live(TEXT, faults=(Fault(action="delay", at=0.0, seconds=0.5),)) as (emulator, session):
         started = time.monotonic()
