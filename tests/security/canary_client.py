@@ -30,13 +30,11 @@ async def talk(key: str, accepted: bool, redact: bool) -> None:
                 base_url=emulator.base_url, api_version="v1beta", async_client_args={"ssl": trust, "verify": trust}
             ),
         )
-        config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+        config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])  # current models only speak
         try:
             with anyio.fail_after(20):
                 async with client.aio.live.connect(model=MODEL, config=config) as session:
-                    await session.send_client_content(
-                        turns=types.Content(role="user", parts=[types.Part(text=f"my key is {key}")])
-                    )
+                    await session.send_realtime_input(text=f"my key is {key}")
                     async for message in session.receive():
                         logging.getLogger("canary").debug("received %r", message)
         except Exception as exc:

@@ -131,6 +131,7 @@ def test_the_api_key_never_reaches_a_real_process_stderr(outcome: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "DEBUG websockets.client > GET" in result.stderr  # the capture really sees DEBUG records
     assert ("1008" in result.stdout) == (outcome == "rejected"), result.stdout
+    assert ("session completed" in result.stdout) == (outcome == "accepted"), result.stdout
     assert not leaked(result.stderr, API_KEY), [line for line in result.stderr.splitlines() if API_KEY in line]
     assert not leaked(result.stdout, API_KEY), result.stdout
 
