@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     result, samples = collect(args.quick, tuple(args.clients))
     text = json.dumps(result, indent=2)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     if args.markdown:
         from bench.report import markdown

@@ -144,6 +144,7 @@ def header(result: Mapping[str, Any]) -> list[str]:
 
 def markdown(result: Mapping[str, Any], samples: Samples, path: Path) -> None:
     """Writes the report to `path` and the histogram next to it (`<stem>-latency.png`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# runtime benchmark", "", *header(result)]
     png = path.with_name(f"{path.stem}-latency.png")
     if histogram(samples, png):

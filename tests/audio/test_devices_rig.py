@@ -60,7 +60,8 @@ async def test_the_speaker_plays_a_tone_at_its_frequency_and_level() -> None:
     )
     assert abs(peak_hz(middle, 24_000) - 440.0) < 3
     assert 0.8 < rms(middle) / rms(tone) < 1.2
-    assert speaker.underruns == 0, "xruns are checked by the soak test; a busy CI box may starve one callback here"
+    # The whole tone was queued before it started, so a period that ran dry would be a bug, whatever the load.
+    assert speaker.underruns == 0
 
 
 async def test_speech_fed_into_the_microphone_reaches_the_port() -> None:
@@ -101,7 +102,8 @@ async def test_a_flush_fades_out_within_one_period_and_the_speaker_goes_silent()
         f"flush: silence {1000 * (timeline.silences[0] - flushed_at):.1f} ms after flush(), faded {sum(after)} frames"
     )
     assert sum(after) <= 96 + 480, "at most the fade and one period already in flight"
-    assert not speaker.playing and speaker.underruns == 0
+    assert not speaker.playing
+    assert speaker.underruns == 0, "all 3 s were queued before the flush: running dry would be a bug, not load"
 
 
 async def test_an_unplugged_device_is_reported_the_session_keeps_reading_and_it_comes_back(
