@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from yaml import nodes
 
 from runtime import yamldoc
-from runtime.catalogue import Catalogue, ModelInfo, ServiceRules
+from runtime.catalogue_schema import Catalogue, ModelInfo, ServiceRules
 from runtime.errors import Location, RuntimeConfigError
 
 PACKAGE_NAME = "models.yaml"

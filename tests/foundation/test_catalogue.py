@@ -10,6 +10,7 @@ import pytest
 
 from runtime import catalogue
 from runtime.catalogue_file import CatalogueErrors
+from runtime.catalogue_schema import Lifecycle
 from runtime.loader import load_agent
 from tests.foundation.helpers import only_error, position, write
 
@@ -94,7 +95,7 @@ def test_a_text_agent_on_a_model_that_only_speaks_gets_the_transcription() -> No
 
 
 def test_status_follows_the_dates_even_before_the_data_is_updated() -> None:
-    life = catalogue.Lifecycle(status="current", shutdown=datetime.date(2030, 1, 1))
+    life = Lifecycle(status="current", shutdown=datetime.date(2030, 1, 1))
     assert life.state_on(datetime.date(2029, 12, 31)) == "deprecated"
     assert life.state_on(datetime.date(2030, 1, 1)) == "shut_down"
 
