@@ -22,24 +22,34 @@ from runtime.audio.pushtotalk import TalkButton, talk_button
 from runtime.daemon.agentdir import LoadedAgentLike
 from runtime.daemon.console import FanOut
 from runtime.daemon.events import GateBuilt, GateChanged, Publish, publish_nowhere
-from runtime.daemon.supervisor import Runnable
 from runtime.live.events import NullEvents, SessionEvents, ToolOutcome
-from runtime.live.uplink import Message
 from runtime.spec import AgentSpec
-from runtime.wake.check import check_wake
-from runtime.wake.gate import WakeGate, wake_gate_for
-from runtime.wake.lifecycle import ConversationEvent, ConversationListener, ConversationState
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 
 if TYPE_CHECKING:
     from google.genai.live import AsyncSession
 
+    from runtime.daemon.supervisor import Runnable
     from runtime.live.session import AgentSession
+    from runtime.wake.gate import WakeGate
+    from runtime.wake.lifecycle import ConversationEvent, ConversationListener
+
+# The wake-word modules (numpy, a detector backend) and the uplink are imported where they are used: the
+# registry is also imported by `runtime validate`, which should not pay for them on agents without a wake word.
 
 log = logging.getLogger(__name__)
 
-GateBuilder = Callable[[AgentSpec, AudioIn, AudioOut | None, MuteSwitch, Path, str], WakeGate]
+GateBuilder = Callable[[AgentSpec, AudioIn, AudioOut | None, MuteSwitch, Path, str], "WakeGate"]
 """`wake_gate_for`'s signature: tests give a gate with a deterministic detector behind the same interface."""
+
+
+def wake_gate(
+    spec: AgentSpec, mic: AudioIn, speaker: AudioOut | None, mute: MuteSwitch, agent_file: Path, agent: str
+) -> WakeGate:
+    """The gate the agent file asks for (`runtime.wake.gate.wake_gate_for`)."""
+    from runtime.wake.gate import wake_gate_for
+
+    return wake_gate_for(spec, mic, speaker, mute, agent_file, agent)
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class ModeTools:
 
     mute: MuteSwitch
     publish: Publish = publish_nowhere
-    build_gate: GateBuilder = wake_gate_for
+    build_gate: GateBuilder = wake_gate
 
 
 class ActivityMode(Protocol):
@@ -126,6 +136,8 @@ class WakeWordMode:
     @staticmethod
     def check(spec: AgentSpec, path: Path) -> None:
         """The wake-word model and the earcons must load: a file that names a missing one is invalid."""
+        from runtime.wake.check import check_wake
+
         check_wake(spec, path)
 
     def microphone(self, mic: AudioIn, speaker: AudioOut) -> AudioIn:
@@ -237,6 +249,9 @@ class TalkingSession:
 def stream_end_on_leave(session: AgentSession) -> ConversationListener:
     """A gate listener that sends `audioStreamEnd` whenever the gate leaves a conversation (idle timeout,
     mute, or the session ended it), in order after the conversation's last microphone block."""
+    from runtime.live.uplink import Message
+    from runtime.wake.lifecycle import ConversationState
+
     in_conversation = False
 
     def listener(event: ConversationEvent) -> None:
