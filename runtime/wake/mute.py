@@ -87,7 +87,8 @@ class MuteSwitch:
         return mute_status_text(self._muted)
 
     def subscribe(self, callback: MuteCallback) -> Callable[[], None]:
-        """Call `callback(muted)` on every change (from whichever thread changed it); returns an unsubscribe."""
+        """Call `callback(muted)` on every change, on whichever thread changed it (a callback that touches
+        event-loop state hops onto the loop, as `EventChannel.publish` does); returns an unsubscribe."""
         with self._lock:
             self._subscribers.append(callback)
 
