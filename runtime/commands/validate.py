@@ -91,6 +91,7 @@ def _collect(paths: list[Path]) -> tuple[list[Path], str]:
 
 def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) -> list[RuntimeConfigError]:
     """Every error and warning of the files, plus agent names used twice within one directory."""
+    from runtime.daemon.modes import check_activity
     from runtime.errors import RuntimeConfigError
     from runtime.loader import ConfigErrors, LoadedAgent, duplicate_names, load_agent
 
@@ -99,10 +100,7 @@ def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) ->
     for file in files:
         try:
             agent = load_agent(file, secrets_dir=secrets_dir, strict=strict)
-            if agent.spec.activity.mode == "wake_word":
-                from runtime.wake.check import check_wake
-
-                check_wake(agent.spec, agent.path)  # the same check the daemon makes when it loads a file
+            check_activity(agent.spec, agent.path)  # the same check the daemon makes when it loads a file
         except ConfigErrors as failure:
             findings.extend(failure.errors)
             continue

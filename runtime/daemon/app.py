@@ -23,17 +23,14 @@ from runtime.daemon.backend import ActiveBackend, BackendError, BackendOptions, 
 from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
-from runtime.daemon.microphones import (
-    Microphones,
-    MuteControls,
-    mute_buttons,
-    run_with_mute_controls,
-)
+from runtime.daemon.events import EventChannel
+from runtime.daemon.modes import ActivityModes, ModeTools, check_activity
+from runtime.daemon.mute_controls import MuteControls
 from runtime.daemon.supervisor import Runnable
 from runtime.errors import AgentRuntimeError, DeviceError
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import SessionEvents
-from runtime.wake.check import check_wake
+from runtime.wake.mute import MuteSwitch
 
 if TYPE_CHECKING:
     from runtime.live.session import RetryPolicy
@@ -93,8 +90,8 @@ def _file_ports_only(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
 class SessionFactory:
     """Builds one `AgentSession` per start of an agent; the demo agent gets the bundled WAV as microphone.
 
-    Every microphone goes through `microphones`: behind the daemon's mute switch, and behind a wake gate
-    for `wake_word` agents (playing its earcons on the same speaker the session plays on).
+    The agent's activity mode (`modes`) wraps its microphone (behind the daemon's mute switch, or a wake
+    gate), adds to its events and says what the supervisor runs.
     """
 
     def __init__(
@@ -105,10 +102,10 @@ class SessionFactory:
         *,
         ports: Callable[[LoadedAgentLike], tuple[AudioIn, AudioOut]] = open_device_ports,
         retry: RetryPolicy | None = None,
-        microphones: Microphones | None = None,
+        modes: ActivityModes | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.microphones = microphones or Microphones()
+        self.modes = modes or ActivityModes()
         self.state_dir = state_dir
         self.events = events
         self.ports = ports
@@ -120,7 +117,8 @@ class SessionFactory:
         from runtime.live.session import AgentSession
 
         mic, audio_out = self.ports(agent)
-        audio_in = self.microphones.wrap(agent, mic, audio_out)
+        mode = self.modes.for_agent(agent)
+        audio_in = mode.microphone(mic, audio_out)
         self.outputs[agent.name] = audio_out
         session = AgentSession(
             agent.spec,
@@ -130,10 +128,10 @@ class SessionFactory:
             audio_in=audio_in,
             audio_out=audio_out,
             state_dir=self.state_dir,
-            events=self.microphones.events(audio_in, self.events),
+            events=mode.events(self.events),
             policy=self.retry,
         )
-        return self.microphones.attach(audio_in, session)
+        return mode.runnable(session)
 
 
 def demo_ports(
@@ -175,7 +173,7 @@ def directory_reader(options: RunOptions) -> Callable[[], DirectoryState]:
 
     def load(path: Path) -> LoadedAgentLike:
         agent = load_agent(path, secrets_dir=options.secrets_dir)
-        check_wake(agent.spec, agent.path)
+        check_activity(agent.spec, agent.path)
         return agent
 
     return functools.partial(
@@ -221,15 +219,14 @@ async def _serve_daemon(
     printer: ConversationPrinter | None,
 ) -> None:
     events: SessionEvents = FanOut(printer, LogEvents()) if printer else LogEvents()
-    microphones = Microphones()
-    controls = MuteControls(microphones.mute)
-    factory = SessionFactory(endpoint, session_dir, events, microphones=microphones)
+    mute, channel = MuteSwitch(), EventChannel()
+    modes = ActivityModes(ModeTools(mute, channel.publish))
+    factory = SessionFactory(endpoint, session_dir, events, modes=modes)
     daemon = Daemon(
         options.agents_dir, read, factory, systemd.Notifier.from_env(),
-        status_parts=microphones.status_parts,
-        agents_changed=lambda agents: controls.use(mute_buttons(agent.spec for agent in agents)),
+        channel=channel, mute_controls=MuteControls(mute),
     )
-    await run_with_mute_controls(daemon, microphones, controls)
+    await daemon.run()
 
 
 async def _serve_demo(

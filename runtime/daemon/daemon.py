@@ -1,7 +1,8 @@
 """The daemon: one supervisor per agent in one task group, hot reload, signals and systemd notifications.
 
 It only applies plans: what to start, stop or restart comes from `reload.diff`; how each agent is kept
-alive is its `Supervisor`'s business; what a "session" is comes from the factory it is given.
+alive is its `Supervisor`'s business; what a "session" is comes from the factory it is given. What happens
+goes on its event channel, whose one reader (`status.StatusReporter`) tells systemd.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,37 +20,27 @@ import anyio.abc
 
 from runtime.daemon import systemd
 from runtime.daemon.agentdir import DirectoryState, LoadedAgentLike
+from runtime.daemon.events import (
+    AgentsHosted,
+    AgentStopped,
+    EventChannel,
+    FilesRead,
+    Ready,
+    Reloading,
+    Starting,
+    Stopping,
+)
+from runtime.daemon.mute_controls import MuteControls
 from runtime.daemon.reload import AgentConfig, Plan, diff, keep_last_good, watch_changes
+from runtime.daemon.status import StatusReporter
 from runtime.daemon.supervisor import AgentState, Runnable, Supervisor
 
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[LoadedAgentLike], Runnable]
-StatusParts = Callable[[Collection[str]], list[str]]
-"""More of `STATUS=` for the agents hosted now (the microphones: wake gates, mute)."""
-AgentsChanged = Callable[[list[LoadedAgentLike]], None]
-"""Told the agents hosted after every (re)load (the mute buttons they name are read from them)."""
 
 WATCH_RETRY_S = 2.0
 Config = AgentConfig[LoadedAgentLike]
-
-
-def summarize(states: Mapping[str, AgentState], invalid_files: int = 0) -> str:
-    """The one-line `STATUS=`: how many agents do what, naming the ones that need attention."""
-    counts: dict[AgentState, list[str]] = {}
-    for name, state in sorted(states.items()):
-        counts.setdefault(state, []).append(name)
-    parts = []
-    for state in AgentState:
-        names = counts.get(state, [])
-        if not names:
-            continue
-        named = state in (AgentState.PARKED, AgentState.WAITING_DEVICE, AgentState.BACKOFF)
-        parts.append(f"{len(names)} {state.value}" + (f" ({', '.join(names)})" if named else ""))
-    text = f"{len(states)} agent{'s' if len(states) != 1 else ''}" + (": " + ", ".join(parts) if parts else "")
-    if invalid_files:
-        text += f"; {invalid_files} invalid file{'s' if invalid_files != 1 else ''}"
-    return text
 
 
 @dataclass
@@ -79,12 +70,15 @@ class Daemon:
         factory: SessionFactory,
         notifier: systemd.Notifier,
         settings: DaemonSettings | None = None,
-        status_parts: StatusParts | None = None,
-        agents_changed: AgentsChanged | None = None,
+        *,
+        channel: EventChannel | None = None,
+        mute_controls: MuteControls | None = None,
     ) -> None:
+        """`channel`: where the agents' sessions publish too (their wake gates); a new one when not given.
+        `mute_controls`: SIGUSR1 and the agents' mute buttons (none in `--demo`)."""
         self.directory = directory
-        self._status_parts = status_parts
-        self._agents_changed = agents_changed
+        self.channel = channel or EventChannel()
+        self.reporter = StatusReporter(notifier, mute_controls)
         self._read = read
         self._factory = factory
         self._notifier = notifier
@@ -95,11 +89,19 @@ class Daemon:
         self._stop = anyio.Event()
         self._startup = anyio.CancelScope()
         self._tg: anyio.abc.TaskGroup | None = None
-        self._last_status = ""
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with anyio.create_task_group() as reporting:
+            await reporting.start(self.reporter.run, self.channel)
+            try:
+                await self._run_agents(task_status)
+            finally:
+                self.channel.close()  # the reporter handles what is left on the channel, then returns
+        log.info("stopped")
+
+    async def _run_agents(self, task_status: anyio.abc.TaskStatus[None]) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
@@ -107,20 +109,20 @@ class Daemon:
                 if self.settings.watch:
                     tg.start_soon(self._watch_loop)
                 started_at = time.monotonic()
-                self._notifier.send(systemd.status_message("starting agents"))
+                self.channel.publish(Starting())
                 with self._startup:  # a stop request during start-up does not wait for slow agents to settle
                     await self.reload("start", initial=True)
-                log.info("ready in %.0f ms: %s", (time.monotonic() - started_at) * 1000, self.status())
-                self._notifier.send(systemd.ready_message(self.status()))
+                self.channel.publish(Ready(startup_ms=(time.monotonic() - started_at) * 1000))
+                await self.channel.flush()
                 interval_s = systemd.watchdog_interval_s(os.environ, os.getpid())
                 if interval_s is not None:
                     tg.start_soon(self._watchdog_loop, interval_s)
                 task_status.started()
                 await self._stop.wait()
-                self._notifier.send(systemd.stopping_message(f"stopping {len(self._running())} agents"))
+                self.channel.publish(Stopping(len(self._running())))
+                await self.channel.flush()
                 log.info("stopping %d agents", len(self._running()))
                 tg.cancel_scope.cancel()
-        log.info("stopped")
 
     def stop(self) -> None:
         self._stop.set()
@@ -163,13 +165,14 @@ class Daemon:
         async with self._lock:
             began = time.monotonic()
             if not initial:
-                self._notifier.send(systemd.reloading_message(f"reloading ({reason})", systemd.monotonic_usec()))
+                self.channel.publish(Reloading(reason, systemd.monotonic_usec()))
             try:
                 state = await anyio.to_thread.run_sync(self._read)
             except OSError as exc:
                 log.error("cannot read %s (%s); the running agents keep going", self.directory, exc)
                 if not initial:
-                    self._notifier.send(systemd.ready_message(self.status()))
+                    self.channel.publish(Ready())
+                    await self.channel.flush()
                 return Plan()
             self._report_errors(state)
             current = {name: hosted.config for name, hosted in self._hosted.items()}
@@ -180,11 +183,11 @@ class Daemon:
             if force:
                 plan = _with_parked(plan, self._hosted)
             await self._apply(plan, wanted)
-            if self._agents_changed is not None:
-                self._agents_changed([hosted.config.agent for hosted in self._hosted.values()])
+            self.channel.publish(AgentsHosted(tuple(hosted.config.agent for hosted in self._hosted.values())))
             if not initial:
                 log.info("reload (%s): %s in %.0f ms", reason, plan, (time.monotonic() - began) * 1000)
-                self._notifier.send(systemd.ready_message(self.status()))
+                self.channel.publish(Ready())
+            await self.channel.flush()
             return plan
 
     def _report_errors(self, state: DirectoryState) -> None:
@@ -196,6 +199,7 @@ class Daemon:
                 suffix = " (the agent keeps running on its last good version)" if kept else " (skipped)"
                 log.error("%s%s", text, suffix)
         self._invalid = now
+        self.channel.publish(FilesRead(len(now)))
 
     async def _apply(self, plan: Plan, wanted: Mapping[str, Config]) -> None:
         async with anyio.create_task_group() as stopping:
@@ -218,7 +222,7 @@ class Daemon:
             config.name,
             config.agent.spec.supervision,
             lambda: self._factory(config.agent),
-            on_change=self._on_change,
+            publish=self.channel.publish,
         )
         scope = await self._tg.start(self._host, supervisor)
         self._hosted[config.name] = _Hosted(config, supervisor, scope)
@@ -236,7 +240,7 @@ class Daemon:
             await hosted.supervisor.finished.wait()
         if waited.cancelled_caught:
             log.warning("%s: did not stop within %g s", name, self.settings.stop_timeout_s)
-        self._on_change(hosted.supervisor)
+        self.channel.publish(AgentStopped(name))
 
     # -- status ------------------------------------------------------------------------------------------
 
@@ -247,19 +251,8 @@ class Daemon:
         return {name: hosted.supervisor.state for name, hosted in self._hosted.items()}
 
     def status(self) -> str:
-        states = self.states()
-        parts = self._status_parts(states.keys()) if self._status_parts else []
-        return "; ".join([summarize(states, len(self._invalid)), *parts])
-
-    def refresh_status(self) -> None:
-        """Send `STATUS=` again if it changed (a microphone was muted, a conversation began or ended)."""
-        self._on_change(None)
-
-    def _on_change(self, _supervisor: Supervisor | None) -> None:
-        status = self.status()
-        if status != self._last_status:
-            self._last_status = status
-            self._notifier.send(systemd.status_message(status))
+        """What `STATUS=` says now (as of the last event its reporter handled)."""
+        return self.reporter.status()
 
 
 def _with_parked(plan: Plan, hosted: Mapping[str, _Hosted]) -> Plan:

@@ -16,6 +16,7 @@ import anyio.abc
 from runtime.audio.ports import AudioOut
 from runtime.daemon.agentdir import DirectoryState
 from runtime.daemon.daemon import Daemon
+from runtime.daemon.modes import mode_of
 from runtime.daemon.supervisor import AgentState
 from runtime.live.events import ToolOutcome, Usage
 
@@ -28,15 +29,14 @@ QUIET_S = 1.5
 
 
 def pick_demo_agent(state: DirectoryState) -> str | None:
-    """The first agent (by name) that listens by itself (server activity detection) and answers aloud."""
-    for name, config in sorted(state.configs.items()):
-        spec = config.agent.spec
-        if spec.activity.mode == "server" and spec.response == "audio":
-            return name
-    for name, config in sorted(state.configs.items()):
-        if config.agent.spec.activity.mode == "server":
-            return name
-    return None
+    """The first agent (by name) that listens by itself (server activity detection), one that answers aloud
+    if there is one."""
+    listening = [name for name, config in sorted(state.configs.items())
+                 if mode_of(config.agent.spec).answers_plain_speech]
+    aloud = [name for name in listening if state.configs[name].agent.spec.response == "audio"]
+    if aloud:
+        return aloud[0]
+    return listening[0] if listening else None
 
 
 class DemoProgress:

@@ -16,6 +16,7 @@ from typing import Protocol
 import anyio
 import anyio.abc
 
+from runtime.daemon.events import AgentStateChanged, Publish, publish_nowhere
 from runtime.daemon.logs import CURRENT_AGENT
 from runtime.daemon.policy import DEVICE_POLL_S, Action, Decision, Ending, RestartPolicy
 from runtime.errors import AgentRuntimeError, DeviceError, FatalSessionError
@@ -87,7 +88,7 @@ def describe(exc: BaseException) -> str:
 
 
 class Supervisor:
-    """Keeps one agent running: start, watch, decide, wait, start again."""
+    """Keeps one agent running: start, watch, decide, wait, start again; publishes every state it enters."""
 
     def __init__(
         self,
@@ -95,7 +96,7 @@ class Supervisor:
         supervision: Supervision,
         start: Callable[[], Runnable],
         *,
-        on_change: Callable[[Supervisor], None] = lambda _: None,
+        publish: Publish = publish_nowhere,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
         device_poll_s: tuple[float, float] = DEVICE_POLL_S,
@@ -103,7 +104,7 @@ class Supervisor:
         self.name = name
         self.supervision = supervision
         self._start = start
-        self._on_change = on_change
+        self._publish = publish
         self._clock = clock
         self._jitter = jitter
         self.policy = RestartPolicy(supervision, device_poll_s=device_poll_s)
@@ -195,4 +196,4 @@ class Supervisor:
         self.state, self.detail = state, detail
         if state in SETTLED_STATES:
             self.settled.set()
-        self._on_change(self)
+        self._publish(AgentStateChanged(self.name, state, detail))

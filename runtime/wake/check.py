@@ -11,13 +11,12 @@ from runtime.wake.earcons import load_earcon
 
 
 def check_wake(spec: AgentSpec, path: Path) -> None:
-    """Load the agent's wake-word detector and earcons once, raising `RuntimeConfigError` at `path`.
+    """Load a `wake_word` agent's detector and earcons once, raising `RuntimeConfigError` at `path`.
 
     A missing model file or backend, or an unreadable earcon, makes the file invalid (reported, the last good
-    version kept) rather than a session that fails at every restart. Agents without a wake word pass.
+    version kept) rather than a session that fails at every restart. (`runtime.daemon.modes` calls it for the
+    agents in that mode.)
     """
-    if spec.activity.mode != "wake_word":
-        return
     path = path.resolve()
     where = Location(str(path))
     load_detector(spec.activity.wake, where, path.parent).close()

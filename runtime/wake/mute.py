@@ -41,6 +41,11 @@ class _Waiter:
             anyio.from_thread.run_sync(self.event.set, token=self.token)
 
 
+def mute_status_text(muted: bool) -> str:
+    """`mic muted` / `mic live`: the switch's state as `STATUS=` and logs say it."""
+    return "mic muted" if muted else "mic live"
+
+
 class MuteSwitch:
     """Whether the microphones may capture; shared by every agent of the daemon."""
 
@@ -79,10 +84,11 @@ class MuteSwitch:
 
     def status_text(self) -> str:
         """A short phrase for sd_notify `STATUS=` and logs."""
-        return "mic muted" if self._muted else "mic live"
+        return mute_status_text(self._muted)
 
     def subscribe(self, callback: MuteCallback) -> Callable[[], None]:
-        """Call `callback(muted)` on every change (from whichever thread changed it); returns an unsubscribe."""
+        """Call `callback(muted)` on every change, on whichever thread changed it (a callback that touches
+        event-loop state hops onto the loop, as `EventChannel.publish` does); returns an unsubscribe."""
         with self._lock:
             self._subscribers.append(callback)
 

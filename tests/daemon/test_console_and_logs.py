@@ -7,8 +7,8 @@ import json
 import logging
 
 from runtime.daemon.console import ConversationPrinter, format_tool
-from runtime.daemon.daemon import summarize
 from runtime.daemon.logs import CURRENT_AGENT, AgentFilter, JsonFormatter, TextFormatter, syslog_priority
+from runtime.daemon.status import summarize
 from runtime.daemon.supervisor import AgentState
 from runtime.live.events import ToolOutcome, Usage
 

@@ -1,6 +1,6 @@
-"""The daemon's microphones in-process: the daemon's own `Daemon` and `SessionFactory`, a real `AgentSession`
-over the real SDK against the emulator, and a wake gate whose detector is the deterministic tone detector
-of the wake tests (behind the same `WakeDetector` interface as the real models)."""
+"""The daemon's microphones in-process: the daemon's own `Daemon`, `SessionFactory` and activity modes, a real
+`AgentSession` over the real SDK against the emulator, and a wake gate whose detector is the deterministic tone
+detector of the wake tests (behind the same `WakeDetector` interface as the real models)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ from runtime.audio.ports import AudioIn, AudioOut
 from runtime.daemon.agentdir import LoadedAgentLike, read_directory
 from runtime.daemon.app import RunOptions, SessionFactory, directory_reader
 from runtime.daemon.daemon import Daemon, DaemonSettings
-from runtime.daemon.microphones import Microphones, MuteControls, mute_buttons
+from runtime.daemon.events import AgentStateChanged, AgentStopped, DaemonEvent, EventChannel, MuteToggled
+from runtime.daemon.modes import ActivityModes, ModeTools
+from runtime.daemon.mute_controls import MuteControls, mute_buttons
+from runtime.daemon.status import StatusBoard
+from runtime.daemon.supervisor import AgentState
 from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, serve
 from runtime.evdev import INPUT_EVENT, KEY_CODES
@@ -31,7 +35,7 @@ from runtime.spec import AgentSpec
 from runtime.wake.gate import WakeGate
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 from tests.daemon.fakes import FakeSession
-from tests.daemon.harness import MODEL, make_agents
+from tests.daemon.harness import MODEL, NotifySocket, make_agents
 from tests.wake.gating import run_gate
 from tests.wake.scenes import (
     BLOCK,
@@ -65,16 +69,32 @@ audio:
 
 
 class ToneGates:
-    """A `GateBuilder` like `wake_gate_for`, with the tone detector; remembers what each gate was given."""
+    """A `GateBuilder` like `wake_gate_for`, with the tone detector; remembers each gate and what it was given."""
 
     def __init__(self) -> None:
         self.speakers: dict[str, AudioOut | None] = {}
+        self.gates: dict[str, WakeGate] = {}
 
     def __call__(
         self, spec: AgentSpec, mic: AudioIn, speaker: AudioOut | None, mute: MuteSwitch, path: Path, agent: str
     ) -> WakeGate:
         self.speakers[agent] = speaker
-        return WakeGate(mic, tone_detector(), idle_timeout_s=spec.conversation.idle_timeout_s, mute=mute, agent=agent)
+        gate = WakeGate(mic, tone_detector(), idle_timeout_s=spec.conversation.idle_timeout_s, mute=mute, agent=agent)
+        self.gates[agent] = gate
+        return gate
+
+
+def notifications(notify: NotifySocket) -> list[dict[str, str]]:
+    """Every notification sent so far (the test reads the socket only when the daemon has sent them)."""
+    while notify.receive(0.05) is not None:
+        pass
+    return [message for _, _, message in notify.messages]
+
+
+def statuses_after_ready(messages: list[dict[str, str]]) -> list[str]:
+    """The `STATUS=` changes sent on their own after `READY=1`, up to `STOPPING=1`."""
+    ready = next(i for i, message in enumerate(messages) if "READY" in message)
+    return [message["STATUS"] for message in messages[ready + 1 :] if list(message) == ["STATUS"]]
 
 
 def realtime_input(record: dict[str, Any]) -> dict[str, Any]:
@@ -107,26 +127,25 @@ async def test_a_wake_word_agent_in_the_daemon_streams_only_its_conversation(
     agents = make_agents(tmp_path / "agents", [])
     (agents / "kitchen.yaml").write_text(KITCHEN)
     speaker = ClockedSpeaker(mic)
-    gates = ToneGates()
-    microphones = Microphones(build_gate=gates)
+    gates, notify = ToneGates(), NotifySocket(tmp_path)
 
     def ports(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
         return mic, speaker
 
     async with serve(EmulatorOptions()) as emulator:
         endpoint = Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key")
-        factory = SessionFactory(endpoint, tmp_path / "state", NullEvents(), ports=ports, microphones=microphones,
+        channel = EventChannel()
+        modes = ActivityModes(ModeTools(MuteSwitch(), channel.publish, gates))
+        factory = SessionFactory(endpoint, tmp_path / "state", NullEvents(), ports=ports, modes=modes,
                                  retry=RetryPolicy(first_backoff_s=0.05, longest_backoff_s=0.2))
         read = functools.partial(read_directory, agents, load_agent)
-        daemon = Daemon(agents, read, factory, Notifier(None), DaemonSettings(watch=False),
-                        status_parts=microphones.status_parts)
-        statuses: list[str] = []
-        microphones.on_change = lambda: statuses.append(daemon.status())
+        daemon = Daemon(agents, read, factory, Notifier(str(notify.path)), DaemonSettings(watch=False),
+                        channel=channel)
         async with anyio.create_task_group() as group:
             await group.start(daemon.run)
             assert daemon.status() == "1 agent: 1 running; kitchen: listening for tone"
-            gate = microphones.gate("kitchen")
-            assert gate is not None
+            await anyio.to_thread.run_sync(notifications, notify)  # the socket queues few datagrams: read these now
+            gate = gates.gates["kitchen"]
             woke_at: list[float] = []
             gate.add_listener(lambda event: event.reason == "wake" and woke_at.append(time.monotonic()))
             with anyio.fail_after(30):
@@ -137,6 +156,8 @@ async def test_a_wake_word_agent_in_the_daemon_streams_only_its_conversation(
             daemon.stop()
         sent = uplink(emulator.records)
         first_audio_at = next(r["mono"] for r in emulator.records if "audio" in realtime_input(r))
+    statuses = statuses_after_ready(notifications(notify))
+    notify.close()
 
     print(f"\nwake → first audio byte at the emulator: {(first_audio_at - woke_at[0]) * 1000:.1f} ms")
     assert gates.speakers["kitchen"] is speaker, "the earcons play on the session's own speaker"
@@ -160,17 +181,23 @@ async def test_a_wake_word_agent_in_the_daemon_streams_only_its_conversation(
 async def test_every_other_microphone_is_behind_the_mute(tmp_path: Path) -> None:
     agents = make_agents(tmp_path / "agents", ["desk"])
     (agents / "kitchen.yaml").write_text(KITCHEN)
-    mute, gates = MuteSwitch(), ToneGates()
-    microphones = Microphones(mute, build_gate=gates)
+    gates, published = ToneGates(), list[DaemonEvent]()
+    modes = ActivityModes(ModeTools(MuteSwitch(), published.append, gates))
     desk, kitchen = load_agent(agents / "desk.yaml"), load_agent(agents / "kitchen.yaml")
     mic = WavMic(Scene(1.0).write(tmp_path / "mic.wav"))
-    assert isinstance(microphones.wrap(desk, mic, ClockedSpeaker(mic)), MutedAudioIn)
-    gate = microphones.wrap(kitchen, mic, ClockedSpeaker(mic))
-    assert isinstance(gate, WakeGate) and microphones.gate("kitchen") is gate
-    assert microphones.status_parts(["desk", "kitchen"]) == ["kitchen: listening for tone"]
-    assert microphones.status_parts(["desk"]) == [], "a stopped agent's gate is not reported"
-    mute.set(True, "test")
-    assert microphones.status_parts(["desk", "kitchen"]) == ["mic muted"], "muted: no gate listens"
+    assert isinstance(modes.for_agent(desk).microphone(mic, ClockedSpeaker(mic)), MutedAudioIn)
+    gate = modes.for_agent(kitchen).microphone(mic, ClockedSpeaker(mic))
+    assert isinstance(gate, WakeGate) and gates.gates["kitchen"] is gate
+    board = StatusBoard()
+    for event in [AgentStateChanged("desk", AgentState.RUNNING), AgentStateChanged("kitchen", AgentState.RUNNING),
+                  *published]:
+        board.apply(event)
+    assert board.text() == "2 agents: 2 running; kitchen: listening for tone"
+    board.apply(MuteToggled(True))
+    assert board.text() == "2 agents: 2 running; mic muted", "muted: no gate listens"
+    board.apply(MuteToggled(False))
+    board.apply(AgentStopped("kitchen"))
+    assert board.text() == "1 agent: 1 running", "a stopped agent's gate is not reported"
     assert mute_buttons([desk.spec, kitchen.spec, kitchen.spec]) == ["evdev:/dev/input/event7:KEY_MICMUTE"]
 
 
@@ -182,10 +209,10 @@ async def test_a_transcript_or_a_text_reply_keeps_the_conversation_open(tmp_path
     scene.add(0.5, tone(0.4), "wake")
     request_end = scene.add(1.1, babble(0.5), "request")
     mic = WavMic(scene.write(tmp_path / "mic.wav"))
-    microphones = Microphones(build_gate=ToneGates())
-    gate = microphones.wrap(load_agent(agents / "kitchen.yaml"), mic, ClockedSpeaker(mic))
+    mode = ActivityModes(ModeTools(MuteSwitch(), build_gate=ToneGates())).for_agent(load_agent(agents / "kitchen.yaml"))
+    gate = mode.microphone(mic, ClockedSpeaker(mic))
     assert isinstance(gate, WakeGate)
-    events = microphones.events(gate, NullEvents())
+    events = mode.events(NullEvents())
     said_at = {2.2: lambda: events.text("kitchen", "Still looking."), 3.0: lambda: events.transcript(
         "kitchen", "model", "Found it.")}
     mic.on_block = lambda t: said_at.get(round(t, 3), lambda: None)()
@@ -219,10 +246,9 @@ async def test_mute_buttons_follow_the_agent_files_across_reloads(tmp_path: Path
     controls = MuteControls(mute)
     read = functools.partial(read_directory, agents, load_agent)
     daemon = Daemon(agents, read, lambda _agent: FakeSession(), Notifier(None), DaemonSettings(watch=False),
-                    agents_changed=lambda hosted: controls.use(mute_buttons(agent.spec for agent in hosted)))
+                    mute_controls=controls)
     press = INPUT_EVENT.pack(0, 0, 1, KEY_CODES["KEY_MICMUTE"], 1)
     async with anyio.create_task_group() as group:
-        await group.start(controls.run)
         await group.start(daemon.run)
         assert controls.buttons == [f"evdev:{first}:KEY_MICMUTE"]
         device = await anyio.to_thread.run_sync(os.open, first, os.O_WRONLY)  # returns once the daemon reads it

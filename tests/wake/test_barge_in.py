@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,14 @@ import numpy as np
 import pytest
 
 from runtime.audio.files import WavFileOut
-from runtime.daemon.microphones import Microphones
+from runtime.daemon.modes import ModeTools, WakeWordMode
 from runtime.emulator import EmulatorOptions, Fault, parse_scenario, serve
 from runtime.live.endpoint import Endpoint
 from runtime.live.session import AgentSession, RetryPolicy
 from runtime.spec import AgentSpec
 from runtime.wake.gate import Earcons, WakeGate
 from runtime.wake.lifecycle import ConversationEvent, ConversationState
+from runtime.wake.mute import MuteSwitch
 from tests.live.conftest import Recorder
 from tests.wake.scenes import BLOCK, RATE, babble, noise, tone, tone_detector
 
@@ -77,6 +79,15 @@ def pcm(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 
 
+@dataclass(frozen=True)
+class Agent:
+    """A loaded agent, as far as the daemon's activity modes look at it."""
+
+    spec: AgentSpec
+    name: str
+    path: Path
+
+
 def audio_after_interruption(sent: list[dict[str, Any]]) -> int:
     """Bytes of model audio the emulator sent after its `interrupted`: the answer."""
     cut = next(i for i, m in enumerate(sent) if m.get("serverContent", {}).get("interrupted"))
@@ -100,17 +111,20 @@ async def test_the_interrupted_turns_late_end_keeps_the_conversation_open_throug
             ended.set()
 
     gate.add_listener(on_event)
-    recorder, microphones = Recorder(), Microphones()
+    recorder = Recorder()
     spec = AgentSpec.model_validate({"model": "gemini-3.8-live", "activity": {"mode": "wake_word"}})
+    tools = ModeTools(MuteSwitch(), build_gate=lambda *_: gate)
+    mode = WakeWordMode(Agent(spec, "kitchen", tmp_path / "kitchen.yaml"), tools)
+    assert mode.microphone(mic, speaker) is gate
     options = EmulatorOptions(scenario_obj=SCENARIO, faults=(Fault(action="late_turn_complete"),))
     async with serve(options) as emulator:
         session = AgentSession(
             spec, name="kitchen", base_dir=tmp_path,
             endpoint=Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key"),
             audio_in=gate, audio_out=speaker, state_dir=tmp_path / "state",
-            events=microphones.events(gate, recorder), policy=RetryPolicy(first_backoff_s=0.05, longest_backoff_s=0.2),
+            events=mode.events(recorder), policy=RetryPolicy(first_backoff_s=0.05, longest_backoff_s=0.2),
         )
-        runnable = microphones.attach(gate, session)
+        runnable = mode.runnable(session)
         async with anyio.create_task_group() as group:
             await group.start(runnable.run)
             await recorder.until(lambda: session.downlink.stats.audio_bytes > 0, timeout_s=30)
