@@ -14,12 +14,13 @@ from typing import Any, Protocol
 
 from runtime import catalogue
 from runtime.catalogue_file import CatalogueErrors
-from runtime.entrypoints import EntryPointError, derive_parameters, describe, resolve_entry_point
+from runtime.entrypoints import EntryPointError, derive_parameters, resolve_entry_point
 from runtime.errors import Location, RuntimeConfigError
 from runtime.http_checks import check_http
+from runtime.resolved_tools import ResolvedTool, declared, resolve_tool
 from runtime.spec import AgentSpec, Tool
 
-__all__ = ["CheckOutcome", "Locator", "check_agent", "complete_tools", "derive_parameters", "resolve_entry_point"]
+__all__ = ["CheckOutcome", "Locator", "check_agent", "derive_parameters", "resolve_entry_point"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -34,13 +35,11 @@ class Locator(Protocol):
 
 @dataclass
 class CheckOutcome:
-    """Findings (errors and warnings) and what was learnt about Python tools on the way."""
+    """Findings (errors and warnings) and the tools resolved on the way (`runtime.resolved_tools`)."""
 
     findings: list[RuntimeConfigError] = field(default_factory=list)
-    parameters: dict[int, dict[str, Any]] = field(default_factory=dict)
-    """Tool index → parameters derived from type hints (tools without `parameters`)."""
-    descriptions: dict[int, str] = field(default_factory=dict)
-    """Tool index → description from the docstring (tools without `description`)."""
+    tools: dict[int, ResolvedTool] = field(default_factory=dict)
+    """Tool index → the tool resolved; a tool that failed to resolve is missing (and has an error)."""
 
 
 @dataclass
@@ -78,21 +77,6 @@ def check_agent(spec: AgentSpec, where: Locator, *, base_dir: Path, strict: bool
     for check in _CHECKS:
         check(context)
     return context.outcome
-
-
-def complete_tools(spec: AgentSpec, outcome: CheckOutcome) -> AgentSpec:
-    """The spec with derived parameters and docstring descriptions filled into its Python tools."""
-    if not outcome.parameters and not outcome.descriptions:
-        return spec
-    tools = []
-    for index, tool in enumerate(spec.tools):
-        update: dict[str, Any] = {}
-        if index in outcome.parameters:
-            update["parameters"] = outcome.parameters[index]
-        if index in outcome.descriptions:
-            update["description"] = outcome.descriptions[index]
-        tools.append(tool.model_copy(update=update) if update else tool)
-    return spec.model_copy(update={"tools": tools})
 
 
 def _check_model(c: _Context) -> None:
@@ -282,6 +266,7 @@ def _check_tools(c: _Context) -> None:
         if tool.python is not None:
             _check_python(c, index, tool)
         if tool.http is not None:
+            c.outcome.tools[index] = declared(tool)
             check_http(c, loc, tool)
             if not tool.description:
                 c.warn(loc, f"tool `{tool.name}` has no description", "the model decides when to call a tool from it")
@@ -303,21 +288,14 @@ def _check_parameters_schema(c: _Context, loc: KeyPath, parameters: dict[str, An
 
 
 def _check_python(c: _Context, index: int, tool: Tool) -> None:
-    assert tool.python is not None
-    where: KeyPath = ("tools", index, "python")
+    """Import the function and derive its schema, once: the loader keeps what this resolves."""
     try:
-        function = resolve_entry_point(tool.python, c.base_dir)
+        resolved = resolve_tool(tool, c.base_dir)
     except EntryPointError as error:
-        c.error(where, error.message, error.hint)
+        c.error(("tools", index, "python"), error.message, error.hint)
         return
-    if tool.parameters is None:
-        try:
-            c.outcome.parameters[index] = derive_parameters(function)
-        except EntryPointError as error:
-            c.error(where, error.message, error.hint)
-    if not tool.description and describe(function):
-        c.outcome.descriptions[index] = describe(function)
-    if not tool.description and not describe(function):
+    c.outcome.tools[index] = resolved
+    if not resolved.tool.description:
         c.warn(("tools", index), f"tool `{tool.name}` has no description", "add `description` or a docstring")
 
 

@@ -12,12 +12,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from runtime.daemon.reload import AGENT_SUFFIXES, AgentConfig, fingerprint
 from runtime.errors import Location, RuntimeConfigError
 from runtime.permissions import check_private
 from runtime.spec import AgentSpec
+
+if TYPE_CHECKING:
+    from runtime.resolved_tools import ResolvedTool
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,14 @@ class LoadedAgentLike(Protocol):
 
     @property
     def path(self) -> Path: ...
+
+    @property
+    def tools(self) -> tuple[ResolvedTool, ...]: ...
+
+    @property
+    def depends_on(self) -> tuple[Path, ...]:
+        """The Python files beside the agent file that its tools run from."""
+        ...
 
 
 LoadAgent = Callable[[Path], LoadedAgentLike]
@@ -101,7 +112,8 @@ def read_directory(directory: Path, load: LoadAgent, *, check_permissions: bool 
             continue
         paths[agent.name] = path
         state.configs[agent.name] = AgentConfig(
-            name=agent.name, path=path, agent=agent, fingerprint=fingerprint(agent.spec, path.parent)
+            name=agent.name, path=path, agent=agent,
+            fingerprint=fingerprint(agent.spec, agent.depends_on, base_dir=path.resolve().parent),
         )
     return state
 

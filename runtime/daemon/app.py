@@ -132,6 +132,7 @@ class SessionFactory:
             state_dir=self.state_dir,
             events=self.microphones.events(audio_in, self.events),
             policy=self.retry,
+            tools=agent.tools,
         )
         return self.microphones.attach(audio_in, session)
 

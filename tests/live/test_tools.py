@@ -14,9 +14,11 @@ from urllib.parse import unquote
 import anyio
 import pytest
 
+from runtime.entrypoints import derive_parameters
 from runtime.live.http_tools import RESPONSE_LIMIT_BYTES, fill
-from runtime.live.tools import ToolRunner, derive_parameters
+from runtime.live.tools import ToolRunner
 from runtime.loader import load_agent
+from runtime.resolved_tools import resolve_tools
 from runtime.spec import AgentSpec
 
 TOOLS_PY = '''
@@ -97,7 +99,7 @@ def http_base() -> Iterator[str]:
 def runner(tmp_path: Path, tools: list[dict[str, Any]]) -> ToolRunner:
     (tmp_path / "kitchen_tools.py").write_text(TOOLS_PY)
     spec = AgentSpec.model_validate({"model": "m", "tools": tools})
-    return ToolRunner(spec.tools, agent="kitchen", base_dir=tmp_path)
+    return ToolRunner(resolve_tools(spec.tools, tmp_path), agent="kitchen")
 
 
 @pytest.mark.anyio
@@ -209,7 +211,7 @@ async def test_doubled_braces_validate_and_reach_the_service_as_braces(tmp_path:
                   "body": {"filter": {"expr": "{{a}} = {city}"}, "tags": ["{{b}}", "{city}"]}}},
     ]}))
     agent = load_agent(agent_file)
-    tools = ToolRunner(agent.spec.tools, agent=agent.name, base_dir=tmp_path)
+    tools = ToolRunner(agent.tools, agent=agent.name)
     weather = await tools.call("weather", "c", {"city": "Paris"})
     assert weather.ok, weather.result
     assert unquote(weather.result["body"]["path"]) == "/weather?q={literal}&c=Paris"
@@ -277,7 +279,7 @@ async def test_huge_python_results_and_errors_are_capped(tmp_path: Path) -> None
     spec = AgentSpec.model_validate({"model": "m", "tools": [
         {"name": name, "python": f"greedy:{name}"} for name in ("returns_huge", "raises_huge", "returns_huge_dict")
     ]})
-    tools = ToolRunner(spec.tools, agent="t", base_dir=tmp_path)
+    tools = ToolRunner(resolve_tools(spec.tools, tmp_path), agent="t")
     for name in ("returns_huge", "raises_huge", "returns_huge_dict"):
         outcome = await tools.call(name, "c", {})
         assert len(json.dumps(outcome.result)) <= RESPONSE_LIMIT_BYTES + 200
@@ -292,7 +294,7 @@ async def test_registered_secrets_never_reach_the_model(tmp_path: Path, http_bas
     SECRETS.add("tok-live-agent-canary-123456")
     (tmp_path / "leaky.py").write_text("def leak() -> str:\n    return 'the token is tok-live-agent-canary-123456'\n")
     spec = AgentSpec.model_validate({"model": "m", "tools": [{"name": "leak", "python": "leaky:leak"}]})
-    outcome = await ToolRunner(spec.tools, agent="t", base_dir=tmp_path).call("leak", "c", {})
+    outcome = await ToolRunner(resolve_tools(spec.tools, tmp_path), agent="t").call("leak", "c", {})
     assert "canary" not in json.dumps(outcome.result)
 
 
