@@ -1,8 +1,8 @@
 """Agent files → `AgentSpec`, with every error reported as `path:line:column: error: message` and a hint.
 
 The stages: read (size, encoding) → safe YAML with positions (`runtime.yamldoc`) and `${...}` references
-(`runtime.secrets`) → pydantic (`runtime.spec`) → the files its tools run from → semantic checks
-(`runtime.checks`), which resolve every tool once. Each stage reports all of its errors; a
+(`runtime.secrets`) → pydantic (`runtime.spec`) → the files its tools run from, shown to `before_import` →
+semantic checks (`runtime.checks`), which resolve every tool once. Each stage reports all of its errors; a
 stage with errors stops the file there, so later stages never report follow-on noise. The result is the
 resolved agent every later stage consumes: the spec, its tools (`runtime.resolved_tools`) and its files.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,10 @@ _log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 1024 * 1024
 AGENT_SUFFIXES = (".yaml", ".yml")
+
+ImportGuard = Callable[[Sequence[Path]], None]
+"""Shown the Python files an agent's tools run from before any is imported; raises `RuntimeConfigError` to
+refuse them (the daemon checks their permissions: whoever can change them can run code as the service)."""
 
 
 class ConfigErrors(RuntimeConfigError):
@@ -68,8 +72,12 @@ class LoadedAgent:
     """The Python files beside the agent file its tools run from (every file of a package)."""
 
 
-def load_agent(path: Path, *, secrets_dir: Path | None = None, strict: bool = False) -> LoadedAgent:
-    """Load, check and resolve one agent file; raises `ConfigErrors` holding every error and warning found."""
+def load_agent(
+    path: Path, *, secrets_dir: Path | None = None, strict: bool = False, before_import: ImportGuard | None = None
+) -> LoadedAgent:
+    """Load, check and resolve one agent file; raises `ConfigErrors` holding every error and warning found.
+
+    `before_import` sees the tool files before any is imported (and may refuse them by raising)."""
     doc = _parse(path, Resolver(secrets_dir_from_env(secrets_dir)))
     raw = doc.value
     try:
@@ -79,6 +87,8 @@ def load_agent(path: Path, *, secrets_dir: Path | None = None, strict: bool = Fa
         raise ConfigErrors(_redacted(findings)) from None
     base_dir = path.resolve().parent
     depends_on = dependency_files(spec, base_dir)
+    if before_import is not None:
+        before_import(depends_on)
     outcome = check_agent(spec, doc, base_dir=base_dir, strict=strict)
     findings = sorted(_redacted(outcome.findings), key=_order)
     if any(finding.severity == "error" for finding in findings):

@@ -37,6 +37,7 @@ from runtime.wake.check import check_wake
 
 if TYPE_CHECKING:
     from runtime.live.session import RetryPolicy
+    from runtime.loader import ImportGuard
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +175,8 @@ def prepare(options: RunOptions) -> str | None:
 def directory_reader(options: RunOptions) -> Callable[[], DirectoryState]:
     from runtime.loader import load_agent
 
-    def load(path: Path) -> LoadedAgentLike:
-        agent = load_agent(path, secrets_dir=options.secrets_dir)
+    def load(path: Path, *, before_import: ImportGuard | None = None) -> LoadedAgentLike:
+        agent = load_agent(path, secrets_dir=options.secrets_dir, before_import=before_import)
         check_wake(agent.spec, agent.path)
         return agent
 

@@ -2,7 +2,7 @@
 sessions, google-genai and the emulator, whose scenario calls the tool whenever it hears speech.
 
 An edited package runs its new code after the reload; two agents' same-named packages stay apart in one
-process.
+process; a package file other users could change is refused on reload like a module file.
 """
 
 from __future__ import annotations
@@ -153,3 +153,16 @@ async def test_two_agents_with_same_named_tool_packages_each_run_their_own_in_on
         "kitchen": {"kitchen-code"}, "desk": {"desk-code"}
     }
 
+
+def test_a_tool_package_file_other_users_can_change_is_refused_on_reload(tmp_path: Path) -> None:
+    agents = agents_dir(tmp_path / "agents", "kitchen", "v1", tmp_path / "marks.txt")
+    assert set(read_directory(agents, load_agent).configs) == {"kitchen"}
+    (agents / "tools" / "version.py").chmod(0o664)
+    state = read_directory(agents, load_agent)
+    assert not state.configs and state.failed_paths == [agents / "kitchen.yaml"]
+    assert "tool module tools/version.py: refusing it" in state.errors[0].message
+    assert "writable by its group" in state.errors[0].message
+    (agents / "tools" / "version.py").chmod(0o644)
+    (agents / "tools").chmod(0o775)
+    state = read_directory(agents, load_agent)
+    assert not state.configs and "tool module tools: refusing it" in state.errors[0].message
