@@ -6,22 +6,21 @@ that a typo fails at `runtime validate`, not on the first call of a tool in some
 
 from __future__ import annotations
 
-import re
-import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from runtime import catalogue
 from runtime.catalogue_file import CatalogueErrors
-from runtime.entrypoints import EntryPointError, derive_parameters, describe, resolve_entry_point
+from runtime.entrypoints import EntryPointError, derive_parameters, resolve_entry_point
 from runtime.errors import Location, RuntimeConfigError
+from runtime.http_checks import check_http
+from runtime.resolved_tools import ResolvedTool, declared, resolve_tool
 from runtime.spec import AgentSpec, Tool
 
-__all__ = ["CheckOutcome", "Locator", "check_agent", "complete_tools", "derive_parameters", "resolve_entry_point"]
+__all__ = ["CheckOutcome", "Locator", "check_agent", "derive_parameters", "resolve_entry_point"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -36,13 +35,11 @@ class Locator(Protocol):
 
 @dataclass
 class CheckOutcome:
-    """Findings (errors and warnings) and what was learnt about Python tools on the way."""
+    """Findings (errors and warnings) and the tools resolved on the way (`runtime.resolved_tools`)."""
 
     findings: list[RuntimeConfigError] = field(default_factory=list)
-    parameters: dict[int, dict[str, Any]] = field(default_factory=dict)
-    """Tool index → parameters derived from type hints (tools without `parameters`)."""
-    descriptions: dict[int, str] = field(default_factory=dict)
-    """Tool index → description from the docstring (tools without `description`)."""
+    tools: dict[int, ResolvedTool] = field(default_factory=dict)
+    """Tool index → the tool resolved; a tool that failed to resolve is missing (and has an error)."""
 
 
 @dataclass
@@ -80,21 +77,6 @@ def check_agent(spec: AgentSpec, where: Locator, *, base_dir: Path, strict: bool
     for check in _CHECKS:
         check(context)
     return context.outcome
-
-
-def complete_tools(spec: AgentSpec, outcome: CheckOutcome) -> AgentSpec:
-    """The spec with derived parameters and docstring descriptions filled into its Python tools."""
-    if not outcome.parameters and not outcome.descriptions:
-        return spec
-    tools = []
-    for index, tool in enumerate(spec.tools):
-        update: dict[str, Any] = {}
-        if index in outcome.parameters:
-            update["parameters"] = outcome.parameters[index]
-        if index in outcome.descriptions:
-            update["description"] = outcome.descriptions[index]
-        tools.append(tool.model_copy(update=update) if update else tool)
-    return spec.model_copy(update={"tools": tools})
 
 
 def _check_model(c: _Context) -> None:
@@ -284,7 +266,8 @@ def _check_tools(c: _Context) -> None:
         if tool.python is not None:
             _check_python(c, index, tool)
         if tool.http is not None:
-            _check_http(c, loc, tool)
+            c.outcome.tools[index] = declared(tool)
+            check_http(c, loc, tool)
             if not tool.description:
                 c.warn(loc, f"tool `{tool.name}` has no description", "the model decides when to call a tool from it")
 
@@ -305,76 +288,15 @@ def _check_parameters_schema(c: _Context, loc: KeyPath, parameters: dict[str, An
 
 
 def _check_python(c: _Context, index: int, tool: Tool) -> None:
-    assert tool.python is not None
-    where: KeyPath = ("tools", index, "python")
+    """Import the function and derive its schema, once: the loader keeps what this resolves."""
     try:
-        function = resolve_entry_point(tool.python, c.base_dir)
+        resolved = resolve_tool(tool, c.base_dir)
     except EntryPointError as error:
-        c.error(where, error.message, error.hint)
+        c.error(("tools", index, "python"), error.message, error.hint)
         return
-    if tool.parameters is None:
-        try:
-            c.outcome.parameters[index] = derive_parameters(function)
-        except EntryPointError as error:
-            c.error(where, error.message, error.hint)
-    if not tool.description and describe(function):
-        c.outcome.descriptions[index] = describe(function)
-    if not tool.description and not describe(function):
+    c.outcome.tools[index] = resolved
+    if not resolved.tool.description:
         c.warn(("tools", index), f"tool `{tool.name}` has no description", "add `description` or a docstring")
-
-
-def _placeholders(template: str) -> Iterator[str]:
-    for _, name, _, _ in string.Formatter().parse(template.replace("{{", "").replace("}}", "")):
-        if name is not None:
-            yield name
-
-
-def _check_http(c: _Context, loc: KeyPath, tool: Tool) -> None:
-    assert tool.http is not None
-    url_loc = (*loc, "http", "url")
-    try:
-        filled = re.sub(r"\{[^{}]*\}", "x", tool.http.url)
-        parts = urlsplit(filled)
-        host = parts.hostname
-        names = set(_placeholders(tool.http.url))
-    except ValueError:
-        c.error(url_loc, "`url` is not a valid URL", "e.g. http://127.0.0.1:8080/weather?city={city}")
-        return
-    if parts.scheme not in ("http", "https"):
-        scheme = f"`{parts.scheme}:` URLs are" if parts.scheme else "a URL without a scheme is"
-        c.error(url_loc, f"{scheme} not allowed: tools call http:// or https:// only", "start the URL with http://")
-        return
-    if not host:
-        c.error(url_loc, "`url` has no host", "e.g. http://127.0.0.1:8080/weather")
-        return
-    _check_ssrf(c, url_loc, filled, tool.http.allow_private_networks)
-    body = tool.http.body
-    templates = [body] if isinstance(body, str) else [v for v in (body or {}).values() if isinstance(v, str)]
-    for template in templates:
-        try:
-            names |= set(_placeholders(template))
-        except ValueError:
-            c.error((*loc, "http", "body"), "`body` has an unbalanced `{`", "write `{{` for a literal brace")
-    properties = (tool.parameters or {}).get("properties")
-    known = set(properties) if isinstance(properties, dict) else set()
-    for name in sorted(names - known):
-        c.error(
-            url_loc,
-            f"the placeholder `{{{name}}}` is not a parameter of tool `{tool.name}`",
-            f"declare `{name}` under `parameters.properties`",
-        )
-
-
-def _check_ssrf(c: _Context, loc: KeyPath, url: str, allow_private_networks: bool) -> None:
-    """The SSRF guard the tool runner applies to every call (`runtime.netguard`), applied early: credentials in
-    URLs, link-local and metadata addresses however spelt (decimal, IPv4-mapped), metadata host names."""
-    from runtime.netguard import ToolSecurityError, check_url  # loads the HTTP client: only files with HTTP tools
-
-    try:
-        check_url(url, allow_private_networks=allow_private_networks)
-    except ToolSecurityError as refusal:
-        message, _, hint = str(refusal).removeprefix("HTTP tool refused: ").partition("; ")
-        c.error(loc, message, hint)
 
 
 _CHECKS: tuple[Callable[[_Context], None], ...] = (

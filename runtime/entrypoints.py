@@ -1,9 +1,11 @@
 """Python tools: find `module:function` beside the agent file (then in installed packages), describe it as JSON.
 
 Importing a tool module runs its code, at validation as at run time: an agent directory is trusted like a
-Python project. What this module guards against is confusion, not hostile code: a module beside the agent
-file is loaded under a private name keyed by its path, so two agent directories with a `tools.py` each never
-get each other's functions, and an edited module is loaded afresh (cache keyed by modification time).
+Python project. What this module guards against is confusion, not hostile code: a module or package beside
+the agent file is loaded under a private name keyed by its path and the modification times of all its files,
+so two agent directories with a `tools.py` (or a `tools/` package) each never get each other's functions,
+and an edited module or package is loaded afresh. Inside a package, import its own modules relatively
+(`from . import helpers`): `import tools.helpers` would find whichever `tools` the process imported first.
 Module names are identifiers (the spec's pattern), so an entry point cannot reach outside its directory.
 """
 
@@ -21,12 +23,13 @@ import types
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runtime.errors import AgentRuntimeError
 
-__all__ = ["EntryPointError", "derive_parameters", "describe", "resolve_entry_point"]
+__all__ = ["EntryPointError", "derive_parameters", "describe", "resolve_entry_point", "source_files"]
 
 _JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _SUPPORTED = "str, int, float, bool, list, dict, Literal[...], an Enum or Optional of these"
@@ -42,7 +45,7 @@ class EntryPointError(AgentRuntimeError):
 
 
 _lock = threading.RLock()
-_modules: dict[tuple[str, int, int], types.ModuleType] = {}
+_modules: dict[tuple[str, tuple[tuple[str, int, int], ...]], types.ModuleType] = {}
 
 
 def resolve_entry_point(entry: str, base_dir: Path) -> Callable[..., Any]:
@@ -69,13 +72,36 @@ def _close(name: str, candidates: list[str]) -> list[str]:
     return difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
 
 
-def _beside(module_name: str, base_dir: Path) -> Path | None:
-    """The file or package directory that provides the top-level module inside `base_dir`, if any."""
+@dataclass(frozen=True)
+class _Beside:
+    """The module file or package directory beside the agent file that provides a top-level module."""
+
+    top: str
+    root: Path
+    """`top.py`, or the package directory `top/`."""
+    files: tuple[Path, ...]
+    """Every Python file it consists of (a package's, at any depth), in name order."""
+
+    @property
+    def is_package(self) -> bool:
+        return self.root.is_dir()
+
+
+def _beside(module_name: str, base_dir: Path) -> _Beside | None:
+    """What provides the top-level module inside `base_dir`, if anything does (a file before a package)."""
     top = module_name.split(".")[0]
-    for candidate in (base_dir / f"{top}.py", base_dir / top / "__init__.py"):
-        if candidate.is_file():
-            return candidate
+    module_file, package = base_dir / f"{top}.py", base_dir / top
+    if module_file.is_file():
+        return _Beside(top, module_file, (module_file,))
+    if (package / "__init__.py").is_file():
+        return _Beside(top, package, tuple(sorted(p for p in package.rglob("*.py") if p.is_file())))
     return None
+
+
+def source_files(module_name: str, base_dir: Path) -> tuple[Path, ...]:
+    """The Python files beside the agent file that `module_name` comes from (none for an installed module)."""
+    beside = _beside(module_name, base_dir)
+    return beside.files if beside is not None else ()
 
 
 def _import(module_name: str, base_dir: Path) -> types.ModuleType:
@@ -84,8 +110,8 @@ def _import(module_name: str, base_dir: Path) -> types.ModuleType:
     # `runtime validate --format json` owns stdout.
     try:
         with _lock, redirect_stdout(sys.stderr):
-            if beside is not None and "." not in module_name and beside.name != "__init__.py":
-                return _import_file(module_name, beside, base_dir)
+            if beside is not None and (beside.is_package or "." not in module_name):
+                return _import_beside(module_name, beside, base_dir)
             with _on_path(base_dir if beside is not None else None):
                 return importlib.import_module(module_name)
     except EntryPointError:
@@ -114,29 +140,59 @@ def _describe_exception(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}{where}" if message else f"{type(error).__name__}{where}"
 
 
-def _import_file(module_name: str, file: Path, base_dir: Path) -> types.ModuleType:
-    stat = file.stat()
-    key = (str(file.resolve()), stat.st_mtime_ns, stat.st_size)
-    cached = _modules.get(key)
-    if cached is not None:
-        return cached
-    digest = hashlib.sha1(key[0].encode()).hexdigest()[:10]
-    private_name = f"_runtime_agent_{digest}_{module_name}"
-    spec = importlib.util.spec_from_file_location(private_name, file)
+def _import_beside(module_name: str, beside: _Beside, base_dir: Path) -> types.ModuleType:
+    """The module (or a package's submodule) under a private name unique to its path and the modification
+    times of all its files: another directory's `tools` is another module, an edited one is imported anew,
+    and a package's relative imports resolve inside the private name."""
+    root = str(beside.root.resolve())
+    key = (root, tuple((str(f), status.st_mtime_ns, status.st_size) for f in beside.files for status in [f.stat()]))
+    module = _modules.get(key)
+    if module is None:
+        module = _exec_private(beside, hashlib.sha1(repr(key).encode()).hexdigest()[:12], base_dir)
+        # The older version stays in `sys.modules`: a session still running it may import lazily from it.
+        for stale in [other for other in _modules if other[0] == root]:
+            del _modules[stale]
+        _modules[key] = module
+    submodule = module_name.partition(".")[2]
+    if not submodule:
+        return module
+    try:
+        with _on_path(base_dir):
+            return importlib.import_module(f"{module.__name__}.{submodule}")
+    except ModuleNotFoundError as error:
+        if error.name and f"{module.__name__}.{submodule}".startswith(error.name):
+            raise EntryPointError(
+                f"module `{module_name}` not found",
+                f"put `{submodule.replace('.', '/')}.py` in the package `{beside.top}/`",
+            ) from None
+        raise
+
+
+def _exec_private(beside: _Beside, digest: str, base_dir: Path) -> types.ModuleType:
+    private_name = f"_runtime_agent_{digest}_{beside.top}"
+    if beside.is_package:
+        spec = importlib.util.spec_from_file_location(
+            private_name, beside.root / "__init__.py", submodule_search_locations=[str(beside.root)]
+        )
+    else:
+        spec = importlib.util.spec_from_file_location(private_name, beside.root)
     if spec is None or spec.loader is None:
-        raise EntryPointError(f"cannot load `{file}` as a Python module")
+        raise EntryPointError(f"cannot load `{beside.root}` as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[private_name] = module
     try:
         with _on_path(base_dir):
             spec.loader.exec_module(module)
     except BaseException:
-        sys.modules.pop(private_name, None)
+        _forget(private_name)
         raise
-    for stale in [other for other in _modules if other[0] == key[0]]:
-        del _modules[stale]
-    _modules[key] = module
     return module
+
+
+def _forget(private_name: str) -> None:
+    """Drop a private module that failed to import, and whatever of its submodules it imported."""
+    for name in [name for name in sys.modules if name == private_name or name.startswith(private_name + ".")]:
+        del sys.modules[name]
 
 
 @contextmanager

@@ -1,15 +1,17 @@
 """Agent files → `AgentSpec`, with every error reported as `path:line:column: error: message` and a hint.
 
 The stages: read (size, encoding) → safe YAML with positions (`runtime.yamldoc`) and `${...}` references
-(`runtime.secrets`) → pydantic (`runtime.spec`) → semantic checks (`runtime.checks`). Each stage reports all
-of its errors; a stage with errors stops the file there, so later stages never report follow-on noise.
+(`runtime.secrets`) → pydantic (`runtime.spec`) → the files its tools run from, shown to `before_import` →
+semantic checks (`runtime.checks`), which resolve every tool once. Each stage reports all of its errors; a
+stage with errors stops the file there, so later stages never report follow-on noise. The result is the
+resolved agent every later stage consumes: the spec, its tools (`runtime.resolved_tools`) and its files.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +19,10 @@ from pydantic import ValidationError
 from yaml import nodes
 
 from runtime import yamldoc
-from runtime.checks import check_agent, complete_tools
+from runtime.checks import check_agent
 from runtime.errors import Location, RuntimeConfigError
 from runtime.redact import SECRETS
+from runtime.resolved_tools import ResolvedTool, dependency_files
 from runtime.secrets import REFERENCE, Resolver, secrets_dir_from_env
 from runtime.spec import SLUG_PATTERN, AgentSpec
 from runtime.spec_errors import translate
@@ -28,6 +31,10 @@ _log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 1024 * 1024
 AGENT_SUFFIXES = (".yaml", ".yml")
+
+ImportGuard = Callable[[Sequence[Path]], None]
+"""Shown the Python files an agent's tools run from before any is imported; raises `RuntimeConfigError` to
+refuse them (the daemon checks their permissions: whoever can change them can run code as the service)."""
 
 
 class ConfigErrors(RuntimeConfigError):
@@ -51,17 +58,26 @@ def _order(error: RuntimeConfigError) -> tuple[str, int, int]:
 
 @dataclass(frozen=True)
 class LoadedAgent:
-    """A valid agent file: its spec (tool parameters filled in), its name, and the warnings it raised."""
+    """A valid agent file resolved: its spec (tool parameters filled in), its name, its tools ready to declare
+    and call, the files they run from, and the warnings it raised."""
 
     spec: AgentSpec
     name: str
     path: Path
     warnings: list[RuntimeConfigError] = field(default_factory=list)
     name_location: Location | None = None
+    tools: tuple[ResolvedTool, ...] = ()
+    """`spec.tools`, resolved once (`runtime.resolved_tools`): sessions and the Live config use these."""
+    depends_on: tuple[Path, ...] = ()
+    """The Python files beside the agent file its tools run from (every file of a package)."""
 
 
-def load_agent(path: Path, *, secrets_dir: Path | None = None, strict: bool = False) -> LoadedAgent:
-    """Load and check one agent file; raises `ConfigErrors` holding every error and warning found."""
+def load_agent(
+    path: Path, *, secrets_dir: Path | None = None, strict: bool = False, before_import: ImportGuard | None = None
+) -> LoadedAgent:
+    """Load, check and resolve one agent file; raises `ConfigErrors` holding every error and warning found.
+
+    `before_import` sees the tool files before any is imported (and may refuse them by raising)."""
     doc = _parse(path, Resolver(secrets_dir_from_env(secrets_dir)))
     raw = doc.value
     try:
@@ -69,7 +85,11 @@ def load_agent(path: Path, *, secrets_dir: Path | None = None, strict: bool = Fa
     except ValidationError as error:
         findings = translate(error, doc)
         raise ConfigErrors(_redacted(findings)) from None
-    outcome = check_agent(spec, doc, base_dir=path.resolve().parent, strict=strict)
+    base_dir = path.resolve().parent
+    depends_on = dependency_files(spec, base_dir)
+    if before_import is not None:
+        before_import(depends_on)
+    outcome = check_agent(spec, doc, base_dir=base_dir, strict=strict)
     findings = sorted(_redacted(outcome.findings), key=_order)
     if any(finding.severity == "error" for finding in findings):
         raise ConfigErrors(findings)
@@ -84,8 +104,11 @@ def load_agent(path: Path, *, secrets_dir: Path | None = None, strict: bool = Fa
         raise ConfigErrors(findings)
     name = spec.agent_name(path.stem)
     name_location = doc.locate(("name",)) if doc.has(("name",)) else Location(str(path), 1, 1)
+    tools = tuple(outcome.tools[index] for index in range(len(spec.tools)))
+    if tools:
+        spec = spec.model_copy(update={"tools": [tool.tool for tool in tools]})
     _log.debug("loaded agent %s from %s", name, path)
-    return LoadedAgent(complete_tools(spec, outcome), name, path, findings, name_location)
+    return LoadedAgent(spec, name, path, findings, name_location, tools, depends_on)
 
 
 def _parse(path: Path, resolver: Resolver) -> yamldoc.Document:

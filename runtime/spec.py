@@ -239,14 +239,14 @@ class HttpCall(Section):
     """An HTTP endpoint called with the tool's arguments."""
 
     url: str = Field(examples=["http://127.0.0.1:8080/weather?city={city}"])
-    """URL; `{arg}` placeholders are filled with URL-encoded arguments."""
+    """URL; `{arg}` placeholders are filled with URL-encoded arguments; `{{` and `}}` are literal braces."""
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     """HTTP method."""
     headers: dict[str, str] = {}
     """Request headers; `${secret:NAME}` keeps tokens out of the file."""
     body: str | dict[str, Any] | None = None
-    """Request body: a template string or a JSON object whose string values may hold `{arg}` placeholders;
-    empty sends the arguments as JSON for methods with a body."""
+    """Request body: a template string or a JSON object whose strings (at any depth) may hold `{arg}`
+    placeholders (`{{`, `}}`: literal braces); empty sends the arguments as JSON for methods with a body."""
     timeout_s: float | None = Field(default=None, gt=0, le=300)
     """Request timeout (seconds); defaults to the tool's `timeout_s`."""
     allow_private_networks: bool = False

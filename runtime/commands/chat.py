@@ -96,6 +96,7 @@ async def _chat(args: argparse.Namespace, agent: Any) -> int:
             session = AgentSession(
                 agent.spec, name=agent.name, base_dir=agent.path.resolve().parent, endpoint=backend.endpoint,
                 audio_in=mic, audio_out=speaker, state_dir=args.state_dir or Path(scratch), events=tracker,
+                tools=agent.tools,
             )
             await group.start(session.run)
             print(f"talking to {agent.name} ({agent.spec.model}); type a message, Ctrl-D or /quit to leave",

@@ -2,22 +2,27 @@
 
 Guard (threat model, see `runtime.permissions`): agent files name Python tool modules that the daemon
 imports and runs with its own rights. The whole directory is checked once at start-up; on every reload each
-file (and the tool modules beside it) is checked again before it is loaded, because a file that turned
-group-writable since start-up may already hold someone else's code. Unless `--insecure-permissions`.
+file (and the Python files beside it) is checked again before it is loaded, and every file its tools run from
+(a tool package's modules at any depth, and the package's directories) before any is imported, because a
+file that turned group-writable since start-up may already hold someone else's code. Unless
+`--insecure-permissions`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from runtime.daemon.reload import AGENT_SUFFIXES, AgentConfig, fingerprint
 from runtime.errors import Location, RuntimeConfigError
 from runtime.permissions import check_private
 from runtime.spec import AgentSpec
+
+if TYPE_CHECKING:
+    from runtime.resolved_tools import ResolvedTool
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +39,22 @@ class LoadedAgentLike(Protocol):
     @property
     def path(self) -> Path: ...
 
+    @property
+    def tools(self) -> tuple[ResolvedTool, ...]: ...
 
-LoadAgent = Callable[[Path], LoadedAgentLike]
+    @property
+    def depends_on(self) -> tuple[Path, ...]:
+        """The Python files beside the agent file that its tools run from."""
+        ...
+
+
+ImportGuard = Callable[[Sequence[Path]], None]
+
+
+class LoadAgent(Protocol):
+    """`runtime.loader.load_agent`, as the daemon calls it."""
+
+    def __call__(self, path: Path, *, before_import: ImportGuard | None = None) -> LoadedAgentLike: ...
 
 
 @dataclass
@@ -85,7 +104,7 @@ def read_directory(directory: Path, load: LoadAgent, *, check_permissions: bool 
             state.fail(path, problem)
             continue
         try:
-            agent = load(path)
+            agent = load(path, before_import=_tool_files_guard(path) if check_permissions else None)
         except RuntimeConfigError as exc:
             state.fail(path, exc)
             continue
@@ -101,7 +120,8 @@ def read_directory(directory: Path, load: LoadAgent, *, check_permissions: bool 
             continue
         paths[agent.name] = path
         state.configs[agent.name] = AgentConfig(
-            name=agent.name, path=path, agent=agent, fingerprint=fingerprint(agent.spec, path.parent)
+            name=agent.name, path=path, agent=agent,
+            fingerprint=fingerprint(agent.spec, agent.depends_on, base_dir=path.resolve().parent),
         )
     return state
 
@@ -117,3 +137,32 @@ def _file_problem(path: Path) -> RuntimeConfigError | None:
             return RuntimeConfigError(Location(str(path)), f"tool module {module.name} beside it: {problem.message}",
                                       hint=problem.hint)
     return None
+
+
+def _tool_files_guard(path: Path) -> ImportGuard:
+    """Refuse the files an agent's tools run from, and the package directories holding them, when other users
+    could change them: checked after the agent file is read and before any of them is imported."""
+    base_dir = path.resolve().parent
+
+    def check(files: Sequence[Path]) -> None:
+        for checked in _with_package_directories(files, base_dir):
+            problem = permission_error(checked)
+            if problem is not None:
+                raise RuntimeConfigError(
+                    Location(str(path)), f"tool module {_relative(checked, base_dir)}: {problem.message}",
+                    hint=problem.hint,
+                )
+
+    return check
+
+
+def _with_package_directories(files: Sequence[Path], base_dir: Path) -> list[Path]:
+    """The files, then every directory between them and `base_dir` (a writable one lets a file be swapped)."""
+    directories: set[Path] = set()
+    for file in files:
+        directories.update(parent for parent in file.parents if parent != base_dir and parent.is_relative_to(base_dir))
+    return [*files, *sorted(directories)]
+
+
+def _relative(path: Path, base_dir: Path) -> str:
+    return str(path.relative_to(base_dir)) if path.is_relative_to(base_dir) else str(path)

@@ -34,6 +34,7 @@ from runtime.wake.mute import MuteSwitch
 
 if TYPE_CHECKING:
     from runtime.live.session import RetryPolicy
+    from runtime.loader import ImportGuard
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class SessionFactory:
             state_dir=self.state_dir,
             events=mode.events(self.events),
             policy=self.retry,
+            tools=agent.tools,
         )
         return mode.runnable(session)
 
@@ -171,8 +173,8 @@ def prepare(options: RunOptions) -> str | None:
 def directory_reader(options: RunOptions) -> Callable[[], DirectoryState]:
     from runtime.loader import load_agent
 
-    def load(path: Path) -> LoadedAgentLike:
-        agent = load_agent(path, secrets_dir=options.secrets_dir)
+    def load(path: Path, *, before_import: ImportGuard | None = None) -> LoadedAgentLike:
+        agent = load_agent(path, secrets_dir=options.secrets_dir, before_import=before_import)
         check_activity(agent.spec, agent.path)
         return agent
 

@@ -59,7 +59,7 @@ def diff(old: Mapping[str, object], new: Mapping[str, object]) -> Plan:
 
 @dataclass(frozen=True)
 class AgentConfig(Generic[T]):
-    """A loaded agent and its fingerprint: the spec plus the source of the tool modules beside it."""
+    """A loaded agent and its fingerprint: the spec plus the source of the files its tools run from."""
 
     name: str
     path: Path
@@ -79,26 +79,13 @@ def keep_last_good(
     return kept
 
 
-def tool_module_files(spec: AgentSpec, base_dir: Path) -> list[Path]:
-    """The Python files beside an agent file that its `python` tools come from (module or package)."""
-    files: set[Path] = set()
-    for tool in spec.tools:
-        if tool.python is None:
-            continue
-        top = tool.python.split(":", 1)[0].split(".", 1)[0]
-        module_file, package = base_dir / f"{top}.py", base_dir / top
-        if module_file.is_file():
-            files.add(module_file)
-        if package.is_dir():
-            files.update(p for p in package.rglob("*.py") if p.is_file())
-    return sorted(files)
-
-
-def fingerprint(spec: AgentSpec, base_dir: Path) -> str:
-    """Changes whenever the agent would behave differently: its spec or its tool modules' source."""
+def fingerprint(spec: AgentSpec, depends_on: Iterable[Path], *, base_dir: Path) -> str:
+    """Changes whenever the agent would behave differently: its spec or the source of the files its tools run
+    from (`LoadedAgent.depends_on`: a module file, or every file of a package)."""
     digest = hashlib.sha256(spec.model_dump_json().encode())
-    for path in tool_module_files(spec, base_dir):
-        digest.update(str(path.relative_to(base_dir)).encode() + b"\0")
+    for path in sorted(depends_on):
+        name = path.relative_to(base_dir) if path.is_relative_to(base_dir) else path
+        digest.update(str(name).encode() + b"\0")
         try:
             digest.update(path.read_bytes())
         except OSError:

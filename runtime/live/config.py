@@ -1,19 +1,23 @@
 """`AgentSpec` → `google.genai.types.LiveConnectConfig`: the one place where agent-file keys meet the wire.
 
-Pure: no I/O, no clock. Tool parameter schemas come in resolved (a Python tool's schema is derived from
-its type hints by the tool runner, which has imported it), and so does the model's catalogue entry: how it
-replies (`ModelInfo.reply_plan`) and what a function declaration without `behavior` means on it.
+Pure: no I/O, no clock. Tools come in resolved (`runtime.resolved_tools`: a Python tool's schema was derived
+from its type hints when the agent was loaded), and so does the model's catalogue entry: how it replies
+(`ModelInfo.reply_plan`) and what a function declaration without `behavior` means on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from google.genai import types
 
 from runtime.catalogue import ModelInfo, ReplyPlan
+from runtime.resolved_tools import EMPTY_PARAMETERS, ResolvedTool, declared
 from runtime.spec import Activity, AgentSpec, Generation, Tool
+
+__all__ = ["EMPTY_PARAMETERS", "client_marks_activity", "live_config", "realtime_input_config", "reply_plan",
+           "scheduling"]
 
 _START_SENSITIVITY = {
     "high": types.StartSensitivity.START_SENSITIVITY_HIGH,
@@ -28,7 +32,6 @@ _SCHEDULING = {
     "when_idle": types.FunctionResponseScheduling.WHEN_IDLE,
     "silent": types.FunctionResponseScheduling.SILENT,
 }
-EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 
 
 def live_config(
@@ -36,10 +39,13 @@ def live_config(
     *,
     model: ModelInfo | None = None,
     handle: str | None = None,
-    tool_parameters: Mapping[str, dict[str, Any]] | None = None,
+    tools: Sequence[ResolvedTool] | None = None,
 ) -> types.LiveConnectConfig:
     """The connect config of one connection; `handle` resumes an earlier session when resumption is on.
-    `model` is the catalogue entry of `spec.model` (None for a model the catalogue does not know)."""
+    `model` is the catalogue entry of `spec.model` (None for a model the catalogue does not know); `tools` are
+    the agent's tools as loaded (None: `spec.tools` as written, `resolved_tools.declared`)."""
+    if tools is None:
+        tools = [declared(tool) for tool in spec.tools]
     audio = spec.response == "audio"
     plan = reply_plan(spec, model)
     transcribe_output = plan.output_transcription or (audio and spec.session.transcription.output)
@@ -55,7 +61,7 @@ def live_config(
         session_resumption=types.SessionResumptionConfig(handle=handle) if spec.session.resumption else None,
         input_audio_transcription=types.AudioTranscriptionConfig() if spec.session.transcription.input else None,
         output_audio_transcription=types.AudioTranscriptionConfig() if transcribe_output else None,
-        tools=_tools(spec.tools, tool_parameters or {}, say_blocking=_calls_asynchronously_by_default(model)),
+        tools=_tools(tools, say_blocking=_calls_asynchronously_by_default(model)),
     )
 
 
@@ -145,9 +151,7 @@ def _compression(spec: AgentSpec) -> types.ContextWindowCompressionConfig | None
     )
 
 
-def _tools(
-    tools: list[Tool], parameters: Mapping[str, dict[str, Any]], *, say_blocking: bool
-) -> list[types.Tool] | None:
+def _tools(tools: Sequence[ResolvedTool], *, say_blocking: bool) -> list[types.Tool] | None:
     """Declarations; `behavior` only where it differs from the model's default (`say_blocking`: the default is
     asynchronous), so that a setup stays what every model has always accepted."""
     if not tools:
@@ -156,9 +160,9 @@ def _tools(
     declarations = [
         types.FunctionDeclaration(
             name=tool.name,
-            description=tool.description or None,
-            parameters_json_schema=tool.parameters or parameters.get(tool.name) or EMPTY_PARAMETERS,
-            behavior=types.Behavior.NON_BLOCKING if tool.behavior == "non_blocking" else blocking,
+            description=tool.tool.description or None,
+            parameters_json_schema=tool.parameters,
+            behavior=types.Behavior.NON_BLOCKING if tool.tool.behavior == "non_blocking" else blocking,
         )
         for tool in tools
     ]

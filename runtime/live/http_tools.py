@@ -10,14 +10,13 @@ checks of `runtime.netguard` apply (http/https only; link-local and cloud-metada
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from urllib.parse import quote
 
+from runtime import placeholders
 from runtime.spec import HttpCall
 
 RESPONSE_LIMIT_BYTES = 64 * 1024
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _METHODS_WITH_BODY = ("POST", "PUT", "PATCH")
 
 
@@ -26,25 +25,28 @@ class ToolCallError(Exception):
 
 
 def fill(template: str, args: dict[str, Any], *, url_encode: bool) -> str:
-    """Replace `{name}` placeholders with argument values; a missing argument is an error."""
+    """Replace `{name}` placeholders with argument values (`{{`, `}}`: literal braces, `runtime.placeholders`);
+    a missing argument is an error."""
 
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
+    def value(name: str) -> str:
         if name not in args:
             raise ToolCallError(f"missing argument {name!r} for the request template")
         raw = args[name]
         text = raw if isinstance(raw, str) else json.dumps(raw)
         return quote(text, safe="") if url_encode else text
 
-    return _PLACEHOLDER.sub(value, template)
+    try:
+        return placeholders.render(template, value)
+    except placeholders.TemplateError as exc:  # refused by `runtime validate`; a hand-built spec can hold one
+        raise ToolCallError(f"invalid request template: {exc.message}") from None
 
 
 def fill_body(body: Any, args: dict[str, Any]) -> Any:
     """A JSON body template: a string that is exactly `{name}` keeps the argument's JSON type."""
     if isinstance(body, str):
-        whole = _PLACEHOLDER.fullmatch(body)
-        if whole and whole.group(1) in args:
-            return args[whole.group(1)]
+        whole = placeholders.sole_placeholder(body)
+        if whole is not None and whole in args:
+            return args[whole]
         return fill(body, args, url_encode=False)
     if isinstance(body, dict):
         return {key: fill_body(item, args) for key, item in body.items()}

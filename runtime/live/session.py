@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from google.genai.live import AsyncSession
 
     from runtime.live.tools import ToolRunner
+    from runtime.resolved_tools import ResolvedTool
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +86,11 @@ class AgentSession:
         state_dir: Path,
         events: SessionEvents | None = None,
         policy: RetryPolicy | None = None,
+        tools: Sequence[ResolvedTool] | None = None,
     ) -> None:
         self.spec = spec
+        self._resolved_tools = tools
+        """The tools as the loader resolved them; None: resolve `spec.tools` from `base_dir` (off the loop)."""
         self.name = name
         self._log = {"agent": name}
         """`extra=` for log lines: the agent's name, shown by the log format."""
@@ -134,8 +139,12 @@ class AgentSession:
         """Run until cancelled; `task_status.started()` after the first setupComplete."""
         await anyio.to_thread.run_sync(_import_sdk)
         from runtime.live.tools import ToolRunner
+        from runtime.resolved_tools import resolve_tools
 
-        self._tools = ToolRunner(self.spec.tools, agent=self.name, base_dir=self.base_dir)
+        tools = self._resolved_tools
+        if tools is None:  # importing user code blocks: never on the event loop
+            tools = await anyio.to_thread.run_sync(resolve_tools, self.spec.tools, self.base_dir)
+        self._tools = ToolRunner(tools, agent=self.name)
         if self.spec.session.resumption:
             self._handle = self.store.load()
         await self.audio_in.open()
@@ -258,7 +267,7 @@ class AgentSession:
 
         assert self._tools is not None
         handle = self._handle if self.spec.session.resumption else None
-        return live_config(self.spec, model=self.model, handle=handle, tool_parameters=self._tools.parameters)
+        return live_config(self.spec, model=self.model, handle=handle, tools=self._tools.resolved)
 
     @property
     def resuming(self) -> bool:

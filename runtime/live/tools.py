@@ -12,17 +12,18 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
 
-from runtime.entrypoints import derive_parameters, resolve_entry_point
 from runtime.live.events import ToolOutcome
 from runtime.live.http_tools import RESPONSE_LIMIT_BYTES, ToolCallError, call_http
 from runtime.redact import SECRETS
+from runtime.resolved_tools import ResolvedTool
 from runtime.spec import Tool
+
+__all__ = ["RESULT_LIMIT_BYTES", "ToolRunner", "as_response", "bounded", "validation_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +32,17 @@ RESULT_LIMIT_BYTES = RESPONSE_LIMIT_BYTES + 1024
 
 
 class ToolRunner:
-    """The tools of one agent, loaded once; `call` runs one call to completion and always returns."""
+    """The tools of one agent as the loader resolved them (nothing is imported here); `call` runs one call to
+    completion and always returns."""
 
-    def __init__(self, tools: list[Tool], *, agent: str, base_dir: Path) -> None:
+    def __init__(self, tools: Sequence[ResolvedTool], *, agent: str) -> None:
         self.agent = agent
-        self.tools = {tool.name: tool for tool in tools}
-        self._functions: dict[str, Callable[..., Any]] = {}
-        self.parameters: dict[str, dict[str, Any]] = {}
-        for tool in tools:
-            if tool.python is not None:
-                func = resolve_entry_point(tool.python, base_dir)
-                self._functions[tool.name] = func
-                self.parameters[tool.name] = tool.parameters or derive_parameters(func)
-            else:
-                self.parameters[tool.name] = tool.parameters or {"type": "object", "properties": {}}
+        self.resolved = tuple(tools)
+        self.tools: dict[str, Tool] = {tool.name: tool.tool for tool in self.resolved}
+        self.parameters: dict[str, dict[str, Any]] = {tool.name: tool.parameters for tool in self.resolved}
+        self._functions: dict[str, Callable[..., Any]] = {
+            tool.name: tool.function for tool in self.resolved if tool.function is not None
+        }
 
     async def call(self, name: str, call_id: str, args: dict[str, Any]) -> ToolOutcome:
         """Run one call; cancellation (toolCallCancellation) propagates, everything else is a result."""

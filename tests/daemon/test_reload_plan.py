@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.daemon.reload import AgentConfig, Plan, diff, fingerprint, keep_last_good, relevant, tool_module_files
+from runtime.daemon.reload import AgentConfig, Plan, diff, fingerprint, keep_last_good, relevant
+from runtime.resolved_tools import dependency_files
 from runtime.spec import AgentSpec
 
 
@@ -50,23 +51,28 @@ def _spec(**extra: object) -> AgentSpec:
     return AgentSpec.model_validate({"model": "gemini-3.8-live", **extra})
 
 
+def _fingerprint(spec: AgentSpec, base_dir: Path) -> str:
+    """As the daemon takes it: the spec and the files its tools run from (`LoadedAgent.depends_on`)."""
+    return fingerprint(spec, dependency_files(spec, base_dir), base_dir=base_dir)
+
+
 def test_fingerprint_follows_the_spec_and_the_tool_module_source(tmp_path: Path) -> None:
     spec = _spec(tools=[{"name": "set_timer", "python": "kitchen_tools:set_timer"}])
     module = tmp_path / "kitchen_tools.py"
     module.write_text("def set_timer(minutes: int) -> dict: return {}\n")
-    first = fingerprint(spec, tmp_path)
-    assert fingerprint(spec, tmp_path) == first
-    assert tool_module_files(spec, tmp_path) == [module]
+    first = _fingerprint(spec, tmp_path)
+    assert _fingerprint(spec, tmp_path) == first
+    assert dependency_files(spec, tmp_path) == (module,)
     module.write_text("def set_timer(minutes: int) -> dict: return {'ok': True}\n")
-    assert fingerprint(spec, tmp_path) != first
-    assert fingerprint(_spec(), tmp_path) != fingerprint(_spec(instructions="hi"), tmp_path)
+    assert _fingerprint(spec, tmp_path) != first
+    assert _fingerprint(_spec(), tmp_path) != _fingerprint(_spec(instructions="hi"), tmp_path)
 
 
 def test_fingerprint_ignores_python_files_the_agent_does_not_use(tmp_path: Path) -> None:
     spec = _spec()
-    before = fingerprint(spec, tmp_path)
+    before = _fingerprint(spec, tmp_path)
     (tmp_path / "other_tools.py").write_text("x = 1\n")
-    assert fingerprint(spec, tmp_path) == before
+    assert _fingerprint(spec, tmp_path) == before
 
 
 def test_tool_packages_count_with_every_module_inside(tmp_path: Path) -> None:
@@ -74,7 +80,10 @@ def test_tool_packages_count_with_every_module_inside(tmp_path: Path) -> None:
     (tmp_path / "home" / "__init__.py").write_text("")
     (tmp_path / "home" / "lights.py").write_text("def on() -> None: ...\n")
     spec = _spec(tools=[{"name": "on", "python": "home.lights:on"}])
-    assert [p.name for p in tool_module_files(spec, tmp_path)] == ["__init__.py", "lights.py"]
+    assert [p.name for p in dependency_files(spec, tmp_path)] == ["__init__.py", "lights.py"]
+    before = _fingerprint(spec, tmp_path)
+    (tmp_path / "home" / "lights.py").write_text("def on() -> None: print('on')\n")
+    assert _fingerprint(spec, tmp_path) != before
 
 
 def test_editor_droppings_are_not_relevant() -> None:

@@ -81,6 +81,33 @@ CASES = [
         "the placeholder `{city}` is not a parameter of tool `t`",
     ),
     (
+        "placeholder-in-a-nested-body-string",
+        M + "tools:\n  - name: t\n    description: d\n    http:\n      url: 'http://h/w'\n      method: POST\n"
+        "      body:\n        where:\n          cities: [Paris, '{city}']\n",
+        "10:27",
+        "the placeholder `{city}` is not a parameter of tool `t`",
+    ),
+    (
+        "unbalanced-brace-in-a-nested-body-string",
+        M + "tools:\n  - name: t\n    description: d\n    http:\n      url: 'http://h/w'\n      method: POST\n"
+        "      body:\n        where: {label: 'timer {minutes'}\n",
+        "9:24",
+        "`body.where.label`: an opening `{` without its pair",
+    ),
+    (
+        "placeholder-in-a-header",
+        M + "tools:\n  - name: t\n    description: d\n    http:\n      url: 'http://h/w'\n"
+        "      headers: {X-City: '{city}'}\n",
+        "7:25",
+        "the placeholder `{city}` is not a parameter of tool `t`",
+    ),
+    (
+        "not-a-placeholder-in-the-url",
+        M + "tools:\n  - name: t\n    description: d\n    http: {url: 'http://h/w?city={city.name}'}\n",
+        "5:17",
+        "`url`: `{city.name}` is not a placeholder",
+    ),
+    (
         "parameters-not-an-object-schema",
         M + "tools:\n  - name: t\n" + HTTP + "    parameters: {type: string}\n",
         "6:17",
@@ -191,3 +218,15 @@ def test_settings_of_other_modes_warn(tmp_path: Path) -> None:
         ("4:3", "`push_to_talk` only applies to `mode: push_to_talk`"),
         ("5:1", "`conversation` only applies to `activity.mode: wake_word`"),
     ]
+
+
+def test_doubled_braces_are_literal_text_not_placeholders(tmp_path: Path) -> None:
+    """`{{literal}}` validates: it is sent as `{literal}` (tests/live/test_tools.py), not filled from an argument."""
+    text = (
+        M + "tools:\n  - name: t\n    description: d\n"
+        "    parameters: {type: object, properties: {city: {type: string}}}\n"
+        "    http:\n      url: 'http://127.0.0.1:8080/w?q={{literal}}&c={city}'\n      method: POST\n"
+        "      body: {filter: {expr: '{{a}} = {city}'}, tags: ['{{b}}']}\n      headers: {X-Q: '{{c}}'}\n"
+    )
+    agent = load_agent(write(tmp_path, text))
+    assert agent.spec.tools[0].http is not None

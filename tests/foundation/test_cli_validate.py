@@ -203,3 +203,15 @@ def test_a_wake_word_model_that_does_not_exist_is_an_error(tmp_path: Path) -> No
     assert result.stdout.startswith(f"{path.resolve()}: error: ") or result.stdout.startswith(f"{path}: error: ")
     assert "missing.tflite" in result.stdout and "does not exist" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_same_named_tool_packages_of_two_directories_are_checked_apart(tmp_path: Path) -> None:
+    """Each agent's `tools/` package is its own: b's tools are not looked up among a's functions."""
+    for name, function in (("a", "alpha"), ("b", "beta")):
+        package = tmp_path / name / "tools"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(f"def {function}(x: int) -> int:\n    \"\"\"Echo.\"\"\"\n    return x\n")
+        write(tmp_path / name, f"model: {MODEL}\ntools:\n  - name: t\n    python: tools:{function}\n", f"{name}.yaml")
+    result = runtime("validate", tmp_path / "a", tmp_path / "b")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 files valid" in result.stderr

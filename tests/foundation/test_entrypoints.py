@@ -55,6 +55,46 @@ def test_edited_module_is_loaded_again(tmp_path: Path) -> None:
     assert resolve_entry_point("edited:value", tmp_path)() == 22
 
 
+def tool_package(directory: Path, value: str) -> Path:
+    """`tools/`, a package whose `__init__` and `lights` import their sibling `helpers` relatively."""
+    package = directory / "tools"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from .helpers import VALUE\n\n\ndef who() -> str:\n    return VALUE\n")
+    (package / "helpers.py").write_text(f"VALUE = {value!r}\n")
+    (package / "lights.py").write_text(
+        "from . import helpers\n\n\ndef on() -> str:\n    return 'on ' + helpers.VALUE\n"
+    )
+    return package
+
+
+def test_two_directories_with_the_same_package_name_do_not_mix(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        tool_package(tmp_path / name, name)
+    assert resolve_entry_point("tools:who", tmp_path / "a")() == "a"
+    assert resolve_entry_point("tools:who", tmp_path / "b")() == "b"
+    assert resolve_entry_point("tools.lights:on", tmp_path / "b")() == "on b"
+    assert resolve_entry_point("tools.lights:on", tmp_path / "a")() == "on a"
+
+
+def test_an_edited_package_is_loaded_again_whichever_of_its_files_changed(tmp_path: Path) -> None:
+    helpers = tool_package(tmp_path, "old") / "helpers.py"
+    assert resolve_entry_point("tools:who", tmp_path)() == "old"
+    helpers.write_text("VALUE = 'new'\n")
+    stat = helpers.stat()
+    os.utime(helpers, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))
+    assert resolve_entry_point("tools:who", tmp_path)() == "new"
+    assert resolve_entry_point("tools.lights:on", tmp_path)() == "on new"
+
+
+def test_a_missing_submodule_of_a_package_is_named_as_written(tmp_path: Path) -> None:
+    tool_package(tmp_path, "x")
+    with pytest.raises(EntryPointError) as caught:
+        resolve_entry_point("tools.nope:f", tmp_path)
+    assert (caught.value.message, caught.value.hint) == (
+        "module `tools.nope` not found", "put `nope.py` in the package `tools/`"
+    )
+
+
 def test_module_beside_can_import_its_sibling(tmp_path: Path) -> None:
     (tmp_path / "helper_mod_x1.py").write_text("VALUE = 5\n")
     (tmp_path / "main_mod_x1.py").write_text("from helper_mod_x1 import VALUE\ndef get() -> int:\n    return VALUE\n")

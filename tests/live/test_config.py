@@ -9,6 +9,7 @@ from google.genai import types
 from runtime import catalogue
 from runtime.catalogue import ModelInfo
 from runtime.live.config import EMPTY_PARAMETERS, client_marks_activity, live_config, reply_plan, scheduling
+from runtime.resolved_tools import ResolvedTool, declared
 from runtime.spec import AgentSpec
 
 
@@ -160,15 +161,15 @@ def test_affective_dialog_and_proactive_audio() -> None:
 
 def test_tools_become_function_declarations_with_behavior() -> None:
     weather_parameters = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    config = live_config(
-        spec(tools=[
-            {"name": "set_timer", "description": "Start a timer.", "python": "tools:set_timer",
-             "behavior": "non_blocking", "scheduling": "silent"},
-            {"name": "weather", "http": {"url": "http://127.0.0.1/w?c={city}"}, "parameters": weather_parameters},
-            {"name": "ping", "python": "tools:ping"},
-        ]),
-        tool_parameters={"set_timer": {"type": "object", "properties": {"minutes": {"type": "integer"}}}},
-    )
+    agent = spec(tools=[
+        {"name": "set_timer", "description": "Start a timer.", "python": "tools:set_timer",
+         "behavior": "non_blocking", "scheduling": "silent"},
+        {"name": "weather", "http": {"url": "http://127.0.0.1/w?c={city}"}, "parameters": weather_parameters},
+        {"name": "ping", "python": "tools:ping"},
+    ])
+    timer_parameters = {"type": "object", "properties": {"minutes": {"type": "integer"}}}
+    resolved = [ResolvedTool(agent.tools[0], timer_parameters), declared(agent.tools[1]), declared(agent.tools[2])]
+    config = live_config(agent, tools=resolved)
     assert config.tools is not None and len(config.tools) == 1
     declarations = config.tools[0].function_declarations
     assert declarations is not None

@@ -9,12 +9,16 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import anyio
 import pytest
 
+from runtime.entrypoints import derive_parameters
 from runtime.live.http_tools import RESPONSE_LIMIT_BYTES, fill
-from runtime.live.tools import ToolRunner, derive_parameters
+from runtime.live.tools import ToolRunner
+from runtime.loader import load_agent
+from runtime.resolved_tools import resolve_tools
 from runtime.spec import AgentSpec
 
 TOOLS_PY = '''
@@ -95,7 +99,7 @@ def http_base() -> Iterator[str]:
 def runner(tmp_path: Path, tools: list[dict[str, Any]]) -> ToolRunner:
     (tmp_path / "kitchen_tools.py").write_text(TOOLS_PY)
     spec = AgentSpec.model_validate({"model": "m", "tools": tools})
-    return ToolRunner(spec.tools, agent="kitchen", base_dir=tmp_path)
+    return ToolRunner(resolve_tools(spec.tools, tmp_path), agent="kitchen")
 
 
 @pytest.mark.anyio
@@ -192,6 +196,30 @@ async def test_http_post_sends_the_arguments_or_the_body_template_as_json(tmp_pa
     assert templated.result["body"] == {"received": {"minutes": 5, "label": "timer 5"}}
 
 
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+@pytest.mark.anyio
+async def test_doubled_braces_validate_and_reach_the_service_as_braces(tmp_path: Path, http_base: str) -> None:
+    """One grammar (`runtime.placeholders`): what `runtime validate` accepts is what the call fills."""
+    agent_file = tmp_path / "braces.yaml"
+    agent_file.write_text(json.dumps({"model": "gemini-3.8-live", "tools": [
+        {"name": "weather", "description": "d", "parameters": CITY,
+         "http": {"url": http_base + "/weather?q={{literal}}&c={city}", "headers": {"X-Q": "{{h}} {city}"}}},
+        {"name": "post", "description": "d", "parameters": CITY,
+         "http": {"method": "POST", "url": http_base + "/t",
+                  "body": {"filter": {"expr": "{{a}} = {city}"}, "tags": ["{{b}}", "{city}"]}}},
+    ]}))
+    agent = load_agent(agent_file)
+    tools = ToolRunner(agent.tools, agent=agent.name)
+    weather = await tools.call("weather", "c", {"city": "Paris"})
+    assert weather.ok, weather.result
+    assert unquote(weather.result["body"]["path"]) == "/weather?q={literal}&c=Paris"
+    assert Handler.seen[-1]["headers"]["X-Q"] == "{h} Paris"
+    posted = await tools.call("post", "c", {"city": "Paris"})
+    assert posted.result["body"] == {"received": {"filter": {"expr": "{a} = Paris"}, "tags": ["{b}", "Paris"]}}
+
+
 @pytest.mark.anyio
 async def test_http_failures_become_errors(tmp_path: Path, http_base: str) -> None:
     tools = runner(tmp_path, [
@@ -237,6 +265,8 @@ def test_templates_refuse_missing_arguments() -> None:
     assert fill("/a/{x}", {"x": 1}, url_encode=True) == "/a/1"
     with pytest.raises(ToolCallError, match="missing argument 'y'"):
         fill("/a/{y}", {}, url_encode=True)
+    with pytest.raises(ToolCallError, match="invalid request template"):
+        fill("/a/{y", {"y": 1}, url_encode=True)
 
 
 @pytest.mark.anyio
@@ -249,7 +279,7 @@ async def test_huge_python_results_and_errors_are_capped(tmp_path: Path) -> None
     spec = AgentSpec.model_validate({"model": "m", "tools": [
         {"name": name, "python": f"greedy:{name}"} for name in ("returns_huge", "raises_huge", "returns_huge_dict")
     ]})
-    tools = ToolRunner(spec.tools, agent="t", base_dir=tmp_path)
+    tools = ToolRunner(resolve_tools(spec.tools, tmp_path), agent="t")
     for name in ("returns_huge", "raises_huge", "returns_huge_dict"):
         outcome = await tools.call(name, "c", {})
         assert len(json.dumps(outcome.result)) <= RESPONSE_LIMIT_BYTES + 200
@@ -264,7 +294,7 @@ async def test_registered_secrets_never_reach_the_model(tmp_path: Path, http_bas
     SECRETS.add("tok-live-agent-canary-123456")
     (tmp_path / "leaky.py").write_text("def leak() -> str:\n    return 'the token is tok-live-agent-canary-123456'\n")
     spec = AgentSpec.model_validate({"model": "m", "tools": [{"name": "leak", "python": "leaky:leak"}]})
-    outcome = await ToolRunner(spec.tools, agent="t", base_dir=tmp_path).call("leak", "c", {})
+    outcome = await ToolRunner(resolve_tools(spec.tools, tmp_path), agent="t").call("leak", "c", {})
     assert "canary" not in json.dumps(outcome.result)
 
 

@@ -14,6 +14,7 @@ import anyio.abc
 import pytest
 
 import runtime.live.tools as tools
+from runtime.resolved_tools import declared, resolve_tool
 from runtime.spec import Tool
 
 pytestmark = pytest.mark.anyio
@@ -39,15 +40,15 @@ def http_tool(url: str, **extra: Any) -> Tool:
     "host",
     ["169.254.169.254", "2852039166", "0xA9FEA9FE", "[::ffff:169.254.169.254]", "[fd00:ec2::254]", "[fe80::1]"],
 )
-async def test_a_host_chosen_by_the_model_cannot_reach_metadata(tmp_path: Path, host: str) -> None:
-    runner = tools.ToolRunner([http_tool("http://{host}/latest/meta-data/")], agent="t", base_dir=tmp_path)
+async def test_a_host_chosen_by_the_model_cannot_reach_metadata(host: str) -> None:
+    runner = tools.ToolRunner([declared(http_tool("http://{host}/latest/meta-data/"))], agent="t")
     outcome = await runner.call("fetch", "1", {"host": host})
     assert not outcome.ok
     assert "refused" in outcome.result["error"]
 
 
-async def test_an_argument_cannot_smuggle_a_scheme_or_credentials(tmp_path: Path) -> None:
-    runner = tools.ToolRunner([http_tool("{host}")], agent="t", base_dir=tmp_path)
+async def test_an_argument_cannot_smuggle_a_scheme_or_credentials() -> None:
+    runner = tools.ToolRunner([declared(http_tool("{host}"))], agent="t")
     for host in ("file:///etc/passwd", "gopher://127.0.0.1:25/", "http://u:p@127.0.0.1/"):
         outcome = await runner.call("fetch", "1", {"host": host})
         assert not outcome.ok and "refused" in outcome.result["error"], (host, outcome.result)
@@ -81,8 +82,8 @@ async def flooding_service(request: pytest.FixtureRequest) -> AsyncIterator[int]
         group.cancel_scope.cancel()
 
 
-async def test_a_flooding_service_gives_the_model_a_capped_result(tmp_path: Path, flooding_service: int) -> None:
-    runner = tools.ToolRunner([http_tool(f"http://127.0.0.1:{flooding_service}/")], agent="t", base_dir=tmp_path)
+async def test_a_flooding_service_gives_the_model_a_capped_result(flooding_service: int) -> None:
+    runner = tools.ToolRunner([declared(http_tool(f"http://127.0.0.1:{flooding_service}/"))], agent="t")
     tracemalloc.start()
     try:
         outcome = await runner.call("fetch", "1", {})
@@ -102,6 +103,6 @@ async def test_a_python_tool_result_is_capped_too(tmp_path: Path, function: str)
         f"def raises_huge() -> str:\n    raise ValueError('x' * {HUGE_BYTES})\n"
     )
     tool = Tool.model_validate({"name": "greedy", "description": "d", "python": f"greedy_tools:{function}"})
-    runner = tools.ToolRunner([tool], agent="t", base_dir=tmp_path)
+    runner = tools.ToolRunner([resolve_tool(tool, tmp_path)], agent="t")
     outcome = await runner.call("greedy", "1", {})
     assert len(json.dumps(outcome.result)) <= RESULT_CAP_BYTES + 1024
