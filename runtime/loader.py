@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from yaml import nodes
 
-from runtime import yamldoc
+from runtime import placeholders, yamldoc
 from runtime.checks import check_agent
 from runtime.errors import Location, RuntimeConfigError
 from runtime.redact import SECRETS
@@ -162,7 +162,7 @@ def _interpolator(doc: yamldoc.Document, resolver: Resolver) -> yamldoc.StringHo
     """Resolve `${env:...}`/`${secret:...}` in string values; each failure is located at its reference."""
 
     def interpolate(text: str, node: nodes.ScalarNode, path: yamldoc.KeyPath) -> str:
-        value, failures = resolver.interpolate(text)
+        value, failures = resolver.interpolate(text, placeholders.escape if is_http_template(path) else None)
         if failures:
             locations = _reference_locations(doc, node)
             for failure in failures:
@@ -171,6 +171,11 @@ def _interpolator(doc: yamldoc.Document, resolver: Resolver) -> yamldoc.StringHo
         return value
 
     return interpolate
+
+
+def is_http_template(path: yamldoc.KeyPath) -> bool:
+    """An HTTP tool's URL, header value or body string: text the tool fills with `runtime.placeholders`."""
+    return len(path) >= 4 and path[0] == "tools" and path[2] == "http" and path[3] in ("url", "headers", "body")
 
 
 def _reference_locations(doc: yamldoc.Document, node: nodes.ScalarNode) -> list[Location]:

@@ -86,3 +86,9 @@ def sole_placeholder(template: str) -> str | None:
     if len(segments) == 1 and isinstance(segments[0], Placeholder):
         return segments[0].name
     return None
+
+
+def escape(text: str) -> str:
+    """`text` as a template that renders to itself: each brace doubled (a secret's value put into a template)."""
+    return text.replace("{", "{{").replace("}", "}}")
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +54,11 @@ class Resolver:
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     resolved_secrets: int = 0
 
-    def interpolate(self, text: str) -> tuple[str, list[UnresolvedReference]]:
-        """`text` with every reference replaced, and the references that failed (each replaced by "")."""
+    def interpolate(
+        self, text: str, quote: Callable[[str], str] | None = None
+    ) -> tuple[str, list[UnresolvedReference]]:
+        """`text` with every reference replaced (each value passed through `quote` when given: a value put into
+        a template must stay literal), and the references that failed (each replaced by "")."""
         if "${" not in text:
             return text, []
         failures: list[UnresolvedReference] = []
@@ -67,11 +70,12 @@ class Resolver:
                 return "${" + match.group(2) + "}"
             count += 1
             try:
-                return self.resolve(match.group(2))
+                value = self.resolve(match.group(2))
             except UnresolvedReference as failure:
                 failure.ordinal = count - 1
                 failures.append(failure)
                 return ""
+            return quote(value) if quote is not None else value
 
         return REFERENCE.sub(replace, text), failures
 

@@ -221,6 +221,25 @@ async def test_doubled_braces_validate_and_reach_the_service_as_braces(tmp_path:
 
 
 @pytest.mark.anyio
+async def test_a_secret_with_braces_reaches_the_service_as_written(
+    tmp_path: Path, http_base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `${env:...}` value put into a template is literal: its braces are neither placeholders nor errors."""
+    monkeypatch.setenv("BRACED_TOKEN", "t{o}k}e{n")
+    agent_file = tmp_path / "secret.yaml"
+    agent_file.write_text(json.dumps({"model": "gemini-3.8-live", "tools": [
+        {"name": "weather", "description": "d", "parameters": CITY,
+         "http": {"url": http_base + "/weather?k=${env:BRACED_TOKEN}&c={city}",
+                  "headers": {"Authorization": "Bearer ${env:BRACED_TOKEN}"}}},
+    ]}))
+    agent = load_agent(agent_file)
+    weather = await ToolRunner(agent.tools, agent=agent.name).call("weather", "c", {"city": "Paris"})
+    assert weather.ok, weather.result
+    assert Handler.seen[-1]["headers"]["Authorization"] == "Bearer t{o}k}e{n"
+    assert unquote(Handler.seen[-1]["path"]) == "/weather?k=t{o}k}e{n&c=Paris"
+
+
+@pytest.mark.anyio
 async def test_http_failures_become_errors(tmp_path: Path, http_base: str) -> None:
     tools = runner(tmp_path, [
         {"name": "fail", "http": {"url": http_base + "/fail"}},
