@@ -21,7 +21,7 @@ from runtime.errors import AgentRuntimeError, FatalSessionError, SessionError
 from runtime.live.connection import Ending, Link, connect_once
 from runtime.live.downlink import Downlink
 from runtime.live.endpoint import Endpoint
-from runtime.live.events import NullEvents, SessionEvents
+from runtime.live.events import NullEvents, SessionEvents, SessionState
 from runtime.live.resume import Backoff, HandleStore, Recovery, goaway_deadline_s
 from runtime.live.sdk import check_sdk
 from runtime.live.uplink import Frame, Message, Uplink, is_voice
@@ -207,7 +207,7 @@ class AgentSession:
 
         fatal_failures = failures = 0
         while True:
-            self.events.state(self.name, "connecting", "resuming" if self.resuming else "new session")
+            self.events.state(self.name, SessionState.CONNECTING, "resuming" if self.resuming else "new session")
             ending = await connect_once(self, on_ready=on_ready)
             failures = 0 if ending.ready else failures + 1
             fatal_failures = fatal_failures + 1 if ending.recovery is Recovery.FATAL else 0
@@ -229,7 +229,7 @@ class AgentSession:
         if ending.recovery is Recovery.FATAL:
             logger.error("%s; retrying in %.1f s", ending.describe(), self.policy.fatal_retry_s * fatal_repeat,
                          extra=self._log)
-            self.events.state(self.name, "error", ending.describe())
+            self.events.state(self.name, SessionState.ERROR, ending.describe())
             return self.policy.fatal_retry_s * fatal_repeat
         if ending.recovery is Recovery.FRESH:
             logger.warning("the stored session is gone (%s); starting a new conversation", ending.reason,
@@ -237,7 +237,7 @@ class AgentSession:
             self._forget_handle()
         delay = backoff.next_delay()
         logger.warning("connection ended (%s); reconnecting in %.2f s", ending.describe(), delay, extra=self._log)
-        self.events.state(self.name, "reconnecting", ending.describe())
+        self.events.state(self.name, SessionState.RECONNECTING, ending.describe())
         return delay
 
     def connection_ready(self) -> None:
@@ -251,7 +251,7 @@ class AgentSession:
             self.stats.handovers.append(self._last_received - self._handover_started)
             self._handover_started = None
         logger.info("connected (%s)", "resumed" if self._handle else "new session", extra=self._log)
-        self.events.state(self.name, "ready")
+        self.events.state(self.name, SessionState.READY)
 
     def live_config(self) -> types.LiveConnectConfig:
         from runtime.live.config import live_config
@@ -324,7 +324,7 @@ class AgentSession:
         if link.closing.is_set():
             return
         logger.info("handing over to a new connection (%s)", why, extra=self._log)
-        self.events.state(self.name, "handover", why)
+        self.events.state(self.name, SessionState.HANDOVER, why)
         self._handover_started = time.monotonic()
         link.request_close(handover=True)
 
@@ -370,7 +370,7 @@ class AgentSession:
                 self._tool_scopes.pop(call_id, None)
         if scope.cancelled_caught:
             logger.info("tool %s (%s) cancelled by the model", name, call_id, extra=self._log)
-            self.events.state(self.name, "tool_cancelled", f"{name} ({call_id})")
+            self.events.state(self.name, SessionState.TOOL_CANCELLED, f"{name} ({call_id})")
             return
         tool = self._tools.tools.get(name)
         response = types.FunctionResponse(

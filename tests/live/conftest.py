@@ -15,7 +15,7 @@ import numpy as np
 
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.live.endpoint import Endpoint
-from runtime.live.events import ToolOutcome, Usage
+from runtime.live.events import SessionState, ToolOutcome, Usage
 from runtime.live.session import AgentSession, RetryPolicy
 from runtime.spec import AgentSpec
 
@@ -48,7 +48,7 @@ class Recorder:
     def usage(self, agent: str, usage: Usage) -> None:
         self._add("usage", usage)
 
-    def state(self, agent: str, state: str, detail: str = "") -> None:
+    def state(self, agent: str, state: SessionState, detail: str = "") -> None:
         self._add("state", (state, detail))
 
     def of(self, kind: str) -> list[Any]:
