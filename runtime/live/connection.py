@@ -22,8 +22,9 @@ import anyio
 from runtime.errors import FatalSessionError, SessionError
 from runtime.live import sdk
 from runtime.live.receive import MalformedCounter, MalformedMessage, ServerMessageParser, ServerMessages
-from runtime.live.resume import Recovery, classify_close, goaway_deadline_s
+from runtime.live.resume import classify_close, goaway_deadline_s
 from runtime.live.uplink import Uplink, pump
+from runtime.retry import Recovery
 
 if TYPE_CHECKING:
     from google.genai import types

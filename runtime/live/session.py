@@ -2,12 +2,14 @@
 
 One anyio task group owns the microphone capture, the running tools and the connection loop; each
 connection (`connection.py`) owns its sender, its receiver and its goAway handover, and calls the session
-back only through its `ConnectionHandler` methods. Nothing outlives `run`.
+back only through its `ConnectionHandler` methods. When to reconnect or give up is `runtime.retry`'s
+decision. Nothing outlives `run`.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +25,11 @@ from runtime.live.connection import Connection, ConnectionEnd, Timeouts
 from runtime.live.downlink import Downlink
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents, SessionEvents, SessionState
-from runtime.live.resume import Backoff, HandleStore, Recovery
+from runtime.live.resume import HandleStore
 from runtime.live.sdk import check_sdk
 from runtime.live.uplink import Frame, Message, Uplink, is_voice
+from runtime.retry import Next, Reconnect, Reconnects, Recovery
+from runtime.retry import RetryPolicy as RetryPolicy  # its home is runtime.retry; imported from here by the daemon
 from runtime.spec import AgentSpec
 
 if TYPE_CHECKING:
@@ -38,22 +42,6 @@ logger = logging.getLogger(__name__)
 
 QUIET_MARGIN_MS = 300
 """Quiet needed beyond the server's end-of-speech silence before a handover (milliseconds)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard a session tries before it gives up (seconds and counts)."""
-
-    first_backoff_s: float = 0.25
-    longest_backoff_s: float = 10.0
-    healthy_after_s: float = 10.0
-    """A connection that lasted this long resets the backoff."""
-    fatal_retry_s: float = 30.0
-    """Wait after an auth/quota failure; grows linearly with each repeat."""
-    fatal_attempts: int = 3
-    """Auth/quota failures in a row before `FatalSessionError`."""
-    give_up_after: int = 12
-    """Connection attempts in a row without a `setupComplete` before `SessionError`."""
 
 
 @dataclass
@@ -201,41 +189,34 @@ class AgentSession:
         self._on_first_ready = task_status
         connection = Connection(self.endpoint, self.uplink, self, agent=self.name, counter=self.stats,
                                 timeouts=self.timeouts)
-        backoff = Backoff(self.policy.first_backoff_s, self.policy.longest_backoff_s)
-        fatal_failures = failures = 0
+        reconnects = Reconnects(self.policy)
         while True:
             self.events.state(self.name, SessionState.CONNECTING, "resuming" if self.resuming else "new session")
             end = await connection.run(self.spec.model, self.live_config(), resuming=self.resuming)
-            failures = 0 if end.ready else failures + 1
-            fatal_failures = fatal_failures + 1 if end.recovery is Recovery.FATAL else 0
-            if fatal_failures >= self.policy.fatal_attempts:
-                raise FatalSessionError(f"{self.name}: {end.describe()} (gave up after {fatal_failures} tries)")
-            if failures >= self.policy.give_up_after:
-                raise SessionError(f"{self.name}: cannot connect ({end.describe()}) after {failures} tries")
-            healthy = end.ready and end.lasted_s >= self.policy.healthy_after_s
-            if end.recovery is Recovery.HANDOVER or healthy:
-                backoff.reset()  # the connection worked: a later drop starts from an immediate retry again
-            delay = self._recovery_delay(end, backoff, fatal_failures)
-            if delay > 0:
-                await anyio.sleep(delay)
+            step = reconnects.after(end.recovery, ready=end.ready, lasted_s=end.lasted_s, jitter=random.random())
+            if step.next is Next.GIVE_UP_FATAL:
+                raise FatalSessionError(f"{self.name}: {end.describe()} (gave up after {step.tries} tries)")
+            if step.next is Next.GIVE_UP:
+                raise SessionError(f"{self.name}: cannot connect ({end.describe()}) after {step.tries} tries")
+            self._report_reconnect(end, step)
+            if step.delay_s > 0:
+                await anyio.sleep(step.delay_s)
 
-    def _recovery_delay(self, end: ConnectionEnd, backoff: Backoff, fatal_repeat: int) -> float:
+    def _report_reconnect(self, end: ConnectionEnd, step: Reconnect) -> None:
+        """Count and log an unplanned reconnect; forget a handle the service no longer knows."""
         if end.recovery is Recovery.HANDOVER:
-            return 0.0
+            return
         self.stats.reconnects += 1
         if end.recovery is Recovery.FATAL:
-            logger.error("%s; retrying in %.1f s", end.describe(), self.policy.fatal_retry_s * fatal_repeat,
-                         extra=self._log)
+            logger.error("%s; retrying in %.1f s", end.describe(), step.delay_s, extra=self._log)
             self.events.state(self.name, SessionState.ERROR, end.describe())
-            return self.policy.fatal_retry_s * fatal_repeat
+            return
         if end.recovery is Recovery.FRESH:
             logger.warning("the stored session is gone (%s); starting a new conversation", end.reason,
                            extra=self._log)
             self._forget_handle()
-        delay = backoff.next_delay()
-        logger.warning("connection ended (%s); reconnecting in %.2f s", end.describe(), delay, extra=self._log)
+        logger.warning("connection ended (%s); reconnecting in %.2f s", end.describe(), step.delay_s, extra=self._log)
         self.events.state(self.name, SessionState.RECONNECTING, end.describe())
-        return delay
 
     def live_config(self) -> types.LiveConnectConfig:
         from runtime.live.config import live_config

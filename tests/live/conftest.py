@@ -17,7 +17,8 @@ from runtime.audio.ports import AudioIn, AudioOut
 from runtime.live.connection import Timeouts
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import SessionState, ToolOutcome, Usage
-from runtime.live.session import AgentSession, RetryPolicy
+from runtime.live.session import AgentSession
+from runtime.retry import RetryPolicy
 from runtime.spec import AgentSpec
 
 MODEL = "gemini-3.8-live"
