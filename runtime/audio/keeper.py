@@ -2,9 +2,10 @@
 
 A watcher thread (never the audio callback, never the event loop) checks the stream: it counts as lost
 when PortAudio stops it (an unplugged USB device, a dead sound server) or when its callbacks stall. The
-loss is logged once; reopening is retried with exponential backoff until the device is back, which is
-logged once as well. The port decides what its users see meanwhile (the microphone yields silence, the
-speaker drops audio), so the agent's Live session is never torn down by a device.
+loss is logged once; reopening is retried with exponential backoff (`runtime.retry.backoff_delay_s`,
+without jitter: a reopen asks no server) until the device is back, which is logged once as well. The port
+decides what its users see meanwhile (the microphone yields silence, the speaker drops audio), so the
+agent's Live session is never torn down by a device.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from runtime.errors import DeviceError
+from runtime.retry import backoff_delay_s
 
 log = logging.getLogger(__name__)
 
@@ -147,18 +149,22 @@ class StreamKeeper:
         return None
 
     def _watch(self) -> None:
-        delay = self._backoff_s[0]
-        while not self._stop.wait(delay if self.lost else POLL_S):
+        failed_reopens = 0
+        while not self._stop.wait(self._reopen_delay_s(failed_reopens) if self.lost else POLL_S):
             if not self.lost:
                 reason = self._failed()
                 if reason is not None:
                     self._lose(reason)
-                    delay = self._backoff_s[0]
+                    failed_reopens = 0
             elif self._reopen():
                 self.lost = False
                 log.warning("%s: device is back, audio resumed", self.label)
             else:
-                delay = min(delay * 2, self._backoff_s[1])
+                failed_reopens += 1
+
+    def _reopen_delay_s(self, failed_reopens: int) -> float:
+        """The wait before the next reopen: the first step after a loss, doubling with each failed reopen."""
+        return backoff_delay_s(failed_reopens + 1, self._backoff_s, jitter=1.0)
 
     def _lose(self, reason: str) -> None:
         self.losses += 1

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from runtime.live.events import SessionState
+
 EXIT_OK, EXIT_INVALID, EXIT_FAILED = 0, 1, 3
 QUIT_WORDS = ("/quit", "/exit")
 REPLY_WAIT_S = 30.0
@@ -184,8 +186,8 @@ class _TurnTracker:
     def usage(self, agent: str, usage: Any) -> None:
         self.printer.usage(agent, usage)
 
-    def state(self, agent: str, state: str, detail: str = "") -> None:
+    def state(self, agent: str, state: SessionState, detail: str = "") -> None:
         self.printer.state(agent, state, detail)
-        if state in ("turn_complete", "interrupted"):
+        if state in (SessionState.TURN_COMPLETE, SessionState.INTERRUPTED):
             self.answered += 1
             self._changed.set()

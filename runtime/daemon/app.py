@@ -33,8 +33,8 @@ from runtime.live.events import SessionEvents
 from runtime.wake.mute import MuteSwitch
 
 if TYPE_CHECKING:
-    from runtime.live.session import RetryPolicy
     from runtime.loader import ImportGuard
+    from runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

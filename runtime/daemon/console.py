@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Literal
 
-from runtime.live.events import SessionEvents, ToolOutcome, Usage
+from runtime.live.events import SessionEvents, SessionState, ToolOutcome, Usage
 from runtime.redact import SECRETS
 
 log = logging.getLogger("runtime.conversation")
@@ -20,7 +20,7 @@ log = logging.getLogger("runtime.conversation")
 Role = Literal["user", "model"]
 
 ROLE_LABEL = {"user": "you", "model": "agent"}
-SHOWN_STATES = frozenset({"interrupted", "tool_cancelled"})
+SHOWN_STATES = frozenset({SessionState.INTERRUPTED, SessionState.TOOL_CANCELLED})
 """Conversation events worth a line; connection changes are in the log already."""
 
 
@@ -138,6 +138,6 @@ class FanOut:
         for receiver in self.receivers:
             receiver.usage(agent, usage)
 
-    def state(self, agent: str, state: str, detail: str = "") -> None:
+    def state(self, agent: str, state: SessionState, detail: str = "") -> None:
         for receiver in self.receivers:
             receiver.state(agent, state, detail)

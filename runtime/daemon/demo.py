@@ -18,7 +18,7 @@ from runtime.daemon.agentdir import DirectoryState
 from runtime.daemon.daemon import Daemon
 from runtime.daemon.modes import mode_of
 from runtime.daemon.supervisor import AgentState
-from runtime.live.events import ToolOutcome, Usage
+from runtime.live.events import SessionState, ToolOutcome, Usage
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,11 @@ class DemoProgress:
     def usage(self, agent: str, usage: Usage) -> None:
         pass
 
-    def state(self, agent: str, state: str, detail: str = "") -> None:
+    def state(self, agent: str, state: SessionState, detail: str = "") -> None:
         if agent != self.agent:
             return
         self.last_event_at = time.monotonic()
-        if state == "turn_complete" and self._model_spoke:
+        if state is SessionState.TURN_COMPLETE and self._model_spoke:
             self.answered.set()
 
 

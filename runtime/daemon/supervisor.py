@@ -1,7 +1,7 @@
 """One supervisor per agent: runs its session, watches its progress, restarts it by its policy.
 
 A supervisor never lets an exception out: one agent's crash, hang or error is logged, decided on
-(`policy.py`) and ends, at worst, with that agent parked as failed while the others keep running.
+(`runtime/retry.py`) and ends, at worst, with that agent parked as failed while the others keep running.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import anyio.abc
 
 from runtime.daemon.events import AgentStateChanged, Publish, publish_nowhere
 from runtime.daemon.logs import CURRENT_AGENT
-from runtime.daemon.policy import DEVICE_POLL_S, Action, Decision, Ending, RestartPolicy
 from runtime.errors import AgentRuntimeError, DeviceError, FatalSessionError
+from runtime.retry import DEVICE_POLL_S, Action, Decision, RestartPolicy, RunEnd
 from runtime.spec import Supervision
 
 log = logging.getLogger(__name__)
@@ -60,22 +60,22 @@ class _StartedSignal(anyio.abc.TaskStatus[None]):
         self._on_started()
 
 
-def classify(exc: BaseException) -> Ending:
+def classify(exc: BaseException) -> RunEnd:
     """The kind of ending an exception means; exception groups count by their most telling member."""
     if isinstance(exc, BaseExceptionGroup):
         members = exc.exceptions
         for kind in (DeviceError, FatalSessionError):
-            if any(classify(m) is _ENDING[kind] for m in members):
-                return _ENDING[kind]
-        return Ending.ERROR
+            if any(classify(m) is _RUN_END[kind] for m in members):
+                return _RUN_END[kind]
+        return RunEnd.ERROR
     if isinstance(exc, DeviceError):
-        return Ending.DEVICE
+        return RunEnd.DEVICE
     if isinstance(exc, FatalSessionError):
-        return Ending.FATAL
-    return Ending.ERROR
+        return RunEnd.FATAL
+    return RunEnd.ERROR
 
 
-_ENDING: dict[type[AgentRuntimeError], Ending] = {DeviceError: Ending.DEVICE, FatalSessionError: Ending.FATAL}
+_RUN_END: dict[type[AgentRuntimeError], RunEnd] = {DeviceError: RunEnd.DEVICE, FatalSessionError: RunEnd.FATAL}
 
 
 def describe(exc: BaseException) -> str:
@@ -151,7 +151,7 @@ class Supervisor:
         await anyio.sleep(decision.delay_s)
         return True
 
-    async def _attempt(self) -> tuple[Ending, str]:
+    async def _attempt(self) -> tuple[RunEnd, str]:
         """One run of the session, under the watchdog; returns how it ended and why."""
         hung: list[float] = []
         if self.state is not AgentState.WAITING_DEVICE:
@@ -169,8 +169,8 @@ class Supervisor:
             log.debug("session raised", exc_info=exc)
             return classify(exc), describe(exc)
         if hung:
-            return Ending.HUNG, f"no progress for {hung[0]:.0f} s (watchdog_s {self.supervision.watchdog_s:g})"
-        return Ending.CLEAN, "session ended"
+            return RunEnd.HUNG, f"no progress for {hung[0]:.0f} s (watchdog_s {self.supervision.watchdog_s:g})"
+        return RunEnd.CLEAN, "session ended"
 
     def _on_started(self) -> None:
         if self.state is AgentState.WAITING_DEVICE:

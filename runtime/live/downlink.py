@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runtime.audio.ports import AudioOut
-from runtime.live.events import SessionEvents, Usage
+from runtime.live.events import SessionEvents, SessionState, Usage
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -96,7 +96,7 @@ class Downlink:
         self.in_turn = False
         self.stats.turns += 1
         self.audio_out.end_of_turn()
-        self.events.state(self.agent, "turn_complete")
+        self.events.state(self.agent, SessionState.TURN_COMPLETE)
 
     def _part(self, part: types.Part) -> None:
         if part.thought:
@@ -130,7 +130,7 @@ class Downlink:
         self._interrupted_turn_open, self._generation_complete = True, False
         self.stats.interruptions.append(time.monotonic())
         logger.info("interrupted by the user", extra={"agent": self.agent})
-        self.events.state(self.agent, "interrupted")
+        self.events.state(self.agent, SessionState.INTERRUPTED)
 
     def usage(self, message: types.LiveServerMessage) -> None:
         """The usage a message carries; a message of nothing but usage (before a 3.x reply) only at debug level."""

@@ -5,8 +5,30 @@ The daemon prints these (console, journald), the bench timestamps them; the sess
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+
+class SessionState(enum.StrEnum):
+    """A change in a session's connection or conversation, as `SessionEvents.state` reports it."""
+
+    CONNECTING = "connecting"
+    """A connection is being opened (detail: `resuming` or `new session`)."""
+    READY = "ready"
+    """The connection's `setupComplete` arrived."""
+    HANDOVER = "handover"
+    """The connection is being replaced after goAway (detail: why now)."""
+    RECONNECTING = "reconnecting"
+    """The connection ended unplanned; a new one follows (detail: how it ended)."""
+    ERROR = "error"
+    """An auth/quota failure: retried slowly (detail: the service's reason)."""
+    TURN_COMPLETE = "turn_complete"
+    """The model finished its turn."""
+    INTERRUPTED = "interrupted"
+    """The user spoke over the model (barge-in)."""
+    TOOL_CANCELLED = "tool_cancelled"
+    """The model cancelled a running tool call (detail: `name (id)`)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +64,8 @@ class SessionEvents(Protocol):
 
     def usage(self, agent: str, usage: Usage) -> None: ...
 
-    def state(self, agent: str, state: str, detail: str = "") -> None:
-        """Connection and lifecycle changes: connecting, ready, handover, reconnecting, interrupted, ..."""
+    def state(self, agent: str, state: SessionState, detail: str = "") -> None:
+        """Connection and lifecycle changes (a `StrEnum`: sinks that print it need no mapping)."""
 
 
 class NullEvents:
@@ -61,5 +83,5 @@ class NullEvents:
     def usage(self, agent: str, usage: Usage) -> None:
         pass
 
-    def state(self, agent: str, state: str, detail: str = "") -> None:
+    def state(self, agent: str, state: SessionState, detail: str = "") -> None:
         pass

@@ -1,4 +1,4 @@
-"""Resumption handles that outlive a connection and a daemon restart, and what to do when a connection ends.
+"""Resumption handles that outlive a connection and a daemon restart, what a close means, and goAway timing.
 
 The store is one small JSON file per agent in the state directory, replaced atomically (write a temporary
 file, fsync, rename) so a power cut leaves either the old handle or the new one, never half a file.
@@ -6,16 +6,15 @@ file, fsync, rename) so a power cut leaves either the old handle or the new one,
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import os
-import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from runtime.retry import Recovery
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +89,6 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-class Recovery(enum.Enum):
-    """What a session does after its connection ended."""
-
-    HANDOVER = "handover"
-    """A planned switch (goAway): the old socket was closed at a resumable point; resume at once."""
-    RESUME = "resume"
-    """Transient (drop, server error, deadline, goAway): reconnect at once, with the handle."""
-    FRESH = "fresh"
-    """The handle is stale (session not found) or its session is over: forget it, start a new conversation."""
-    FATAL = "fatal"
-    """Auth, quota, unknown model: retrying soon will not help; report and retry slowly."""
-
-
 STALE_HANDLE_MARKERS = ("session not found", "invalid handle", "session_resumption", "maximum session duration")
 """Close reasons after which resuming would reach a session that no longer exists or has ended for good
 (an audio session without compression ends after 15 minutes: resuming it is closed again at once)."""
@@ -116,27 +102,6 @@ def classify_close(code: int | None, reason: str) -> Recovery:
     if code in (1008, 1007, 4001, 4003):
         return Recovery.FATAL
     return Recovery.RESUME
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter; `reset()` after a connection proved healthy."""
-
-    first_s: float = 0.25
-    longest_s: float = 10.0
-    rng: random.Random = field(default_factory=random.Random)
-    attempts: int = 0
-
-    def next_delay(self) -> float:
-        """Seconds to wait before the next attempt: 0 for the first retry, then jittered doubling."""
-        self.attempts += 1
-        if self.attempts == 1:
-            return 0.0
-        ceiling: float = min(self.longest_s, self.first_s * 2.0 ** (self.attempts - 2))
-        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        self.attempts = 0
 
 
 def goaway_deadline_s(time_left: str | float | None, *, margin_s: float = 10.0, fraction: float = 0.5) -> float:

@@ -1,12 +1,15 @@
 """`AgentSession`: one agent's Live conversation, kept alive across goAway, drops and daemon restarts.
 
 One anyio task group owns the microphone capture, the running tools and the connection loop; each
-connection owns its sender, its receiver and its handover timer. Nothing outlives `run`.
+connection (`connection.py`) owns its sender, its receiver and its goAway handover, and calls the session
+back only through its `ConnectionHandler` methods. When to reconnect or give up is `runtime.retry`'s
+decision. Nothing outlives `run`.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,13 +22,14 @@ import anyio.abc
 from runtime import catalogue
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.errors import AgentRuntimeError, FatalSessionError, SessionError
-from runtime.live.connection import Ending, Link, connect_once
+from runtime.live.connection import Connection, ConnectionEnd, Timeouts
 from runtime.live.downlink import Downlink
 from runtime.live.endpoint import Endpoint
-from runtime.live.events import NullEvents, SessionEvents
-from runtime.live.resume import Backoff, HandleStore, Recovery, goaway_deadline_s
+from runtime.live.events import NullEvents, SessionEvents, SessionState
+from runtime.live.resume import HandleStore
 from runtime.live.sdk import check_sdk
 from runtime.live.uplink import Frame, Message, Uplink, is_voice
+from runtime.retry import Next, Reconnect, Reconnects, Recovery, RetryPolicy
 from runtime.spec import AgentSpec
 
 if TYPE_CHECKING:
@@ -39,24 +43,6 @@ logger = logging.getLogger(__name__)
 
 QUIET_MARGIN_MS = 300
 """Quiet needed beyond the server's end-of-speech silence before a handover (milliseconds)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard a session tries before it gives up (seconds and counts)."""
-
-    first_backoff_s: float = 0.25
-    longest_backoff_s: float = 10.0
-    healthy_after_s: float = 10.0
-    """A connection that lasted this long resets the backoff."""
-    fatal_retry_s: float = 30.0
-    """Wait after an auth/quota failure; grows linearly with each repeat."""
-    fatal_attempts: int = 3
-    """Auth/quota failures in a row before `FatalSessionError`."""
-    give_up_after: int = 12
-    """Connection attempts in a row without a `setupComplete` before `SessionError`."""
-    goaway_margin_s: float = 10.0
-    """Hand over at least this long before goAway's `timeLeft` runs out."""
 
 
 @dataclass
@@ -87,6 +73,7 @@ class AgentSession:
         events: SessionEvents | None = None,
         policy: RetryPolicy | None = None,
         tools: Sequence[ResolvedTool] | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.spec = spec
         self._resolved_tools = tools
@@ -100,6 +87,7 @@ class AgentSession:
         self.audio_out = audio_out
         self.events: SessionEvents = events or NullEvents()
         self.policy = policy or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
         self.store = HandleStore(state_dir, name)
         block_ms = max(1, audio_in.block_frames * 1000 // 16_000)
         self.uplink = Uplink(spec.audio.input.buffer_ms // block_ms, agent=name)
@@ -119,6 +107,7 @@ class AgentSession:
         self._talking = not self._client_marks_activity()
         self._handover_started: float | None = None
         self._last_voice_at = 0.0
+        self._on_first_ready: anyio.abc.TaskStatus[None] | None = None
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -205,62 +194,37 @@ class AgentSession:
     # -- connections ------------------------------------------------------------------------------
 
     async def _connections(self, task_status: anyio.abc.TaskStatus[None]) -> None:
-        backoff = Backoff(self.policy.first_backoff_s, self.policy.longest_backoff_s)
-        started = False
-
-        def on_ready() -> None:
-            nonlocal started
-            if not started:
-                started = True
-                task_status.started()
-
-        fatal_failures = failures = 0
+        self._on_first_ready = task_status
+        connection = Connection(self.endpoint, self.uplink, self, agent=self.name, counter=self.stats,
+                                timeouts=self.timeouts)
+        reconnects = Reconnects(self.policy)
         while True:
-            self.events.state(self.name, "connecting", "resuming" if self.resuming else "new session")
-            ending = await connect_once(self, on_ready=on_ready)
-            failures = 0 if ending.ready else failures + 1
-            fatal_failures = fatal_failures + 1 if ending.recovery is Recovery.FATAL else 0
-            if fatal_failures >= self.policy.fatal_attempts:
-                raise FatalSessionError(f"{self.name}: {ending.describe()} (gave up after {fatal_failures} tries)")
-            if failures >= self.policy.give_up_after:
-                raise SessionError(f"{self.name}: cannot connect ({ending.describe()}) after {failures} tries")
-            healthy = ending.ready and ending.lasted_s >= self.policy.healthy_after_s
-            if ending.recovery is Recovery.HANDOVER or healthy:
-                backoff.reset()  # the connection worked: a later drop starts from an immediate retry again
-            delay = self._recovery_delay(ending, backoff, fatal_failures)
-            if delay > 0:
-                await anyio.sleep(delay)
+            self.events.state(self.name, SessionState.CONNECTING, "resuming" if self.resuming else "new session")
+            end = await connection.run(self.spec.model, self.live_config(), resuming=self.resuming)
+            step = reconnects.after(end.recovery, ready=end.ready, lasted_s=end.lasted_s, jitter=random.random())
+            if step.next is Next.GIVE_UP_FATAL:
+                raise FatalSessionError(f"{self.name}: {end.describe()} (gave up after {step.tries} tries)")
+            if step.next is Next.GIVE_UP:
+                raise SessionError(f"{self.name}: cannot connect ({end.describe()}) after {step.tries} tries")
+            self._report_reconnect(end, step)
+            if step.delay_s > 0:
+                await anyio.sleep(step.delay_s)
 
-    def _recovery_delay(self, ending: Ending, backoff: Backoff, fatal_repeat: int) -> float:
-        if ending.recovery is Recovery.HANDOVER:
-            return 0.0
+    def _report_reconnect(self, end: ConnectionEnd, step: Reconnect) -> None:
+        """Count and log an unplanned reconnect; forget a handle the service no longer knows."""
+        if end.recovery is Recovery.HANDOVER:
+            return
         self.stats.reconnects += 1
-        if ending.recovery is Recovery.FATAL:
-            logger.error("%s; retrying in %.1f s", ending.describe(), self.policy.fatal_retry_s * fatal_repeat,
-                         extra=self._log)
-            self.events.state(self.name, "error", ending.describe())
-            return self.policy.fatal_retry_s * fatal_repeat
-        if ending.recovery is Recovery.FRESH:
-            logger.warning("the stored session is gone (%s); starting a new conversation", ending.reason,
+        if end.recovery is Recovery.FATAL:
+            logger.error("%s; retrying in %.1f s", end.describe(), step.delay_s, extra=self._log)
+            self.events.state(self.name, SessionState.ERROR, end.describe())
+            return
+        if end.recovery is Recovery.FRESH:
+            logger.warning("the stored session is gone (%s); starting a new conversation", end.reason,
                            extra=self._log)
             self._forget_handle()
-        delay = backoff.next_delay()
-        logger.warning("connection ended (%s); reconnecting in %.2f s", ending.describe(), delay, extra=self._log)
-        self.events.state(self.name, "reconnecting", ending.describe())
-        return delay
-
-    def connection_ready(self) -> None:
-        """Called by the connection after setupComplete."""
-        self.stats.connections += 1
-        self._last_received = time.monotonic()
-        self.downlink.new_connection()
-        if self.resuming:
-            self._handle_resumable = True
-        if self._handover_started is not None:
-            self.stats.handovers.append(self._last_received - self._handover_started)
-            self._handover_started = None
-        logger.info("connected (%s)", "resumed" if self._handle else "new session", extra=self._log)
-        self.events.state(self.name, "ready")
+        logger.warning("connection ended (%s); reconnecting in %.2f s", end.describe(), step.delay_s, extra=self._log)
+        self.events.state(self.name, SessionState.RECONNECTING, end.describe())
 
     def live_config(self) -> types.LiveConnectConfig:
         from runtime.live.config import live_config
@@ -273,7 +237,22 @@ class AgentSession:
     def resuming(self) -> bool:
         return bool(self._handle and self.spec.session.resumption)
 
-    # -- server messages --------------------------------------------------------------------------
+    # -- the connection's handler (runtime.live.connection.ConnectionHandler) --------------------------------
+
+    def connection_ready(self) -> None:
+        self.stats.connections += 1
+        self._last_received = time.monotonic()
+        self.downlink.new_connection()
+        if self.resuming:
+            self._handle_resumable = True
+        if self._handover_started is not None:
+            self.stats.handovers.append(self._last_received - self._handover_started)
+            self._handover_started = None
+        logger.info("connected (%s)", "resumed" if self._handle else "new session", extra=self._log)
+        self.events.state(self.name, SessionState.READY)
+        if self._on_first_ready is not None:
+            first_ready, self._on_first_ready = self._on_first_ready, None
+            first_ready.started()
 
     def on_audio(self, pcm: bytes) -> None:
         """A message that was nothing but the model's voice (the receive fast path)."""
@@ -281,7 +260,7 @@ class AgentSession:
         self.uplink.owed_since = None
         self.downlink.audio(pcm)
 
-    def on_message(self, message: types.LiveServerMessage, link: Link) -> None:
+    def on_message(self, message: types.LiveServerMessage) -> None:
         self._last_received = time.monotonic()
         self.uplink.owed_since = None
         if message.server_content is not None:
@@ -293,20 +272,9 @@ class AgentSession:
         if message.tool_call_cancellation is not None:
             self._cancel_tools(message.tool_call_cancellation.ids or [])
         if message.session_resumption_update is not None:
-            self._on_resumption_update(message.session_resumption_update, link)
-        if message.go_away is not None:
-            self._on_go_away(message.go_away, link)
+            self._on_resumption_update(message.session_resumption_update)
 
-    def _on_go_away(self, go_away: types.LiveServerGoAway, link: Link) -> None:
-        if link.go_away_at is not None:
-            return
-        link.go_away_at = time.monotonic()
-        deadline_s = goaway_deadline_s(go_away.time_left, margin_s=self.policy.goaway_margin_s)
-        logger.info("goAway (time left %s); handing over within %.1f s", go_away.time_left, deadline_s,
-                    extra=self._log)
-        link.arm_timer(deadline_s)
-
-    def _on_resumption_update(self, update: types.LiveServerSessionResumptionUpdate, link: Link) -> None:
+    def _on_resumption_update(self, update: types.LiveServerSessionResumptionUpdate) -> None:
         self._handle_resumable = bool(update.resumable and update.new_handle)
         if not (update.resumable and update.new_handle):
             return
@@ -329,13 +297,9 @@ class AgentSession:
         current = self._handle_resumable or not self.spec.session.resumption
         return self._idle() and current and quiet
 
-    def hand_over(self, link: Link, why: str) -> None:
-        if link.closing.is_set():
-            return
-        logger.info("handing over to a new connection (%s)", why, extra=self._log)
-        self.events.state(self.name, "handover", why)
+    def handing_over(self, why: str) -> None:
+        self.events.state(self.name, SessionState.HANDOVER, why)
         self._handover_started = time.monotonic()
-        link.request_close(handover=True)
 
     async def _save_handle(self) -> None:
         async with self._save_lock:
@@ -379,7 +343,7 @@ class AgentSession:
                 self._tool_scopes.pop(call_id, None)
         if scope.cancelled_caught:
             logger.info("tool %s (%s) cancelled by the model", name, call_id, extra=self._log)
-            self.events.state(self.name, "tool_cancelled", f"{name} ({call_id})")
+            self.events.state(self.name, SessionState.TOOL_CANCELLED, f"{name} ({call_id})")
             return
         tool = self._tools.tools.get(name)
         response = types.FunctionResponse(

@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 MIC_MIME_TYPE = "audio/pcm;rate=16000"
 VOICE_RMS = 300.0
 """Block RMS (int16 units) above which the microphone counts as hearing a voice."""
-SEND_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -201,15 +200,15 @@ _AUDIO_FRAME_TAIL = f'", "mime_type": "{MIC_MIME_TYPE}"}}}}}}'
 
 async def pump(
     live: AsyncSession, uplink: Uplink, stop: anyio.Event, on_failure: Callable[[BaseException], Any],
-    *, fast: bool = True,
+    *, timeout_s: float, fast: bool = True,
 ) -> None:
     """Send items until `stop` is set (checked between two sends) or a send fails (the item is given back).
 
     One sender per connection, with no per-item task or cancel scope: sends run inside one shielded scope
     (cancelling a half-written send would leave it unknown whether it left), a watchdog aborts a send that
-    is stuck for `SEND_TIMEOUT_S`, and `stop` or a cancellation from outside only wakes the sender's wait.
+    is stuck for `timeout_s`, and `stop` or a cancellation from outside only wakes the sender's wait.
     """
-    sender = _Sender(live, uplink, fast=fast)
+    sender = _Sender(live, uplink, timeout_s=timeout_s, fast=fast)
     async with anyio.create_task_group() as group:
         group.start_soon(sender.halt_on, stop)
         with anyio.CancelScope(shield=True) as shielded:
@@ -226,9 +225,10 @@ async def pump(
 class _Sender:
     """One connection's sender, its watchdog and its stop watcher, sharing this state."""
 
-    def __init__(self, live: AsyncSession, uplink: Uplink, *, fast: bool) -> None:
+    def __init__(self, live: AsyncSession, uplink: Uplink, *, timeout_s: float, fast: bool) -> None:
         self.live = live
         self.uplink = uplink
+        self.timeout_s = timeout_s
         self.send_frame = frame_sender(live, fast=fast)
         self.halted = False
         self.in_flight: Item | None = None
@@ -256,11 +256,11 @@ class _Sender:
                 return
 
     async def watchdog(self, shielded: anyio.CancelScope) -> None:
-        """Abort a send still running `SEND_TIMEOUT_S` after it started (wakes about once per timeout)."""
+        """Abort a send still running `timeout_s` after it started (wakes about once per timeout)."""
         while True:
-            left = SEND_TIMEOUT_S
+            left = self.timeout_s
             if self.in_flight is not None:
-                left = self.send_started + SEND_TIMEOUT_S - time.monotonic()
+                left = self.send_started + self.timeout_s - time.monotonic()
                 if left <= 0:
                     self.timed_out = True
                     shielded.cancel()
@@ -273,7 +273,7 @@ class _Sender:
         if self.timed_out and self.in_flight is not None:
             self.uplink.mark_sent(self.in_flight)
             self.in_flight = None
-            return TimeoutError(f"a send took longer than {SEND_TIMEOUT_S:.0f} s")
+            return TimeoutError(f"a send took longer than {self.timeout_s:g} s")
         return self.failure
 
 

@@ -81,7 +81,9 @@ class FaultLog(logging.Handler):
     def __init__(self, faults: tuple[Fault, ...]) -> None:
         super().__init__(logging.INFO)
         self._rejecting = {f.conn for f in faults if f.action == "reject_setup"}
-        self._codes = {f.conn: f.code for f in faults if f.action == "close"}
+        self._closing: dict[int, float] = {}
+        """Connections a close fault was injected into, and when: labelled by the code they close with, since
+        a `once` fault fires on whichever connection from its planned one gets there first, not the planned one."""
         self._lock_events = threading.Lock()
         self.events: list[FaultEvent] = []
 
@@ -93,11 +95,15 @@ class FaultLog(logging.Handler):
         event = None
         if message.startswith("connection %d: injecting fault"):
             conn, action = int(str(args[0])), str(args[1])
-            kind = f"close {self._codes.get(conn, 1011)}" if action == "close" else action
-            event = FaultEvent(now, conn, kind)
+            if action == "close":
+                self._closing[conn] = now
+            else:
+                event = FaultEvent(now, conn, action)
         elif message.startswith("connection %d: closed with"):
             conn, code, reason = int(str(args[0])), int(str(args[1])), str(args[2])
-            if conn in self._rejecting:
+            if conn in self._closing:
+                event = FaultEvent(self._closing.pop(conn), conn, f"close {code}")
+            elif conn in self._rejecting:
                 event = FaultEvent(now, conn, f"reject_setup {code}")
             elif reason.startswith(DEADLINE):
                 event = FaultEvent(now, conn, f"limit {code}")
@@ -105,7 +111,7 @@ class FaultLog(logging.Handler):
                 event = FaultEvent(now, conn, f"session limit {code}")
         if event is not None:
             with self._lock_events:
-                self.events.append(event)
+                self.events.append(event)  # in the order the lines came; `all_events` sorts by time
 
 
 @dataclass

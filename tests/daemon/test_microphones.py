@@ -29,8 +29,8 @@ from runtime.emulator import EmulatorOptions, serve
 from runtime.evdev import INPUT_EVENT, KEY_CODES
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents
-from runtime.live.session import RetryPolicy
 from runtime.loader import load_agent
+from runtime.retry import RetryPolicy
 from runtime.spec import AgentSpec
 from runtime.wake.gate import WakeGate
 from runtime.wake.mute import MutedAudioIn, MuteSwitch

@@ -25,8 +25,8 @@ from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, Fault, serve
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents
-from runtime.live.session import RetryPolicy
 from runtime.loader import load_agent
+from runtime.retry import RetryPolicy
 from tests.daemon.harness import agent_yaml, make_agents
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]

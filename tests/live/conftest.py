@@ -14,14 +14,18 @@ import anyio
 import numpy as np
 
 from runtime.audio.ports import AudioIn, AudioOut
+from runtime.live.connection import Timeouts
 from runtime.live.endpoint import Endpoint
-from runtime.live.events import ToolOutcome, Usage
-from runtime.live.session import AgentSession, RetryPolicy
+from runtime.live.events import SessionState, ToolOutcome, Usage
+from runtime.live.session import AgentSession
+from runtime.retry import RetryPolicy
 from runtime.spec import AgentSpec
 
 MODEL = "gemini-3.8-live"
 FAST = RetryPolicy(first_backoff_s=0.05, longest_backoff_s=0.2, healthy_after_s=0.5, fatal_retry_s=0.1,
-                   fatal_attempts=3, give_up_after=5, goaway_margin_s=0.5)
+                   fatal_attempts=3, give_up_after=5)
+FAST_TIMEOUTS = Timeouts(goaway_margin_s=0.5)
+"""The emulator's goAway comes seconds before its connection limit, not 50 s: a margin that fits."""
 
 
 @dataclass
@@ -48,7 +52,7 @@ class Recorder:
     def usage(self, agent: str, usage: Usage) -> None:
         self._add("usage", usage)
 
-    def state(self, agent: str, state: str, detail: str = "") -> None:
+    def state(self, agent: str, state: SessionState, detail: str = "") -> None:
         self._add("state", (state, detail))
 
     def of(self, kind: str) -> list[Any]:
@@ -88,13 +92,14 @@ def agent(**fields: Any) -> AgentSpec:
 async def running(
     spec: AgentSpec, emulator: Any, tmp_path: Path, audio_in: AudioIn, audio_out: AudioOut,
     *, events: Recorder | None = None, name: str = "test", policy: RetryPolicy = FAST,
-    endpoint: Endpoint | None = None,
+    timeouts: Timeouts = FAST_TIMEOUTS, endpoint: Endpoint | None = None,
 ) -> AsyncIterator[AgentSession]:
     """A session against the emulator, started (setupComplete) on entry, cancelled on exit."""
     session = AgentSession(
         spec, name=name, base_dir=tmp_path,
         endpoint=endpoint or Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key"),
         audio_in=audio_in, audio_out=audio_out, state_dir=tmp_path / "state", events=events, policy=policy,
+        timeouts=timeouts,
     )
     async with anyio.create_task_group() as group:
         await group.start(session.run)

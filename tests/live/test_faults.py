@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -13,7 +14,7 @@ from runtime.errors import FatalSessionError, SessionError
 from runtime.live.endpoint import Endpoint
 from runtime.live.resume import HandleStore
 from runtime.live.session import AgentSession
-from tests.live.conftest import FAST, Recorder, agent, running, speech_wav
+from tests.live.conftest import FAST, FAST_TIMEOUTS, Recorder, agent, running, speech_wav
 
 BLOCK = 640
 
@@ -100,16 +101,12 @@ async def test_a_transient_setup_rejection_is_retried(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_setup_that_is_never_answered_becomes_a_reconnect(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import runtime.live.connection
-
-    monkeypatch.setattr(runtime.live.connection, "SETUP_TIMEOUT_S", 0.5)  # 20 s in the product
+async def test_a_setup_that_is_never_answered_becomes_a_reconnect(tmp_path: Path) -> None:
+    timeouts = replace(FAST_TIMEOUTS, setup_s=0.5)  # 20 s in the product
     events = Recorder()
     options = EmulatorOptions(port=0, faults=(Fault(action="stall_setup", conn=1),))
     async with serve(options) as emulator, running(
-        agent(response="text"), emulator, tmp_path, NullIn(), NullOut(), events=events
+        agent(response="text"), emulator, tmp_path, NullIn(), NullOut(), events=events, timeouts=timeouts
     ) as session:
         await session.send_text("still there?")
         await events.until(lambda: bool(events.states("turn_complete")))
@@ -123,6 +120,7 @@ def session_for(emulator: object, tmp_path: Path, key: str = "test-key", **spec:
         agent(**spec), name="test", base_dir=tmp_path,
         endpoint=Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key=key),  # type: ignore[attr-defined]
         audio_in=NullIn(), audio_out=NullOut(), state_dir=tmp_path / "state", policy=FAST,
+        timeouts=FAST_TIMEOUTS,
     )
 
 

@@ -1,5 +1,6 @@
 """What a real `AgentSession` does with what its connection reads: malformed audio stays on the connection,
-a bug in its own handling surfaces as a bug, and the SDK's public paths give what the fast paths give."""
+a bug in its own handling or in a sink it feeds surfaces as that bug (never as a malformed message, never as a
+reconnect), and the SDK's public paths give what the fast paths give."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from runtime.emulator import EmulatorOptions, Fault, parse_scenario
 from runtime.emulator import serve as serve_emulator
 from runtime.emulator.tls import write_self_signed
 from runtime.live.endpoint import Endpoint
+from runtime.live.events import SessionState
 from runtime.live.sdk import FastPaths
 from tests.live.conftest import Recorder, agent, running, speech_wav
 
@@ -107,6 +109,63 @@ async def test_a_bug_in_an_event_sink_surfaces_as_that_bug_not_as_a_malformed_me
 
 REPLY = "The quick brown fox jumps over the lazy dog while the kettle sings."
 SCENARIO = parse_scenario({"rules": [{"when": {"text": "story"}, "then": [{"say": REPLY}]}]})
+
+
+class BrokenSpeaker(NullOut):
+    """A speaker with a bug of its own: the model's voice reaches it (the downlink's sink) and it raises."""
+
+    def write(self, pcm: bytes) -> None:
+        raise TypeError("a bug in the speaker")
+
+
+@pytest.mark.parametrize("fast_paths", [FastPaths(), FastPaths(receive=False, send=False)], ids=["fast", "public"])
+async def test_a_bug_in_the_downlinks_sink_is_neither_a_malformed_message_nor_a_reconnect(
+    tmp_path: Path, warnings: pytest.LogCaptureFixture, fast_paths: FastPaths
+) -> None:
+    """Audio reaches the speaker through the receive fast path (`on_audio`) or the SDK's parser (`on_message`):
+    on both, the speaker's exception ends the session as itself, on its first connection."""
+    events = Recorder()
+    async with serve_emulator(EmulatorOptions(port=0, scenario_obj=SCENARIO, audio_chunk_ms=40)) as emulator:
+        endpoint = Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key",
+                            fast_paths=fast_paths)
+        with pytest.RaisesGroup(pytest.RaisesExc(TypeError, match="a bug in the speaker"), flatten_subgroups=True):
+            async with running(agent(), emulator, tmp_path, NullIn(), BrokenSpeaker(), events=events,
+                               endpoint=endpoint) as s:
+                await s.send_text("tell me a story")
+                with anyio.fail_after(20):  # the session's failure cancels this wait; a reconnect loop would not
+                    await anyio.sleep_forever()
+        assert emulator.connections == 1
+    assert "malformed" not in warnings.text
+    assert not events.states(SessionState.RECONNECTING)
+
+
+class BrokenPipeSink(Recorder):
+    """An event sink whose output is gone (a closed stdout): it raises `BrokenPipeError`, an `OSError` like
+    the connection's own errors, when told the connection is ready."""
+
+    def state(self, agent: str, state: SessionState, detail: str = "") -> None:
+        super().state(agent, state, detail)
+        if state is SessionState.READY:
+            raise BrokenPipeError("stdout is gone")
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for member in error.exceptions for leaf in leaves(member)]
+    return [error]
+
+
+async def test_an_os_error_out_of_a_sink_at_setup_complete_is_not_taken_for_a_connection_error(
+    tmp_path: Path,
+) -> None:
+    events = BrokenPipeSink()
+    async with serve_emulator(EmulatorOptions(port=0)) as emulator:
+        with pytest.raises(BaseException) as raised, anyio.fail_after(20):  # a reconnect loop would time out
+            async with running(agent(response="text"), emulator, tmp_path, NullIn(), NullOut(), events=events):
+                pass
+        assert [type(leaf) for leaf in leaves(raised.value)] == [BrokenPipeError]
+        assert emulator.connections == 1
+    assert not events.states(SessionState.RECONNECTING)
 
 
 @pytest.mark.parametrize("fast_paths", [FastPaths(), FastPaths(receive=False, send=False)], ids=["fast", "public"])

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
-from runtime.live.resume import (
-    Backoff,
-    HandleStore,
-    Recovery,
-    classify_close,
-    goaway_deadline_s,
-    parse_duration_s,
-)
+from runtime.live.resume import HandleStore, classify_close, goaway_deadline_s, parse_duration_s
+from runtime.retry import Recovery
 
 
 def test_a_saved_handle_is_loaded_by_a_new_store(tmp_path: Path) -> None:
@@ -61,17 +54,6 @@ def test_close_codes_map_to_recoveries() -> None:
     assert classify_close(1008, "BidiGenerateContent session not found") is Recovery.FRESH
     assert classify_close(1011, "Maximum session duration reached.") is Recovery.FRESH
     assert classify_close(None, "") is Recovery.RESUME
-
-
-def test_backoff_retries_at_once_then_doubles_with_jitter_up_to_the_cap() -> None:
-    backoff = Backoff(first_s=1.0, longest_s=8.0, rng=random.Random(7))
-    delays = [backoff.next_delay() for _ in range(7)]
-    assert delays[0] == 0.0
-    ceilings = [1, 2, 4, 8, 8, 8]
-    for delay, ceiling in zip(delays[1:], ceilings, strict=True):
-        assert ceiling / 2 <= delay <= ceiling
-    backoff.reset()
-    assert backoff.next_delay() == 0.0
 
 
 def test_goaway_timer_fires_well_before_time_left() -> None:

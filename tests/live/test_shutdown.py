@@ -15,7 +15,7 @@ from runtime.audio.files import NullIn, WavFileOut
 from runtime.emulator.tls import write_self_signed
 from runtime.live.endpoint import Endpoint
 from runtime.live.session import AgentSession
-from tests.live.conftest import FAST, Recorder, agent
+from tests.live.conftest import FAST, FAST_TIMEOUTS, Recorder, agent
 
 
 @pytest.mark.anyio
@@ -42,7 +42,7 @@ async def test_cancellation_closes_the_socket_with_1000_and_the_ports(tmp_path: 
         session = AgentSession(
             agent(response="text"), name="bye", base_dir=tmp_path,
             endpoint=Endpoint(base_url=f"https://127.0.0.1:{port}", ca_file=cert, api_key="k"),
-            audio_in=NullIn(), audio_out=speaker, state_dir=tmp_path, policy=FAST,
+            audio_in=NullIn(), audio_out=speaker, state_dir=tmp_path, policy=FAST, timeouts=FAST_TIMEOUTS,
         )
         async with anyio.create_task_group() as group:
             await group.start(session.run)
@@ -81,6 +81,7 @@ async def test_a_server_that_never_answers_the_close_does_not_hold_up_the_handov
             agent(response="text"), name="stuck", base_dir=tmp_path,
             endpoint=Endpoint(base_url=f"https://127.0.0.1:{port}", ca_file=cert, api_key="k"),
             audio_in=NullIn(), audio_out=WavFileOut(tmp_path / "out.wav"), state_dir=tmp_path, policy=FAST,
+            timeouts=FAST_TIMEOUTS,
             events=events,
         )
         async with anyio.create_task_group() as group:

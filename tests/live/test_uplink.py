@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import anyio
@@ -86,7 +87,7 @@ async def test_an_unsendable_message_is_dropped_and_a_closed_connection_gives_th
     closed = message("after_close", ConnectionClosedError(None, None))
     uplink.push_message(closed)
     uplink.push_message(message("next_connection"))
-    await pump(object(), uplink, anyio.Event(), failures.append)  # type: ignore[arg-type]
+    await pump(object(), uplink, anyio.Event(), failures.append, timeout_s=5.0)  # type: ignore[arg-type]
     assert sent == ["good"]
     assert len(failures) == 1 and isinstance(failures[0], ConnectionClosedError)
     assert await uplink.take() is closed  # first in line for the next connection
@@ -175,12 +176,11 @@ async def test_vertex_frames_go_through_the_sdk() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_stuck_send_is_aborted_by_the_watchdog_and_counted_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_stuck_send_is_aborted_by_the_watchdog_and_counted_sent() -> None:
     """One watchdog per connection stands in for a deadline per send: a drain that never ends fails the
     connection (the sender stops, the item counts as sent), and the items behind it stay queued."""
     from runtime.live import uplink as uplink_module
 
-    monkeypatch.setattr(uplink_module, "SEND_TIMEOUT_S", 0.2)
     live, ws = _sdk_session(vertexai=False)
     stuck = anyio.Event()
 
@@ -195,7 +195,7 @@ async def test_a_stuck_send_is_aborted_by_the_watchdog_and_counted_sent(monkeypa
         uplink.push_frame(Frame(bytes([i, i]), 0.0))
     failures: list[BaseException] = []
     with anyio.fail_after(10):
-        await uplink_module.pump(live, uplink, anyio.Event(), failures.append)
+        await uplink_module.pump(live, uplink, anyio.Event(), failures.append, timeout_s=0.2)
     assert stuck.is_set() and len(ws.sent) == 1
     assert [type(f) for f in failures] == [TimeoutError]
     assert uplink.sent_frames == 1 and uplink.buffered_frames == 2
@@ -211,7 +211,7 @@ async def test_stop_ends_a_waiting_sender_and_cancellation_does_not_cut_a_send()
     stop = anyio.Event()
     with anyio.fail_after(10):
         async with anyio.create_task_group() as group:
-            group.start_soon(uplink_module.pump, live, uplink, stop, print)
+            group.start_soon(partial(uplink_module.pump, timeout_s=5.0), live, uplink, stop, print)
             uplink.push_frame(Frame(b"\x00\x01", 0.0))
             await anyio.wait_all_tasks_blocked()
             stop.set()
@@ -228,7 +228,7 @@ async def test_stop_ends_a_waiting_sender_and_cancellation_does_not_cut_a_send()
         ws.send = slow_send  # type: ignore[method-assign]
         uplink.push_frame(Frame(b"\x02\x03", 0.0))
         async with anyio.create_task_group() as group:
-            group.start_soon(uplink_module.pump, live, uplink, anyio.Event(), print)
+            group.start_soon(partial(uplink_module.pump, timeout_s=5.0), live, uplink, anyio.Event(), print)
             await in_send.wait()
             group.cancel_scope.cancel()  # the connection is torn down while the frame is half-written
             release.set()

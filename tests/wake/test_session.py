@@ -10,7 +10,8 @@ import pytest
 
 from runtime.emulator import EmulatorOptions, EmulatorThread
 from runtime.live.endpoint import Endpoint
-from runtime.live.session import AgentSession, RetryPolicy
+from runtime.live.session import AgentSession
+from runtime.retry import RetryPolicy
 from runtime.spec import AgentSpec
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationEvent, ConversationState
