@@ -6,15 +6,20 @@ handles (they resume the conversation for two hours), what anyone said or typed 
 text, transcripts, the model's words, tool arguments and results) or any audio. What it keeps is the shape
 the emulator is judged by: which fields are present, enums, counts, model and function names, close codes.
 So this is an allow-list: a string survives only under a key known to hold a name or an enum; every other
-string becomes `<text:N>`, every `data` blob `<audio:N>` (or `<bytes:N>`), every handle `<handle:N>`.
+string becomes `<text:N>`, every `data` blob `<audio:N>` (or `<bytes:N>`), every handle `<handle:N>`. Raw PCM keeps
+one bit: `<audio:N:voiced>` when its level is speech-like, so that a replay can stand a tone in for speech
+(the emulator's voice detection then sees a turn where the service heard one).
 Call ids are renumbered (`id-1`, ...) so that a response still names its call.
 """
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
+import math
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +35,9 @@ FREE_VALUES = frozenset({"args", "response"})
 parameter schema is not: its `type`s are enums (a replay must send a valid setup), its descriptions go."""
 HANDLE_KEYS = frozenset({"newHandle", "handle"})
 ID_KEYS = frozenset({"id", "ids"})
-MARKER = re.compile(r"^<(text|audio|bytes|handle):\d+>$")
+MARKER = re.compile(r"^<(text|audio|bytes|handle):\d+(:voiced)?>$")
+VOICED_RMS = 300.0
+"""A PCM chunk at or above this RMS level counts as speech (the emulator's voice detection starts at 300)."""
 _SNAKE = re.compile(r"_([a-z0-9])")
 
 
@@ -62,8 +69,11 @@ class Sanitizer:
         if key in HANDLE_KEYS:
             return f"<handle:{len(value)}>"
         if key == "data" and not free:
-            kind = "audio" if mime.startswith("audio/") else "bytes"
-            return f"<{kind}:{decoded_length(value)}>"
+            if not mime.startswith("audio/"):
+                return f"<bytes:{decoded_length(value)}>"
+            raw = decode(value)
+            voiced = mime.startswith("audio/pcm") and pcm_rms(raw) >= VOICED_RMS
+            return f"<audio:{len(raw) if raw is not None else len(value)}{':voiced' if voiced else ''}>"
         if key in KEPT_STRINGS and not free:
             return value
         return f"<text:{len(value)}>"
@@ -74,13 +84,28 @@ def camel_case(key: str) -> str:
     return _SNAKE.sub(lambda match: match.group(1).upper(), key)
 
 
-def decoded_length(text: str) -> int:
-    """Bytes behind protobuf-JSON base64 (either alphabet, padded or not); characters when it is not base64."""
+def decode(text: str) -> bytes | None:
+    """The bytes behind protobuf-JSON base64 (either alphabet, padded or not), or None when it is not base64."""
     padded = text + "=" * (-len(text) % 4)
     try:
-        return len(base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True))
+        return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
     except (binascii.Error, ValueError):
-        return len(text)
+        return None
+
+
+def decoded_length(text: str) -> int:
+    raw = decode(text)
+    return len(raw) if raw is not None else len(text)
+
+
+def pcm_rms(raw: bytes | None) -> float:
+    """RMS of 16-bit little-endian PCM (0 for nothing)."""
+    if not raw or len(raw) < 2:
+        return 0.0
+    samples = array.array("h", raw[: len(raw) - len(raw) % 2])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return math.sqrt(sum(sample * sample for sample in samples) / len(samples))
 
 
 def close_reason(reason: str, redact: Callable[[str], str]) -> str:

@@ -92,6 +92,24 @@ def differences(service: list[Element], emulator: list[Element], *, exact: bool)
     return problems
 
 
+def quoted_differences(service: list[Element], emulator: list[Element]) -> list[str]:
+    """For a trace quoted from public sources, which may leave messages and fields out but never reorders:
+    each quoted element must appear in the emulator's answers, in order, with at least the quoted fields."""
+    position = 0
+    for index, want in enumerate(service):
+        while position < len(emulator) and not _covers(emulator[position], want):
+            position += 1
+        if position == len(emulator):
+            return [f"quoted message {index + 1} ({want.label()}) not found, in order, among the emulator's "
+                    f"{[element.label() for element in emulator]}"]
+        position += 1
+    return []
+
+
+def _covers(got: Element, want: Element) -> bool:
+    return got.content == want.content and want.paths <= got.paths
+
+
 def close_differences(service: Close | None, emulator: Close | None) -> list[str]:
     if service == emulator:
         return []
