@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 FAMILY = "live"
 SESSION_TIMEOUT_S = 60.0
+HANDLE_WAIT_S = 10.0
+"""How long after the last turn a resumption handle may still come."""
 PROMPT = "This is a connection check. Please answer with one short sentence."
 TOOL_PROMPT = "This is a connection check. Please call the function {name} once now, then say done."
 TOOL_RESULT = {"result": "runtime doctor checked the connection; the tool was not run"}
@@ -53,10 +55,6 @@ class Probe:
 
     def since_start(self) -> float:
         return time.monotonic() - self.started
-
-    def done(self) -> bool:
-        """A handle, and every turn finished (the one after the tool's result too)."""
-        return self.handle and self.turns_done >= self.turns_needed
 
 
 def probe_agents(agents: list[LoadedAgent]) -> list[LoadedAgent]:
@@ -159,9 +157,14 @@ async def _session(endpoint: Endpoint, agent: LoadedAgent, probe: Probe, writer:
             probe.setup_s = probe.since_start()
             prompt = TOOL_PROMPT.format(name=probe.tool) if probe.tool else PROMPT
             await session.send_realtime_input(text=prompt)
-            while not probe.done():
+            while probe.turns_done < probe.turns_needed:
                 async for message in session.receive():
                     await _on_message(session, agent, probe, message)
+            # The handle may follow the last turn (the next receive() pass reads it); do not wait for ever.
+            with anyio.move_on_after(HANDLE_WAIT_S):
+                while not probe.handle:
+                    async for message in session.receive():
+                        await _on_message(session, agent, probe, message)
     finally:
         await client.aio.aclose()
 
