@@ -215,7 +215,7 @@ def _drive(events: list[Event], ws_url: str, trust: ssl.SSLContext, header: dict
         _wait_for(ws, seen, got, stand)
         if header.get("kind") != "captured":
             _read_until_idle(ws, got, stand)
-        return Outcome(list(got), None)
+        return Outcome(list(got), _closed(ws))
 
 
 def _calls(message: dict[str, Any]) -> list[dict[str, Any]]:
