@@ -40,14 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runtime.doctor.report import exit_code, render_json, render_text
-    from runtime.redact import install_logging_filter
+    from runtime.redact import SECRETS, install_logging_filter
 
     if args.trace is not None and not args.live:
         print("runtime doctor: --trace needs --live (the trace is of the live sessions)", file=sys.stderr)
         return EXIT_USAGE
     install_logging_filter()
     checks = gather(args)
-    print(render_json(checks) if args.json else render_text(checks), end="")
+    # Details quote error messages from libraries; none may carry a key or token the process has read.
+    print(SECRETS.redact(render_json(checks) if args.json else render_text(checks)), end="")
     return exit_code(checks)
 
 
