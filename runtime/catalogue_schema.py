@@ -81,6 +81,12 @@ class Features(Fact):
     """Video frames are accepted as input."""
 
 
+class SetupSilence(Fact):
+    """Setup features the service never answers: no setupComplete and no close; the client's connect times out."""
+
+    features: tuple[Literal["affective_dialog"], ...] = ()
+
+
 class Tools(Fact):
     behaviors: tuple[Behavior, ...] = ("blocking",)
     """Function behaviours the model honours (`non_blocking` = asynchronous calls)."""
@@ -179,6 +185,8 @@ class ModelInfo(BaseModel):
     output: OutputShape = OutputShape()
     setup_refusal: Refusal | None = None
     """The close a setup asking for an unsupported feature gets."""
+    setup_silence: SetupSilence | None = None
+    """Unsupported features whose setup gets no answer at all instead of that close."""
     lifecycle: Lifecycle = Lifecycle()
     origin: str = "package"
     """Where the entry was read: `package` or the path of a user models file."""

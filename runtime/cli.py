@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("chat", "talk to one agent in the terminal"),
     "emulate": ("emulate", "serve a local Live API emulator"),
     "devices": ("devices", "list audio devices"),
+    "doctor": ("doctor", "check that this device is ready: agent files, audio, credentials, network, service"),
     "models": ("models", "list the Live models runtime knows (and, with a key, what the service offers)"),
     "token-server": ("token_server", "serve short-lived Live API tokens to devices"),
 }

@@ -13,6 +13,7 @@ from typing import Any
 from runtime import catalogue
 from runtime.catalogue import ModelInfo, Refusal
 from runtime.emulator.wire import ProtocolViolation
+from runtime.errors import AgentRuntimeError
 
 LENIENT_ID = "any-live-model"
 """The catalogue-shaped entry that `--accept-any-model` serves for a model the catalogue does not know."""
@@ -71,6 +72,8 @@ def _check_features(setup: dict[str, Any], generation: dict[str, Any], info: Mod
     the close is the service's invalid-argument one (googleapis/python-genai#1780; unconfirmed for 3.x)."""
     features = info.features
     if generation.get("enableAffectiveDialog") and not features.affective_dialog:
+        if info.setup_silence is not None and "affective_dialog" in info.setup_silence.features:
+            raise SetupUnanswered("affective dialog")
         _refuse(refusal)
     proactive = setup.get("proactivity", {}).get("proactiveAudio")
     if proactive is True and features.proactive_audio == "no":
@@ -79,6 +82,11 @@ def _check_features(setup: dict[str, Any], generation: dict[str, Any], info: Mod
         _refuse(refusal)
     if "thinkingBudget" in generation.get("thinkingConfig", {}) and features.thinking != "budget":
         _refuse(refusal)
+
+
+class SetupUnanswered(AgentRuntimeError):
+    """models.yaml <model>.setup_silence: the service neither answers nor closes (PatterAI/Patter#210: on
+    gemini-3.1-flash-live-preview a setup with affective dialog never gets setupComplete; the client times out)."""
 
 
 def _refuse(refusal: Refusal | None) -> None:

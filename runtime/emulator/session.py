@@ -21,7 +21,7 @@ from runtime.emulator.front import Admission
 from runtime.emulator.hub import Hub
 from runtime.emulator.options import Fault
 from runtime.emulator.replies import Replier
-from runtime.emulator.rules import InputRules
+from runtime.emulator.rules import InputRules, SetupUnanswered
 from runtime.emulator.scenario import SayToolResult, Step
 from runtime.emulator.state import Conversation, Turn, text_tokens
 from runtime.emulator.timers import faults_for, run_timers
@@ -111,8 +111,12 @@ class LiveSession:
         if self._admission.token is not None:
             setup = merge_setup(setup, self._admission.token.setup)
         options = self._hub.options
-        config = read_setup(setup, version=self._admission.version, window_override=options.context_window_tokens,
-                            accept_any_model=options.accept_any_model)
+        try:
+            config = read_setup(setup, version=self._admission.version, window_override=options.context_window_tokens,
+                                accept_any_model=options.accept_any_model)
+        except SetupUnanswered:  # as the service: no setupComplete, no close, until the client gives up
+            await self._ws.wait_closed()
+            raise ConnectionClosed(None, None) from None
         conversation = Conversation()
         if config.resume_handle:
             found = self._hub.sessions.find(config.resume_handle)

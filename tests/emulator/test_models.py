@@ -81,7 +81,6 @@ async def test_a_text_reply_on_a_model_that_only_speaks_is_refused(model: str, c
 @pytest.mark.parametrize(
     ("model", "extra"),
     [
-        (LIVE_31, {"enable_affective_dialog": True}),
         (LIVE_31, {"proactivity": types.ProactivityConfig(proactive_audio=True)}),
         ("gemini-3.8-live", {"proactivity": types.ProactivityConfig(proactive_audio=False)}),
         ("gemini-3.8-live", {"thinking_config": types.ThinkingConfig(thinking_budget=512)}),
@@ -93,6 +92,23 @@ async def test_a_setup_asking_for_what_the_model_lacks_is_refused(model: str, ex
     async with emulating(check_client_messages=False) as emulator:
         refused = await connect_refused(client_for(emulator, api_version="v1alpha"), config, model)
     assert (refused.code, refused.details) == (1007, INVALID)
+
+
+async def test_3_1_never_answers_a_setup_with_affective_dialog() -> None:
+    """PatterAI/Patter#210: no setupComplete and no close, the client's connect times out (the conformance trace
+    tests/conformance/traces/affective-dialog-3.1-setup-never-answered.jsonl); the next setup is served."""
+    import anyio
+
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO], enable_affective_dialog=True)
+    async with emulating(check_client_messages=False) as emulator:
+        with anyio.move_on_after(1.0) as waited:
+            async with client_for(emulator, api_version="v1alpha").aio.live.connect(model=LIVE_31, config=config):
+                pass
+        assert waited.cancelled_caught, "connect() returned although the setup was never answered"
+        plain = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])
+        async with client_for(emulator).aio.live.connect(model=LIVE_31, config=plain):
+            pass
+        assert emulator.connections == 2
 
 
 async def test_native_audio_takes_the_features_3_1_refuses() -> None:
