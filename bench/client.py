@@ -36,9 +36,9 @@ def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) 
     import anyio
 
     from bench import ports
+    from runtime.agentfile.spec import AgentSpec
     from runtime.live.endpoint import Endpoint
     from runtime.live.session import AgentSession
-    from runtime.spec import AgentSpec
 
     spec = AgentSpec.model_validate({"model": MODEL, "audio": {"echo": "none"}})
     endpoint = Endpoint(base_url=args.base_url, ca_file=Path(args.ca_file), api_key="bench-key")

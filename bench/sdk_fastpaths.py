@@ -177,11 +177,11 @@ class _Count:
 
 async def _measure_one(mode: str, base_url: str, ca_file: Path) -> dict[str, Any]:
     """One agent in this process: warm-up turn, then the measured reply."""
+    from runtime.agentfile.spec import AgentSpec
     from runtime.audio.files import NullOut, WavFileIn
     from runtime.live.endpoint import Endpoint
     from runtime.live.sdk import FastPaths
     from runtime.live.session import AgentSession
-    from runtime.spec import AgentSpec
 
     receive, send = MODES[mode]
     with tempfile.TemporaryDirectory() as folder:

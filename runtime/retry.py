@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime.spec import Supervision
+    from runtime.agentfile.spec import Supervision
 
 
 def backoff_delay_s(attempt: int, bounds: tuple[float, float], jitter: float) -> float:

@@ -13,6 +13,8 @@ echo "[test] ruff" >&2
 .venv/bin/ruff check runtime tests bench
 echo "[test] mypy --strict runtime" >&2
 .venv/bin/mypy runtime
+echo "[test] architecture: import-linter contracts (pyproject.toml, docs/architecture.md)" >&2
+.venv/bin/lint-imports --no-cache
 if [ $# -gt 0 ]; then
     echo "[test] pytest $*" >&2
     exec .venv/bin/python -m pytest -q "$@"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from runtime.agentfile.spec import NULL_DEVICE, Audio
 from runtime.audio.ports import MIC_RATE_HZ, AudioIn, AudioOut
-from runtime.spec import NULL_DEVICE, Audio
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from typing import Protocol
 
 import anyio
 
+from runtime.audio.evdev import KeyDevice, key_code
 from runtime.errors import DeviceError
-from runtime.evdev import KeyDevice, key_code
 
 TERMINAL_KEYS = {"space": b" ", "enter": b"\n", "tab": b"\t"}
 

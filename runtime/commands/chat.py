@@ -48,9 +48,9 @@ def _run(args: argparse.Namespace) -> int:
 
     import anyio
 
+    from runtime.agentfile.loader import ConfigErrors, load_agent
     from runtime.daemon.logs import own_stderr
     from runtime.errors import AgentRuntimeError, RuntimeConfigError
-    from runtime.loader import ConfigErrors, load_agent
 
     own_stderr()  # PortAudio's initialisation moves descriptor 2 away for a moment
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,

@@ -61,9 +61,9 @@ def agent_references(
     agents_dir: Path, devices: Sequence[Mapping[str, Any]], defaults: tuple[int, int]
 ) -> tuple[dict[int, list[str]], list[str]]:
     """Device index -> ["kitchen microphone", ...], and the references that match no device."""
+    from runtime.agentfile.loader import load_directory
     from runtime.audio.selection import choose_device
     from runtime.errors import DeviceError
-    from runtime.loader import load_directory
 
     agents, errors = load_directory(agents_dir)
     problems = [error.render() for error in errors]

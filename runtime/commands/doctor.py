@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from runtime.agentfile.loader import LoadedAgent
     from runtime.doctor.report import Check
     from runtime.doctor.trace import TraceWriter
     from runtime.live.endpoint import Endpoint
-    from runtime.loader import LoadedAgent
 
 EXIT_USAGE = 2
 
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runtime.doctor.report import exit_code, render_json, render_text
-    from runtime.redact import SECRETS, install_logging_filter
+    from runtime.guards.redact import SECRETS, install_logging_filter
 
     if args.trace is not None and not args.live:
         print("runtime doctor: --trace needs --live (the trace is of the live sessions)", file=sys.stderr)

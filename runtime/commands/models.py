@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import datetime
 
-    from runtime.catalogue import Catalogue, ModelInfo
+    from runtime.agentfile.catalogue import Catalogue, ModelInfo
     from runtime.live.endpoint import Endpoint
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -61,8 +61,8 @@ def compare(models: Catalogue, offered: frozenset[str] | None, day: datetime.dat
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime import catalogue
-    from runtime.catalogue_file import CatalogueErrors
+    from runtime.agentfile import catalogue
+    from runtime.agentfile.catalogue_file import CatalogueErrors
 
     if args.models is not None:
         os.environ[catalogue.ENV_VAR] = str(args.models)
@@ -113,7 +113,7 @@ async def _list(endpoint: Endpoint, live_action: str, page_size: int) -> frozens
     from google import genai
     from google.genai import errors, types
 
-    from runtime.redact import SECRETS
+    from runtime.guards.redact import SECRETS
 
     context = endpoint.ssl_context()
     trust = {"ssl": context, "verify": context} if context is not None else None

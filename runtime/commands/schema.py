@@ -15,7 +15,7 @@ def schema_text() -> str:
     """The schema as committed in schemas/agent.schema.json: two-space indents, a final newline."""
     import json
 
-    from runtime.spec import json_schema
+    from runtime.agentfile.spec import json_schema
 
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 

@@ -58,8 +58,8 @@ def _catalogue_problems(models_file: Path | None) -> list[RuntimeConfigError]:
     """Errors of the models file in force (`--models` wins over $RUNTIME_MODELS), before any agent is checked."""
     import os
 
-    from runtime import catalogue
-    from runtime.catalogue_file import CatalogueErrors
+    from runtime.agentfile import catalogue
+    from runtime.agentfile.catalogue_file import CatalogueErrors
 
     if models_file is not None:
         os.environ[catalogue.ENV_VAR] = str(models_file)  # one run of one command: the flag is the variable
@@ -72,7 +72,7 @@ def _catalogue_problems(models_file: Path | None) -> list[RuntimeConfigError]:
 
 def _collect(paths: list[Path]) -> tuple[list[Path], str]:
     """The files to check, or a usage problem."""
-    from runtime.loader import agent_files
+    from runtime.agentfile.loader import agent_files
 
     files: list[Path] = []
     for path in paths:
@@ -91,9 +91,9 @@ def _collect(paths: list[Path]) -> tuple[list[Path], str]:
 
 def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) -> list[RuntimeConfigError]:
     """Every error and warning of the files, plus agent names used twice within one directory."""
+    from runtime.agentfile.loader import ConfigErrors, LoadedAgent, duplicate_names, load_agent
     from runtime.daemon.modes import check_activity
     from runtime.errors import RuntimeConfigError
-    from runtime.loader import ConfigErrors, LoadedAgent, duplicate_names, load_agent
 
     findings: list[RuntimeConfigError] = []
     by_directory: dict[Path, list[LoadedAgent]] = {}

@@ -1,6 +1,6 @@
 """The agents directory as the daemon sees it: safe files loaded, bad ones reported, never fatal.
 
-Guard (threat model, see `runtime.permissions`): agent files name Python tool modules that the daemon
+Guard (threat model, see `runtime.guards.permissions`): agent files name Python tool modules that the daemon
 imports and runs with its own rights. The whole directory is checked once at start-up; on every reload each
 file (and the Python files beside it) is checked again before it is loaded, and every file its tools run from
 (a tool package's modules at any depth, and the package's directories) before any is imported, because a
@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.daemon.reload import AGENT_SUFFIXES, AgentConfig, fingerprint
 from runtime.errors import Location, RuntimeConfigError
-from runtime.permissions import check_private
-from runtime.spec import AgentSpec
+from runtime.guards.permissions import check_private
 
 if TYPE_CHECKING:
-    from runtime.resolved_tools import ResolvedTool
+    from runtime.agentfile.resolved_tools import ResolvedTool
 
 log = logging.getLogger(__name__)
 
 
 class LoadedAgentLike(Protocol):
-    """What the daemon needs of `runtime.loader.LoadedAgent`."""
+    """What the daemon needs of `runtime.agentfile.loader.LoadedAgent`."""
 
     @property
     def spec(self) -> AgentSpec: ...
@@ -52,7 +52,7 @@ ImportGuard = Callable[[Sequence[Path]], None]
 
 
 class LoadAgent(Protocol):
-    """`runtime.loader.load_agent`, as the daemon calls it."""
+    """`runtime.agentfile.loader.load_agent`, as the daemon calls it."""
 
     def __call__(self, path: Path, *, before_import: ImportGuard | None = None) -> LoadedAgentLike: ...
 
@@ -72,7 +72,7 @@ class DirectoryState:
 
 
 def permission_error(path: Path, *, parents: bool = False) -> RuntimeConfigError | None:
-    """A located error when other users could change `path` (see `runtime.permissions`), else None."""
+    """A located error when other users could change `path` (see `runtime.guards.permissions`), else None."""
     problems = check_private(path, parents=parents)
     if not problems:
         return None

@@ -33,7 +33,7 @@ from runtime.live.events import SessionEvents
 from runtime.wake.mute import MuteSwitch
 
 if TYPE_CHECKING:
-    from runtime.loader import ImportGuard
+    from runtime.agentfile.loader import ImportGuard
     from runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,8 @@ def demo_ports(
 
 def prepare(options: RunOptions) -> str | None:
     """Checks before anything starts; the reason the daemon cannot start, or None."""
-    from runtime.permissions import InsecurePermissionsError, ensure_safe_permissions
-    from runtime.secrets import secrets_dir_from_env
+    from runtime.guards.permissions import InsecurePermissionsError, ensure_safe_permissions
+    from runtime.guards.secrets import secrets_dir_from_env
 
     if not options.agents_dir.is_dir():
         return f"agents directory {options.agents_dir} does not exist (give AGENTS_DIR or set $RUNTIME_AGENTS)"
@@ -171,7 +171,7 @@ def prepare(options: RunOptions) -> str | None:
 
 
 def directory_reader(options: RunOptions) -> Callable[[], DirectoryState]:
-    from runtime.loader import load_agent
+    from runtime.agentfile.loader import load_agent
 
     def load(path: Path, *, before_import: ImportGuard | None = None) -> LoadedAgentLike:
         agent = load_agent(path, secrets_dir=options.secrets_dir, before_import=before_import)

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Literal
 
+from runtime.guards.redact import SECRETS
 from runtime.live.events import SessionEvents, SessionState, ToolOutcome, Usage
-from runtime.redact import SECRETS
 
 log = logging.getLogger("runtime.conversation")
 

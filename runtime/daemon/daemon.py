@@ -22,6 +22,7 @@ from runtime.daemon import systemd
 from runtime.daemon.agentdir import DirectoryState, LoadedAgentLike
 from runtime.daemon.events import (
     AgentsHosted,
+    AgentState,
     AgentStopped,
     EventChannel,
     FilesRead,
@@ -33,7 +34,7 @@ from runtime.daemon.events import (
 from runtime.daemon.mute_controls import MuteControls
 from runtime.daemon.reload import AgentConfig, Plan, diff, keep_last_good, watch_changes
 from runtime.daemon.status import StatusReporter
-from runtime.daemon.supervisor import AgentState, Runnable, Supervisor
+from runtime.daemon.supervisor import Runnable, Supervisor
 
 log = logging.getLogger(__name__)
 

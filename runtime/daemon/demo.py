@@ -16,8 +16,8 @@ import anyio.abc
 from runtime.audio.ports import AudioOut
 from runtime.daemon.agentdir import DirectoryState
 from runtime.daemon.daemon import Daemon
+from runtime.daemon.events import AgentState
 from runtime.daemon.modes import mode_of
-from runtime.daemon.supervisor import AgentState
 from runtime.live.events import SessionState, ToolOutcome, Usage
 
 log = logging.getLogger(__name__)

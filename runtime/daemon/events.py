@@ -12,7 +12,8 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from enum import Enum
+from typing import TypeAlias
 
 import anyio
 import anyio.from_thread
@@ -21,8 +22,16 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from runtime.daemon.agentdir import LoadedAgentLike
 
-if TYPE_CHECKING:
-    from runtime.daemon.supervisor import AgentState
+
+class AgentState(Enum):
+    """Where an agent's supervisor is (its value is what `STATUS=` and the console show)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    BACKOFF = "restarting"
+    WAITING_DEVICE = "waiting for device"
+    PARKED = "failed"
+    STOPPED = "stopped"
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from typing import Literal, NoReturn, TextIO
 
-from runtime.redact import install_logging_filter
+from runtime.guards.redact import install_logging_filter
 
 CURRENT_AGENT: contextvars.ContextVar[str] = contextvars.ContextVar("runtime_agent", default="")
 """The agent the current task works for ("" outside any agent)."""

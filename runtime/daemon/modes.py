@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 import anyio
 import anyio.abc
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.audio.pushtotalk import TalkButton, talk_button
 from runtime.daemon.agentdir import LoadedAgentLike
 from runtime.daemon.console import FanOut
 from runtime.daemon.events import GateBuilt, GateChanged, Publish, publish_nowhere
 from runtime.live.events import NullEvents, SessionEvents, ToolOutcome
-from runtime.spec import AgentSpec
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 
 if TYPE_CHECKING:

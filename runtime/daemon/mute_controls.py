@@ -8,8 +8,8 @@ from collections.abc import Iterable
 import anyio
 import anyio.abc
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.errors import DeviceError
-from runtime.spec import AgentSpec
 from runtime.wake.button import parse_button, toggle_on_button
 from runtime.wake.mute import MuteSwitch, toggle_on_signal
 

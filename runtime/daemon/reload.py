@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 import anyio
 
-from runtime.spec import AgentSpec
+from runtime.agentfile.spec import AgentSpec
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import anyio.abc
 from runtime.daemon import systemd
 from runtime.daemon.events import (
     AgentsHosted,
+    AgentState,
     AgentStateChanged,
     AgentStopped,
     DaemonEvent,
@@ -29,7 +30,6 @@ from runtime.daemon.events import (
     Stopping,
 )
 from runtime.daemon.mute_controls import MuteControls, mute_buttons
-from runtime.daemon.supervisor import AgentState
 from runtime.wake.mute import mute_status_text
 
 log = logging.getLogger(__name__)

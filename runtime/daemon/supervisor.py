@@ -10,17 +10,16 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from enum import Enum
 from typing import Protocol
 
 import anyio
 import anyio.abc
 
-from runtime.daemon.events import AgentStateChanged, Publish, publish_nowhere
+from runtime.agentfile.spec import Supervision
+from runtime.daemon.events import AgentState, AgentStateChanged, Publish, publish_nowhere
 from runtime.daemon.logs import CURRENT_AGENT
 from runtime.errors import AgentRuntimeError, DeviceError, FatalSessionError
 from runtime.retry import DEVICE_POLL_S, Action, Decision, RestartPolicy, RunEnd
-from runtime.spec import Supervision
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +35,6 @@ class Runnable(Protocol):
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; call `task_status.started()` once the session is up."""
         ...
-
-
-class AgentState(Enum):
-    STARTING = "starting"
-    RUNNING = "running"
-    BACKOFF = "restarting"
-    WAITING_DEVICE = "waiting for device"
-    PARKED = "failed"
-    STOPPED = "stopped"
 
 
 SETTLED_STATES = frozenset(AgentState) - {AgentState.STARTING}

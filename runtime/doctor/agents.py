@@ -7,8 +7,8 @@ from pathlib import Path
 
 import anyio
 
+from runtime.agentfile.loader import LoadedAgent, agent_files, load_directory
 from runtime.doctor.report import Check, failed, passed, skipped
-from runtime.loader import LoadedAgent, agent_files, load_directory
 
 FAMILY = "agents"
 RESOLVE_TIMEOUT_S = 5.0
@@ -37,7 +37,7 @@ def check_files(agents_dir: Path, secrets_dir: Path | None) -> tuple[list[Check]
 
 def check_python_tools(agents: list[LoadedAgent]) -> list[Check]:
     """Import every Python tool again, by itself: an import that only worked by luck fails here too."""
-    from runtime.entrypoints import EntryPointError, resolve_entry_point
+    from runtime.agentfile.entrypoints import EntryPointError, resolve_entry_point
 
     checks: list[Check] = []
     for agent in agents:
@@ -72,7 +72,7 @@ def http_hosts(agents: list[LoadedAgent]) -> list[tuple[str, str, int, bool]]:
 
 async def check_http_tools(agents: list[LoadedAgent]) -> list[Check]:
     """Resolve each HTTP tool's host through the same guard the tool runner uses; no request is sent."""
-    from runtime.netguard import ToolSecurityError, resolve_host
+    from runtime.guards.netguard import ToolSecurityError, resolve_host
 
     checks: list[Check] = []
     for what, host, port, allow_private in http_hosts(agents):

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from runtime.agentfile.loader import LoadedAgent
 from runtime.audio.ports import MIC_RATE_HZ, SPEAKER_RATE_HZ
 from runtime.doctor.report import Check, failed, passed, skipped, warned
-from runtime.loader import LoadedAgent
 
 FAMILY = "audio"
 LISTEN_S = 1.0

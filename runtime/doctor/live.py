@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from runtime.agentfile.loader import LoadedAgent
 from runtime.doctor.report import Check, failed, passed, warned
 from runtime.doctor.trace import TraceWriter, recording_connection
 from runtime.live.endpoint import TOKEN_API_VERSION, Endpoint, fetch_token
-from runtime.loader import LoadedAgent
 
 if TYPE_CHECKING:
     from google import genai
@@ -79,7 +79,7 @@ async def run_probe(endpoint: Endpoint, agent: LoadedAgent, writer: TraceWriter 
     from websockets.exceptions import InvalidStatus
 
     from runtime.errors import SessionError
-    from runtime.redact import SECRETS, redact_exception
+    from runtime.guards.redact import SECRETS, redact_exception
 
     model = agent.spec.model
     probe = Probe(model, agent.spec.tools[0].name if agent.spec.tools else None)
@@ -141,7 +141,7 @@ def _config(agent: LoadedAgent) -> types.LiveConnectConfig:
     """The agent's own setup, with resumption on so that a handle is asked for."""
     from google.genai import types
 
-    from runtime import catalogue
+    from runtime.agentfile import catalogue
     from runtime.live.config import live_config
 
     config = live_config(agent.spec, model=catalogue.lookup(agent.spec.model))

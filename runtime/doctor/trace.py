@@ -31,7 +31,7 @@ class TraceWriter:
     """Appends sanitized lines to one file; `connection()` numbers the sessions."""
 
     def __init__(self, path: Path, header: dict[str, Any]) -> None:
-        from runtime.redact import SECRETS
+        from runtime.guards.redact import SECRETS
 
         self._redact = SECRETS.redact
         self._file: IO[str] = path.open("w", encoding="utf-8")

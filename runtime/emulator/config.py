@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.catalogue import ModelInfo
+from runtime.agentfile.catalogue import ModelInfo
 from runtime.emulator.rules import check_setup, non_blocking_default, resolve_model
 from runtime.emulator.vad import VadSettings
 from runtime.emulator.wire import INVALID_ARGUMENT, ProtocolViolation

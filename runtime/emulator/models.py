@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from runtime import catalogue
+from runtime.agentfile import catalogue
 
 MODELS_PATH = re.compile(r"^/+(v1|v1beta|v1alpha)/models$")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from runtime import catalogue
-from runtime.catalogue import ModelInfo, Refusal
+from runtime.agentfile import catalogue
+from runtime.agentfile.catalogue import ModelInfo, Refusal
 from runtime.emulator.wire import ProtocolViolation
 from runtime.errors import AgentRuntimeError
 

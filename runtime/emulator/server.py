@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
 from websockets.http11 import Request, Response
 
-from runtime import catalogue
+from runtime.agentfile import catalogue
 from runtime.emulator.front import admit, connection_class
 from runtime.emulator.hub import Hub, Traffic
 from runtime.emulator.options import EmulatorOptions

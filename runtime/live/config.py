@@ -1,6 +1,6 @@
 """`AgentSpec` → `google.genai.types.LiveConnectConfig`: the one place where agent-file keys meet the wire.
 
-Pure: no I/O, no clock. Tools come in resolved (`runtime.resolved_tools`: a Python tool's schema was derived
+Pure: no I/O, no clock. Tools come in resolved (`runtime.agentfile.resolved_tools`: a Python tool's schema was derived
 from its type hints when the agent was loaded), and so does the model's catalogue entry: how it replies
 (`ModelInfo.reply_plan`) and what a function declaration without `behavior` means on it.
 """
@@ -12,9 +12,9 @@ from typing import Any
 
 from google.genai import types
 
-from runtime.catalogue import ModelInfo, ReplyPlan
-from runtime.resolved_tools import EMPTY_PARAMETERS, ResolvedTool, declared
-from runtime.spec import Activity, AgentSpec, Generation, Tool
+from runtime.agentfile.catalogue import ModelInfo, ReplyPlan
+from runtime.agentfile.resolved_tools import EMPTY_PARAMETERS, ResolvedTool, declared
+from runtime.agentfile.spec import Activity, AgentSpec, Generation, Tool
 
 __all__ = ["EMPTY_PARAMETERS", "client_marks_activity", "live_config", "realtime_input_config", "reply_plan",
            "scheduling"]

@@ -36,7 +36,7 @@ TOKEN_API_VERSION = "v1alpha"
 def register_secret(value: str) -> None:
     """Tell the redactor about a key or token so that it never appears in a log line."""
     try:
-        redact = importlib.import_module("runtime.redact")
+        redact = importlib.import_module("runtime.guards.redact")
     except ImportError:
         return
     secrets = getattr(redact, "SECRETS", None)

@@ -3,7 +3,7 @@
 Threat model: the arguments come from a language model that listens to whoever talks near the device, so
 a tool URL is attacker-influenced. Placeholders in the URL are URL-encoded (an argument cannot add a path,
 a query or a host), header values may not hold line breaks, redirects are not followed, and the address
-checks of `runtime.netguard` apply (http/https only; link-local and cloud-metadata addresses refused unless
+checks of `runtime.guards.netguard` apply (http/https only; link-local and cloud-metadata addresses refused unless
 `allow_private_networks`; the connection is pinned to the checked address).
 """
 
@@ -13,8 +13,8 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from runtime import placeholders
-from runtime.spec import HttpCall
+from runtime.agentfile import placeholders
+from runtime.agentfile.spec import HttpCall
 
 RESPONSE_LIMIT_BYTES = 64 * 1024
 _METHODS_WITH_BODY = ("POST", "PUT", "PATCH")
@@ -25,8 +25,8 @@ class ToolCallError(Exception):
 
 
 def fill(template: str, args: dict[str, Any], *, url_encode: bool) -> str:
-    """Replace `{name}` placeholders with argument values (`{{`, `}}`: literal braces, `runtime.placeholders`);
-    a missing argument is an error."""
+    """Replace `{name}` placeholders with argument values (`{{`, `}}`: literal braces,
+    `runtime.agentfile.placeholders`); a missing argument is an error."""
 
     def value(name: str) -> str:
         if name not in args:
@@ -59,7 +59,7 @@ async def call_http(http: HttpCall, args: dict[str, Any], *, timeout_s: float) -
     """One request; 2xx → {"status", "body"}; anything else raises `ToolCallError`."""
     import httpx2
 
-    from runtime.netguard import ToolSecurityError, check_url, guarded_transport
+    from runtime.guards.netguard import ToolSecurityError, check_url, guarded_transport
 
     url = fill(http.url, args, url_encode=True)
     try:

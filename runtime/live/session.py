@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 
-from runtime import catalogue
+from runtime.agentfile import catalogue
+from runtime.agentfile.spec import AgentSpec
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.errors import AgentRuntimeError, FatalSessionError, SessionError
 from runtime.live.connection import Connection, ConnectionEnd, Timeouts
@@ -30,14 +31,13 @@ from runtime.live.resume import HandleStore
 from runtime.live.sdk import check_sdk
 from runtime.live.uplink import Frame, Message, Uplink, is_voice
 from runtime.retry import Next, Reconnect, Reconnects, Recovery, RetryPolicy
-from runtime.spec import AgentSpec
 
 if TYPE_CHECKING:
     from google.genai import types
     from google.genai.live import AsyncSession
 
+    from runtime.agentfile.resolved_tools import ResolvedTool
     from runtime.live.tools import ToolRunner
-    from runtime.resolved_tools import ResolvedTool
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +127,8 @@ class AgentSession:
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; `task_status.started()` after the first setupComplete."""
         await anyio.to_thread.run_sync(_import_sdk)
+        from runtime.agentfile.resolved_tools import resolve_tools
         from runtime.live.tools import ToolRunner
-        from runtime.resolved_tools import resolve_tools
 
         tools = self._resolved_tools
         if tools is None:  # importing user code blocks: never on the event loop

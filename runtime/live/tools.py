@@ -17,11 +17,11 @@ from typing import Any
 
 import anyio
 
+from runtime.agentfile.resolved_tools import ResolvedTool
+from runtime.agentfile.spec import Tool
+from runtime.guards.redact import SECRETS
 from runtime.live.events import ToolOutcome
 from runtime.live.http_tools import RESPONSE_LIMIT_BYTES, ToolCallError, call_http
-from runtime.redact import SECRETS
-from runtime.resolved_tools import ResolvedTool
-from runtime.spec import Tool
 
 __all__ = ["RESULT_LIMIT_BYTES", "ToolRunner", "as_response", "bounded", "validation_error"]
 

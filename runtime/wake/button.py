@@ -1,4 +1,4 @@
-"""A hardware mute button: each press of a key on a Linux input device toggles the mute (see `runtime.evdev`
+"""A hardware mute button: each press of a key on a Linux input device toggles the mute (see `runtime.audio.evdev`
 for GPIO buttons); key repeats and releases are ignored, so holding the button toggles once."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
+from runtime.audio.evdev import KeyDevice, parse_key
 from runtime.errors import DeviceError
-from runtime.evdev import KeyDevice, parse_key
 from runtime.wake.mute import MuteSwitch
 
 log = logging.getLogger(__name__)

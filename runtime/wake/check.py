@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.errors import Location
-from runtime.spec import AgentSpec
 from runtime.wake.detector import load_detector
 from runtime.wake.earcons import load_earcon
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from runtime.agentfile.spec import WakeWord
 from runtime.audio.ports import MIC_RATE_HZ, SAMPLE_BYTES
 from runtime.errors import Location, RuntimeConfigError
-from runtime.spec import WakeWord
 
 log = logging.getLogger(__name__)
 

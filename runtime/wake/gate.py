@@ -24,9 +24,9 @@ import math
 from collections import deque
 from pathlib import Path
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.audio.ports import MIC_RATE_HZ, SAMPLE_BYTES, AudioIn, AudioOut
 from runtime.errors import Location
-from runtime.spec import AgentSpec
 from runtime.wake.detector import Detection, WakeDetector, load_detector
 from runtime.wake.earcons import load_earcon
 from runtime.wake.lifecycle import (

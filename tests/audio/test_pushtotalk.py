@@ -9,9 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from runtime.audio.evdev import EV_KEY, INPUT_EVENT, key_changes, key_code
 from runtime.audio.pushtotalk import EvdevButton, TerminalKey, talk_button
 from runtime.errors import DeviceError
-from runtime.evdev import EV_KEY, INPUT_EVENT, key_changes, key_code
 
 pytestmark = pytest.mark.anyio
 KEY_F1 = 59

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from runtime.agentfile.spec import Audio
 from runtime.audio.factory import open_ports
 from runtime.emulator import EmulatorOptions, parse_scenario, serve
-from runtime.spec import Audio
 from tests.audio.rig import Recorder, echo_path, feed_microphone, needs_rig, rms, speech
 from tests.live.conftest import Recorder as Events
 from tests.live.conftest import agent, running

@@ -7,9 +7,9 @@ import json
 import logging
 
 from runtime.daemon.console import ConversationPrinter, format_tool
+from runtime.daemon.events import AgentState
 from runtime.daemon.logs import CURRENT_AGENT, AgentFilter, JsonFormatter, TextFormatter, syslog_priority
 from runtime.daemon.status import summarize
-from runtime.daemon.supervisor import AgentState
 from runtime.live.events import ToolOutcome, Usage
 
 
@@ -69,7 +69,7 @@ def test_json_lines_parse() -> None:
 
 def test_secrets_never_reach_a_daemon_log_line() -> None:
     from runtime.daemon.logs import setup_logging
-    from runtime.redact import SECRETS
+    from runtime.guards.redact import SECRETS
 
     SECRETS.add("sk-daemon-test-secret-123")
     stream = io.StringIO()

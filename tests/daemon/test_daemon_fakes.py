@@ -8,12 +8,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.daemon.agentdir import DirectoryState
 from runtime.daemon.daemon import Daemon, DaemonSettings
+from runtime.daemon.events import AgentState
 from runtime.daemon.reload import AgentConfig
-from runtime.daemon.supervisor import AgentState, Runnable
+from runtime.daemon.supervisor import Runnable
 from runtime.daemon.systemd import Notifier
-from runtime.spec import AgentSpec
 from tests.daemon.fakes import FakeSession
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]

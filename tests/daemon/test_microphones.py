@@ -15,23 +15,22 @@ from typing import Any
 import anyio
 import pytest
 
+from runtime.agentfile.loader import load_agent
+from runtime.agentfile.spec import AgentSpec
+from runtime.audio.evdev import INPUT_EVENT, KEY_CODES
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.daemon.agentdir import LoadedAgentLike, read_directory
 from runtime.daemon.app import RunOptions, SessionFactory, directory_reader
 from runtime.daemon.daemon import Daemon, DaemonSettings
-from runtime.daemon.events import AgentStateChanged, AgentStopped, DaemonEvent, EventChannel, MuteToggled
+from runtime.daemon.events import AgentState, AgentStateChanged, AgentStopped, DaemonEvent, EventChannel, MuteToggled
 from runtime.daemon.modes import ActivityModes, ModeTools
 from runtime.daemon.mute_controls import MuteControls, mute_buttons
 from runtime.daemon.status import StatusBoard
-from runtime.daemon.supervisor import AgentState
 from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, serve
-from runtime.evdev import INPUT_EVENT, KEY_CODES
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents
-from runtime.loader import load_agent
 from runtime.retry import RetryPolicy
-from runtime.spec import AgentSpec
 from runtime.wake.gate import WakeGate
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 from tests.daemon.fakes import FakeSession

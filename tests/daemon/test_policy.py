@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from runtime.agentfile.spec import Supervision
 from runtime.retry import (
     DEVICE_POLL_S,
     Action,
@@ -18,7 +19,6 @@ from runtime.retry import (
     RunEnd,
     backoff_delay_s,
 )
-from runtime.spec import Supervision
 
 
 @pytest.mark.parametrize(("failures", "expected"), [(1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0), (7, 60.0), (30, 60.0)])

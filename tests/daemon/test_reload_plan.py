@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runtime.agentfile.resolved_tools import dependency_files
+from runtime.agentfile.spec import AgentSpec
 from runtime.daemon.reload import AgentConfig, Plan, diff, fingerprint, keep_last_good, relevant
-from runtime.resolved_tools import dependency_files
-from runtime.spec import AgentSpec
 
 
 def test_diff_starts_new_stops_vanished_restarts_changed_and_leaves_the_rest() -> None:

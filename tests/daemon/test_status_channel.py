@@ -13,9 +13,11 @@ from pathlib import Path
 import anyio
 import pytest
 
+from runtime.agentfile.loader import load_agent
 from runtime.daemon.agentdir import read_directory
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.events import (
+    AgentState,
     AgentStateChanged,
     AgentStopped,
     EventChannel,
@@ -26,9 +28,7 @@ from runtime.daemon.events import (
 )
 from runtime.daemon.mute_controls import MuteControls
 from runtime.daemon.status import StatusBoard
-from runtime.daemon.supervisor import AgentState
 from runtime.daemon.systemd import Notifier
-from runtime.loader import load_agent
 from runtime.wake.mute import MuteSwitch
 from tests.daemon.fakes import FakeSession
 from tests.daemon.harness import NotifySocket, make_agents

@@ -17,15 +17,16 @@ import anyio
 import numpy as np
 import pytest
 
+from runtime.agentfile.loader import load_agent
 from runtime.daemon.agentdir import LoadedAgentLike, read_directory
 from runtime.daemon.app import SessionFactory, open_device_ports
 from runtime.daemon.daemon import Daemon, DaemonSettings
-from runtime.daemon.supervisor import AgentState, Runnable
+from runtime.daemon.events import AgentState
+from runtime.daemon.supervisor import Runnable
 from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, Fault, serve
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents
-from runtime.loader import load_agent
 from runtime.retry import RetryPolicy
 from tests.daemon.harness import agent_yaml, make_agents
 

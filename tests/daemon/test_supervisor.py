@@ -7,8 +7,9 @@ import logging
 import anyio
 import pytest
 
-from runtime.daemon.supervisor import AgentState, Supervisor
-from runtime.spec import Supervision
+from runtime.agentfile.spec import Supervision
+from runtime.daemon.events import AgentState
+from runtime.daemon.supervisor import Supervisor
 from tests.daemon.fakes import Sessions
 
 

@@ -18,6 +18,7 @@ import anyio
 import numpy as np
 import pytest
 
+from runtime.agentfile.loader import load_agent
 from runtime.daemon.agentdir import read_directory
 from runtime.daemon.app import SessionFactory
 from runtime.daemon.daemon import Daemon, DaemonSettings
@@ -25,7 +26,6 @@ from runtime.daemon.systemd import Notifier
 from runtime.emulator import EmulatorOptions, serve
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents
-from runtime.loader import load_agent
 from tests.daemon.harness import MODEL
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from google.genai import errors
 
-from runtime import catalogue
+from runtime.agentfile import catalogue
 from tests.emulator.helpers import client_for, emulating
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from google.genai import errors, types
 
-from runtime import catalogue
+from runtime.agentfile import catalogue
 from runtime.emulator import parse_scenario
 from tests.emulator.helpers import (
     ANY_MODEL,

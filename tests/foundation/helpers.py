@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from runtime.agentfile.loader import ConfigErrors, load_agent
 from runtime.errors import RuntimeConfigError
-from runtime.loader import ConfigErrors, load_agent
 
 MODEL = "gemini-3.8-live"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime import catalogue
-from runtime.catalogue_file import CatalogueErrors
-from runtime.catalogue_schema import Lifecycle
-from runtime.loader import load_agent
+from runtime.agentfile import catalogue
+from runtime.agentfile.catalogue_file import CatalogueErrors
+from runtime.agentfile.catalogue_schema import Lifecycle
+from runtime.agentfile.loader import load_agent
 from tests.foundation.helpers import only_error, position, write
 
 PACKAGED = catalogue.load()
@@ -233,7 +233,7 @@ def test_an_unreadable_models_file_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_the_schema_s_model_examples_are_current_models() -> None:
-    from runtime.spec import AgentSpec
+    from runtime.agentfile.spec import AgentSpec
 
     examples = AgentSpec.model_fields["model"].examples or []
     assert examples and all(PACKAGED.models[name].status() == "current" for name in examples)
@@ -256,7 +256,7 @@ def test_the_docs_model_table_shows_every_model_with_its_lifecycle() -> None:
 def test_a_broken_models_file_fails_every_agent_with_its_own_location(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runtime.loader import load_directory
+    from runtime.agentfile.loader import load_directory
 
     models = models_file(tmp_path, "models:\n  - {id: m, lik: gemini-3.8-live}\n")
     monkeypatch.setenv(catalogue.ENV_VAR, str(models))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime import catalogue
-from runtime.loader import load_agent
+from runtime.agentfile import catalogue
+from runtime.agentfile.loader import load_agent
 from tests.foundation.helpers import MODEL, failures, only_error, position, write
 
 M = f"model: {MODEL}\n"

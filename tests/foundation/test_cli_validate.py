@@ -158,8 +158,8 @@ def test_validating_100_files_is_fast(tmp_path: Path) -> None:
         text = (tmp_path / f"agent{number:03}.yaml").read_text().replace("name: kitchen", f"name: kitchen{number}")
         (tmp_path / f"agent{number:03}.yaml").write_text(text)
     shutil.copy(ROOT / "agents" / "kitchen_tools.py", tmp_path)
+    from runtime.agentfile.loader import agent_files, load_agent
     from runtime.commands.validate import check_files
-    from runtime.loader import agent_files, load_agent
 
     load_agent(ROOT / "agents" / "minimal.yaml")  # start-up: imports done
     started = time.perf_counter()

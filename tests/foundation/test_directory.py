@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from runtime.loader import agent_files, load_agent, load_directory
+from runtime.agentfile.loader import agent_files, load_agent, load_directory
 from tests.foundation.helpers import MODEL, position, write
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"

@@ -9,9 +9,9 @@ from typing import Annotated, Literal, Optional
 
 import pytest
 
-from runtime.checks import derive_parameters, resolve_entry_point
-from runtime.entrypoints import EntryPointError
-from runtime.loader import load_agent
+from runtime.agentfile.checks import derive_parameters, resolve_entry_point
+from runtime.agentfile.entrypoints import EntryPointError
+from runtime.agentfile.loader import load_agent
 from tests.foundation.helpers import MODEL, only_error, position, write
 
 TOOL = f"model: {MODEL}\ntools:\n  - name: t\n    python: {{entry}}\n"

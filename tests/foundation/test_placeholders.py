@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.placeholders import Placeholder, TemplateError, names, parse, render, sole_placeholder
+from runtime.agentfile.placeholders import Placeholder, TemplateError, names, parse, render, sole_placeholder
 
 
 def test_doubled_braces_are_literal_and_single_ones_are_placeholders() -> None:

@@ -10,9 +10,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runtime.agentfile.loader import ConfigErrors, LoadedAgent, load_agent
+from runtime.agentfile.spec_errors import model_at
 from runtime.errors import RuntimeConfigError
-from runtime.loader import ConfigErrors, LoadedAgent, load_agent
-from runtime.spec_errors import model_at
 
 YAMLISH = st.text(alphabet=st.sampled_from(list("abcmodel:_- \n\t[]{},'\"!&*#|>%@`?~0123.\\$")), max_size=200)
 KEYS = [

@@ -179,7 +179,7 @@ def test_a_directory_is_not_an_agent_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "where"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
 def test_pure_python_parser_reports_the_same_position(text: str, where: str) -> None:
     """Boards without libyaml fall back to PyYAML's pure-Python parser: positions must not change."""
-    from runtime import yamldoc
+    from runtime.agentfile import yamldoc
     from runtime.errors import RuntimeConfigError
 
     positions = []

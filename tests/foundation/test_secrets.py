@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.loader import load_agent
-from runtime.redact import SECRETS
+from runtime.agentfile.loader import load_agent
+from runtime.guards.redact import SECRETS
 from tests.foundation.helpers import MODEL, failures, only_error, position, write
 
 M = f"model: {MODEL}\n"

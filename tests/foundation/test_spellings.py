@@ -15,10 +15,10 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
+from runtime.agentfile.loader import load_agent
+from runtime.agentfile.spec import NULL_DEVICE, AgentSpec, json_schema
 from runtime.audio.factory import open_ports
 from runtime.audio.files import NullIn, NullOut
-from runtime.loader import load_agent
-from runtime.spec import NULL_DEVICE, AgentSpec, json_schema
 from tests.foundation.helpers import MODEL, only_error, position, write
 from tests.foundation.test_cli_validate import runtime
 

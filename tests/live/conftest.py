@@ -13,13 +13,13 @@ from typing import Any, Literal
 import anyio
 import numpy as np
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.live.connection import Timeouts
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import SessionState, ToolOutcome, Usage
 from runtime.live.session import AgentSession
 from runtime.retry import RetryPolicy
-from runtime.spec import AgentSpec
 
 MODEL = "gemini-3.8-live"
 FAST = RetryPolicy(first_backoff_s=0.05, longest_backoff_s=0.2, healthy_after_s=0.5, fatal_retry_s=0.1,

@@ -6,11 +6,11 @@ from typing import Any
 
 from google.genai import types
 
-from runtime import catalogue
-from runtime.catalogue import ModelInfo
+from runtime.agentfile import catalogue
+from runtime.agentfile.catalogue import ModelInfo
+from runtime.agentfile.resolved_tools import ResolvedTool, declared
+from runtime.agentfile.spec import AgentSpec
 from runtime.live.config import EMPTY_PARAMETERS, client_marks_activity, live_config, reply_plan, scheduling
-from runtime.resolved_tools import ResolvedTool, declared
-from runtime.spec import AgentSpec
 
 
 def spec(**fields: Any) -> AgentSpec:

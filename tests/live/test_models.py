@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runtime import catalogue
+from runtime.agentfile import catalogue
 from runtime.audio.files import NullIn, WavFileIn, WavFileOut
 from runtime.emulator import EmulatorOptions, parse_scenario, serve
 from runtime.live.endpoint import Endpoint

@@ -14,12 +14,12 @@ from urllib.parse import unquote
 import anyio
 import pytest
 
-from runtime.entrypoints import derive_parameters
+from runtime.agentfile.entrypoints import derive_parameters
+from runtime.agentfile.loader import load_agent
+from runtime.agentfile.resolved_tools import resolve_tools
+from runtime.agentfile.spec import AgentSpec
 from runtime.live.http_tools import RESPONSE_LIMIT_BYTES, fill
 from runtime.live.tools import ToolRunner
-from runtime.loader import load_agent
-from runtime.resolved_tools import resolve_tools
-from runtime.spec import AgentSpec
 
 TOOLS_PY = '''
 import time
@@ -201,7 +201,7 @@ CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required"
 
 @pytest.mark.anyio
 async def test_doubled_braces_validate_and_reach_the_service_as_braces(tmp_path: Path, http_base: str) -> None:
-    """One grammar (`runtime.placeholders`): what `runtime validate` accepts is what the call fills."""
+    """One grammar (`runtime.agentfile.placeholders`): what `runtime validate` accepts is what the call fills."""
     agent_file = tmp_path / "braces.yaml"
     agent_file.write_text(json.dumps({"model": "gemini-3.8-live", "tools": [
         {"name": "weather", "description": "d", "parameters": CITY,
@@ -308,7 +308,7 @@ async def test_huge_python_results_and_errors_are_capped(tmp_path: Path) -> None
 
 @pytest.mark.anyio
 async def test_registered_secrets_never_reach_the_model(tmp_path: Path, http_base: str) -> None:
-    from runtime.redact import SECRETS
+    from runtime.guards.redact import SECRETS
 
     SECRETS.add("tok-live-agent-canary-123456")
     (tmp_path / "leaky.py").write_text("def leak() -> str:\n    return 'the token is tok-live-agent-canary-123456'\n")

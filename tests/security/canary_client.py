@@ -15,7 +15,7 @@ from google import genai
 from google.genai import types
 
 from runtime.emulator import EmulatorOptions, serve
-from runtime.redact import SECRETS, install_logging_filter, redact_exception
+from runtime.guards.redact import SECRETS, install_logging_filter, redact_exception
 
 MODEL = "gemini-3.8-live"
 

@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import runtime.loader as loader
+import runtime.agentfile.loader as loader
 from tests.security.server_messages import json_values, paths
 
 ROOT = Path(__file__).resolve().parents[2]

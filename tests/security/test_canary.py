@@ -20,7 +20,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from runtime.redact import SECRETS, install_logging_filter
+from runtime.guards.redact import SECRETS, install_logging_filter
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "canary-T0ken-7f3a9c/e1+b2"
@@ -154,7 +154,7 @@ def test_without_redaction_the_same_process_would_leak_the_key() -> None:
 def redacted_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Process-wide redaction as the daemon installs it, undone after the test."""
     monkeypatch.setattr(logging, "_logRecordFactory", logging.getLogRecordFactory())
-    monkeypatch.setattr("runtime.redact._factory_redactors", [])
+    monkeypatch.setattr("runtime.guards.redact._factory_redactors", [])
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     install_logging_filter()
@@ -208,8 +208,8 @@ async def test_an_http_tool_secret_never_reaches_logs_errors_or_results(
     redacted_logging: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from runtime.agentfile.loader import load_agent
     from runtime.live import tools
-    from runtime.loader import load_agent
 
     port, mode = misbehaving_service
     agent_file = tmp_path / "weather.yaml"
@@ -229,7 +229,7 @@ async def test_an_http_tool_secret_never_reaches_logs_errors_or_results(
 
 
 def test_a_secret_in_a_loader_exception_message_is_redacted(tmp_path: Path, secrets_dir: Path) -> None:
-    from runtime.loader import ConfigErrors, load_agent
+    from runtime.agentfile.loader import ConfigErrors, load_agent
 
     agent_file = tmp_path / "agent.yaml"
     agent_file.write_text(HOSTILE_AGENTS["secret_as_number"])

@@ -11,7 +11,7 @@ import httpx2
 import pytest
 
 from runtime.errors import AgentRuntimeError
-from runtime.netguard import (
+from runtime.guards.netguard import (
     IPAddress,
     Resolver,
     ToolSecurityError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import AgentRuntimeError
-from runtime.permissions import (
+from runtime.guards.permissions import (
     InsecurePermissionsError,
     check_private,
     collect_problems,
@@ -112,7 +112,7 @@ def test_a_symlink_is_judged_by_the_file_it_points_to(agents: Path, tmp_path: Pa
 
 def test_insecure_permissions_turns_the_refusal_into_warnings(agents: Path, caplog: pytest.LogCaptureFixture) -> None:
     (agents / "kitchen.yaml").chmod(0o666)
-    with caplog.at_level(logging.WARNING, logger="runtime.permissions"):
+    with caplog.at_level(logging.WARNING, logger="runtime.guards.permissions"):
         ensure_safe_permissions([agents], insecure=True)
     assert any("insecure permissions accepted" in r.getMessage() for r in caplog.records)
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from runtime.redact import MASK, RedactingFilter, Redactor, install_logging_filter, redact_exception
+from runtime.guards.redact import MASK, RedactingFilter, Redactor, install_logging_filter, redact_exception
 
 CANARY = "canary-Tok3n/with+odd=chars&more"
 
@@ -23,7 +23,7 @@ CANARY = "canary-Tok3n/with+odd=chars&more"
 def restore_logging_record_factory(monkeypatch: pytest.MonkeyPatch) -> None:
     """`install_logging_filter` is process-wide: undo it so that other tests see plain logging."""
     monkeypatch.setattr(logging, "_logRecordFactory", logging.getLogRecordFactory())
-    monkeypatch.setattr("runtime.redact._factory_redactors", [])
+    monkeypatch.setattr("runtime.guards.redact._factory_redactors", [])
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
 
@@ -177,7 +177,7 @@ def test_extra_fields_are_redacted_by_the_filter_on_root_handlers() -> None:
 
 UNCAUGHT = """
 import sys, threading
-from runtime.redact import SECRETS, install_logging_filter
+from runtime.guards.redact import SECRETS, install_logging_filter
 if sys.argv[1] == "redact":
     SECRETS.add(sys.argv[2])
     install_logging_filter()

@@ -21,11 +21,11 @@ import websockets.asyncio.server as websockets_server
 from hypothesis import HealthCheck, given, settings
 
 import runtime.live.session as session_module
+from runtime.agentfile.spec import AgentSpec
 from runtime.audio.files import NullIn, NullOut
 from runtime.emulator.tls import write_self_signed
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import ToolOutcome, Usage
-from runtime.spec import AgentSpec
 from tests.security.server_messages import MAX_FRAME_BYTES, mutated_frames
 
 pytestmark = pytest.mark.anyio

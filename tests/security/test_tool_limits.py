@@ -14,8 +14,8 @@ import anyio.abc
 import pytest
 
 import runtime.live.tools as tools
-from runtime.resolved_tools import declared, resolve_tool
-from runtime.spec import Tool
+from runtime.agentfile.resolved_tools import declared, resolve_tool
+from runtime.agentfile.spec import Tool
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,7 @@
 """Hostile agent files (YAML bombs) are refused with located errors and bounded memory.
 
 Memory is measured with tracemalloc and printed; the tests assert on memory, never on time (times are
-printed only). `runtime.loader.load_agent` (issue 3) implements the refusals.
+printed only). `runtime.agentfile.loader.load_agent` (issue 3) implements the refusals.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import runtime.loader as loader
+import runtime.agentfile.loader as loader
 
 MODEL_LINE = "model: gemini-3.8-live\n"
 PEAK_LIMIT_BYTES = 16 * 2**20

@@ -14,13 +14,13 @@ import anyio
 import numpy as np
 import pytest
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.audio.files import WavFileOut
 from runtime.daemon.modes import ModeTools, WakeWordMode
 from runtime.emulator import EmulatorOptions, Fault, parse_scenario, serve
 from runtime.live.endpoint import Endpoint
 from runtime.live.session import AgentSession
 from runtime.retry import RetryPolicy
-from runtime.spec import AgentSpec
 from runtime.wake.gate import Earcons, WakeGate
 from runtime.wake.lifecycle import ConversationEvent, ConversationState
 from runtime.wake.mute import MuteSwitch

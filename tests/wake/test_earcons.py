@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.audio.ports import SPEAKER_RATE_HZ
 from runtime.errors import Location, RuntimeConfigError
-from runtime.spec import AgentSpec
 from runtime.wake.earcons import builtin_earcon, load_earcon
 from runtime.wake.gate import wake_gate_for
 from runtime.wake.lifecycle import ConversationState

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runtime.agentfile.spec import WakeWord
 from runtime.errors import RuntimeConfigError
-from runtime.spec import WakeWord
 from runtime.wake.detector import BUNDLED_MODELS, MicroWakeDetector, OpenWakeDetector, load_detector
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationState

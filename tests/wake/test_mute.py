@@ -12,8 +12,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from runtime.audio.evdev import INPUT_EVENT, KEY_CODES
 from runtime.errors import DeviceError
-from runtime.evdev import INPUT_EVENT, KEY_CODES
 from runtime.wake.button import Button, parse_button, toggle_on_button
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationEvent, ConversationState

@@ -8,11 +8,11 @@ from pathlib import Path
 import anyio
 import pytest
 
+from runtime.agentfile.spec import AgentSpec
 from runtime.emulator import EmulatorOptions, EmulatorThread
 from runtime.live.endpoint import Endpoint
 from runtime.live.session import AgentSession
 from runtime.retry import RetryPolicy
-from runtime.spec import AgentSpec
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationEvent, ConversationState
 from runtime.wake.mute import MuteSwitch

@@ -1,7 +1,8 @@
 """Semantic checks of an `AgentSpec` that a JSON Schema cannot express, each located in the agent file.
 
-Model limits come from `runtime.catalogue`; Python tool entry points are imported (`runtime.entrypoints`) so
-that a typo fails at `runtime validate`, not on the first call of a tool in someone's kitchen.
+Model limits come from `runtime.agentfile.catalogue`; Python tool entry points are imported
+(`runtime.agentfile.entrypoints`) so that a typo fails at `runtime validate`, not on the first call of a tool in
+someone's kitchen.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from runtime import catalogue
-from runtime.catalogue_file import CatalogueErrors
-from runtime.entrypoints import EntryPointError, derive_parameters, resolve_entry_point
+from runtime.agentfile import catalogue
+from runtime.agentfile.catalogue_file import CatalogueErrors
+from runtime.agentfile.entrypoints import EntryPointError, derive_parameters, resolve_entry_point
+from runtime.agentfile.http_checks import check_http
+from runtime.agentfile.resolved_tools import ResolvedTool, declared, resolve_tool
+from runtime.agentfile.spec import AgentSpec, Tool
 from runtime.errors import Location, RuntimeConfigError
-from runtime.http_checks import check_http
-from runtime.resolved_tools import ResolvedTool, declared, resolve_tool
-from runtime.spec import AgentSpec, Tool
 
 __all__ = ["CheckOutcome", "Locator", "check_agent", "derive_parameters", "resolve_entry_point"]
 
@@ -26,7 +27,7 @@ KeyPath = tuple[str | int, ...]
 
 
 class Locator(Protocol):
-    """Where keys and values are written in the agent file (`runtime.yamldoc.Document` is one)."""
+    """Where keys and values are written in the agent file (`runtime.agentfile.yamldoc.Document` is one)."""
 
     def locate(self, loc: tuple[Any, ...], *, key: bool = False) -> Location: ...
 
@@ -35,7 +36,7 @@ class Locator(Protocol):
 
 @dataclass
 class CheckOutcome:
-    """Findings (errors and warnings) and the tools resolved on the way (`runtime.resolved_tools`)."""
+    """Findings (errors and warnings) and the tools resolved on the way (`runtime.agentfile.resolved_tools`)."""
 
     findings: list[RuntimeConfigError] = field(default_factory=list)
     tools: dict[int, ResolvedTool] = field(default_factory=dict)

@@ -277,7 +277,7 @@ class Tool(Section):
     @model_validator(mode="after")
     def _one_implementation(self) -> Tool:
         if self.python is not None and self.http is not None:
-            # `conflicting_keys`: runtime.spec_errors reports it at the later-written of the two keys.
+            # `conflicting_keys`: runtime.agentfile.spec_errors reports it at the later-written of the two keys.
             raise PydanticCustomError(
                 "conflicting_keys",
                 "a tool has both `python` and `http`; it needs exactly one of them",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime.redact import SECRETS
+from runtime.guards.redact import SECRETS
 
 DEFAULT_SECRETS_DIR = Path("/etc/runtime/secrets")
 MAX_SECRET_BYTES = 64 * 1024

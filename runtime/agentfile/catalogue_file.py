@@ -1,6 +1,6 @@
 """Reading models files (the packaged runtime/data/models.yaml, a user's on top) into a `Catalogue`.
 
-A models file is YAML read by the same safe, position-keeping reader as agent files (`runtime.yamldoc`), so a
+A models file is YAML read by the same safe, position-keeping reader as agent files (`runtime.agentfile.yamldoc`), so a
 mistake in a user's file is reported `file:line:column: error: ...` with a hint, never as a traceback. An entry
 may start from another model (`like: ID`): the other entry's keys, deep-merged under its own.
 """
@@ -20,8 +20,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from yaml import nodes
 
-from runtime import yamldoc
-from runtime.catalogue_schema import Catalogue, ModelInfo, ServiceRules
+from runtime.agentfile import yamldoc
+from runtime.agentfile.catalogue_schema import Catalogue, ModelInfo, ServiceRules
 from runtime.errors import Location, RuntimeConfigError
 
 PACKAGE_NAME = "models.yaml"

@@ -1,6 +1,6 @@
 """Checks of HTTP tools that a JSON Schema cannot express: the URL, the SSRF guard, and every template.
 
-Templates are read with `runtime.placeholders`, the parser the tool runner fills them with, so a tool that
+Templates are read with `runtime.agentfile.placeholders`, the parser the tool runner fills them with, so a tool that
 validates is called as it was checked: the URL, each header value and every string of the body, however
 deeply nested, each located where it is written.
 """
@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from runtime import placeholders
-from runtime.spec import Tool
+from runtime.agentfile import placeholders
+from runtime.agentfile.spec import Tool
 
 KeyPath = tuple[str | int, ...]
 
 
 class Reporter(Protocol):
-    """Where findings go, located by key path (`runtime.checks` is one)."""
+    """Where findings go, located by key path (`runtime.agentfile.checks` is one)."""
 
     def error(self, loc: KeyPath, message: str, hint: str = "", *, key: bool = False) -> None: ...
 
@@ -90,9 +90,12 @@ def _check_url(report: Reporter, url_loc: KeyPath, url: str, allow_private_netwo
 
 
 def _check_ssrf(report: Reporter, loc: KeyPath, url: str, allow_private_networks: bool) -> None:
-    """The SSRF guard the tool runner applies to every call (`runtime.netguard`), applied early: credentials in
+    """The SSRF guard the tool runner applies to every call (`runtime.guards.netguard`), applied early: credentials in
     URLs, link-local and metadata addresses however spelt (decimal, IPv4-mapped), metadata host names."""
-    from runtime.netguard import ToolSecurityError, check_url  # loads the HTTP client: only files with HTTP tools
+    from runtime.guards.netguard import (  # loads the HTTP client: only files with HTTP tools
+        ToolSecurityError,
+        check_url,
+    )
 
     try:
         check_url(url, allow_private_networks=allow_private_networks)

@@ -16,7 +16,7 @@ made on the resolved address, and the connection is made to exactly that address
 
 API for `runtime/live/tools.py`:
 
-    from runtime.netguard import ToolSecurityError, check_url, guarded_transport
+    from runtime.guards.netguard import ToolSecurityError, check_url, guarded_transport
 
     check_url(url, allow_private_networks=tool.http.allow_private_networks)     # early, clear error
     transport = guarded_transport(allow_private_networks=tool.http.allow_private_networks)
@@ -294,6 +294,6 @@ def guarded_transport(
     transport = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
     pool = transport._pool
     if not isinstance(pool, httpcore2.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
-        raise AgentRuntimeError("httpx2 changed its transport internals: runtime.netguard cannot pin addresses")
+        raise AgentRuntimeError("httpx2 changed its transport internals: runtime.guards.netguard cannot pin addresses")
     pool._network_backend = GuardedNetworkBackend(allow_private_networks=allow_private_networks, resolver=resolver)
     return transport

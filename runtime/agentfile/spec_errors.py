@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from runtime.agentfile.spec import SWITCH, AgentSpec
+from runtime.agentfile.yamldoc import MAX_ERRORS, Document, KeyPath
 from runtime.errors import Location, RuntimeConfigError
-from runtime.spec import SWITCH, AgentSpec
-from runtime.yamldoc import MAX_ERRORS, Document, KeyPath
 
 LIVE_UNSUPPORTED = frozenset(
     {

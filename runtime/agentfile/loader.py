@@ -1,10 +1,11 @@
 """Agent files → `AgentSpec`, with every error reported as `path:line:column: error: message` and a hint.
 
-The stages: read (size, encoding) → safe YAML with positions (`runtime.yamldoc`) and `${...}` references
-(`runtime.secrets`) → pydantic (`runtime.spec`) → the files its tools run from, shown to `before_import` →
-semantic checks (`runtime.checks`), which resolve every tool once. Each stage reports all of its errors; a
+The stages: read (size, encoding) → safe YAML with positions (`runtime.agentfile.yamldoc`) and `${...}` references
+(`runtime.guards.secrets`) → pydantic (`runtime.agentfile.spec`) → the files its tools run from, shown to
+`before_import` →
+semantic checks (`runtime.agentfile.checks`), which resolve every tool once. Each stage reports all of its errors; a
 stage with errors stops the file there, so later stages never report follow-on noise. The result is the
-resolved agent every later stage consumes: the spec, its tools (`runtime.resolved_tools`) and its files.
+resolved agent every later stage consumes: the spec, its tools (`runtime.agentfile.resolved_tools`) and its files.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from pathlib import Path
 from pydantic import ValidationError
 from yaml import nodes
 
-from runtime import placeholders, yamldoc
-from runtime.checks import check_agent
+from runtime.agentfile import placeholders, yamldoc
+from runtime.agentfile.checks import check_agent
+from runtime.agentfile.resolved_tools import ResolvedTool, dependency_files
+from runtime.agentfile.spec import SLUG_PATTERN, AgentSpec
+from runtime.agentfile.spec_errors import translate
 from runtime.errors import Location, RuntimeConfigError
-from runtime.redact import SECRETS
-from runtime.resolved_tools import ResolvedTool, dependency_files
-from runtime.secrets import REFERENCE, Resolver, secrets_dir_from_env
-from runtime.spec import SLUG_PATTERN, AgentSpec
-from runtime.spec_errors import translate
+from runtime.guards.redact import SECRETS
+from runtime.guards.secrets import REFERENCE, Resolver, secrets_dir_from_env
 
 _log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class LoadedAgent:
     warnings: list[RuntimeConfigError] = field(default_factory=list)
     name_location: Location | None = None
     tools: tuple[ResolvedTool, ...] = ()
-    """`spec.tools`, resolved once (`runtime.resolved_tools`): sessions and the Live config use these."""
+    """`spec.tools`, resolved once (`runtime.agentfile.resolved_tools`): sessions and the Live config use these."""
     depends_on: tuple[Path, ...] = ()
     """The Python files beside the agent file its tools run from (every file of a package)."""
 
@@ -174,7 +175,7 @@ def _interpolator(doc: yamldoc.Document, resolver: Resolver) -> yamldoc.StringHo
 
 
 def is_http_template(path: yamldoc.KeyPath) -> bool:
-    """An HTTP tool's URL, header value or body string: text the tool fills with `runtime.placeholders`."""
+    """An HTTP tool's URL, header value or body string: text the tool fills with `runtime.agentfile.placeholders`."""
     return len(path) >= 4 and path[0] == "tools" and path[2] == "http" and path[3] in ("url", "headers", "body")
 
 

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runtime.catalogue_file import read_catalogue
-from runtime.catalogue_schema import Catalogue, ModelInfo, Refusal, ReplyPlan, ServiceRules, Status, today
+from runtime.agentfile.catalogue_file import read_catalogue
+from runtime.agentfile.catalogue_schema import Catalogue, ModelInfo, Refusal, ReplyPlan, ServiceRules, Status, today
 
 __all__ = [
     "ENV_VAR",

@@ -2,7 +2,7 @@
 
 One fact, one place: a tool's parameter schema is worked out here and nowhere else. The checks report what
 fails to resolve, the loader keeps the result, and the tool runner, the Live config and the daemon consume
-it as it is. Resolving a Python tool imports its module (`runtime.entrypoints`), so it happens when the
+it as it is. Resolving a Python tool imports its module (`runtime.agentfile.entrypoints`), so it happens when the
 agent file is loaded, never on the event loop of a running session.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.entrypoints import derive_parameters, describe, resolve_entry_point, source_files
-from runtime.spec import AgentSpec, HttpCall, Tool
+from runtime.agentfile.entrypoints import derive_parameters, describe, resolve_entry_point, source_files
+from runtime.agentfile.spec import AgentSpec, HttpCall, Tool
 
 __all__ = ["EMPTY_PARAMETERS", "ResolvedTool", "declared", "dependency_files", "resolve_tool", "resolve_tools"]
 

@@ -1,5 +1,5 @@
 """The models file's facts as types: what a Live model supports, refuses and sends, and the service-wide
-rules (`runtime.catalogue` reads them in force; `runtime.catalogue_file` reads the files)."""
+rules (`runtime.agentfile.catalogue` reads them in force; `runtime.agentfile.catalogue_file` reads the files)."""
 
 from __future__ import annotations
 
