@@ -20,7 +20,7 @@ def _file_path(device: str | int, base_dir: Path) -> Path | None:
     return path if path.is_absolute() else base_dir / path
 
 
-def open_ports(audio: Audio, *, base_dir: Path, agent: str) -> tuple[AudioIn, AudioOut]:
+def open_ports(audio: Audio, *, base_dir: Path) -> tuple[AudioIn, AudioOut]:
     """Build (not yet open) the microphone and speaker of one agent; the session opens and closes them.
 
     `file:PATH` settings are resolved against `base_dir` (the agent file's folder). A device pair gets the
@@ -35,7 +35,7 @@ def open_ports(audio: Audio, *, base_dir: Path, agent: str) -> tuple[AudioIn, Au
         from runtime.audio.echo import EchoHandledIn, make_processor, resolve_mode
 
         mode = resolve_mode(audio.echo)
-        log.debug("echo handling %s (audio.echo: %s)", mode, audio.echo, extra={"agent": agent})
+        log.debug("echo handling %s (audio.echo: %s)", mode, audio.echo)
         processor = make_processor(mode, block_frames=block_frames, delay_ms=80)
         if processor is not None:
             return EchoHandledIn(mic, speaker, processor), speaker

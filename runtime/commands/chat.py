@@ -153,7 +153,7 @@ def _ports(agent: Any, args: argparse.Namespace) -> tuple[Any, Any]:
         update["output"] = audio.output.model_copy(update={"device": args.speaker})
     elif agent.spec.response == "text":
         update["output"] = audio.output.model_copy(update={"device": "null"})
-    return open_ports(audio.model_copy(update=update), base_dir=agent.path.resolve().parent, agent=agent.name)
+    return open_ports(audio.model_copy(update=update), base_dir=agent.path.resolve().parent)
 
 
 class _TurnTracker:

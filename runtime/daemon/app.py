@@ -73,7 +73,7 @@ def open_device_ports(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
     except ImportError:
         return _file_ports_only(agent)
     ports: tuple[AudioIn, AudioOut] = factory.open_ports(
-        agent.spec.audio, base_dir=agent.path.resolve().parent, agent=agent.name
+        agent.spec.audio, base_dir=agent.path.resolve().parent
     )
     return ports
 

@@ -100,20 +100,20 @@ class LogEvents:
     """`SessionEvents` as log lines: state changes at INFO; words people said only at DEBUG (privacy)."""
 
     def transcript(self, agent: str, role: Role, text: str) -> None:
-        log.debug("%s: %s", ROLE_LABEL[role], text, extra={"agent": agent})
+        log.debug("%s: %s", ROLE_LABEL[role], text)
 
     def text(self, agent: str, text: str) -> None:
-        log.debug("agent: %s", text, extra={"agent": agent})
+        log.debug("agent: %s", text)
 
     def tool_call(self, agent: str, outcome: ToolOutcome) -> None:
-        log.debug("tool %s", format_tool(outcome), extra={"agent": agent})
+        log.debug("tool %s", format_tool(outcome))
 
     def usage(self, agent: str, usage: Usage) -> None:
-        log.debug("usage: %s", format_usage(usage), extra={"agent": agent})
+        log.debug("usage: %s", format_usage(usage))
 
     def state(self, agent: str, state: str, detail: str = "") -> None:
         level = logging.DEBUG if state in ("turn_complete", "interrupted") else logging.INFO
-        log.log(level, "%s%s", state, f": {detail}" if detail else "", extra={"agent": agent})
+        log.log(level, "%s%s", state, f": {detail}" if detail else "")
 
 
 class FanOut:

@@ -1,14 +1,13 @@
 """Daemon logging: one line per event on stderr, the agent's name in every line, journald-friendly or JSON.
 
-The agent's name travels in a context variable set by its supervisor: anyio tasks and worker threads copy
-the context they were started from, so every line a session (or its tools) logs is tagged without the
-session knowing who supervises it.
+The agent's name travels in one context variable (`runtime.agentlog`), set by the session for its own tasks
+and by the supervisor for its: anyio tasks and worker threads copy the context they were started from, so
+every line a session (or its tools) logs is tagged without the session knowing who supervises it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import logging
 import os
@@ -16,10 +15,8 @@ import sys
 from collections.abc import Mapping
 from typing import Literal, NoReturn, TextIO
 
+from runtime.agentlog import CURRENT_AGENT
 from runtime.guards.redact import install_logging_filter
-
-CURRENT_AGENT: contextvars.ContextVar[str] = contextvars.ContextVar("runtime_agent", default="")
-"""The agent the current task works for ("" outside any agent)."""
 
 # syslog priorities, as sd-daemon(3) `<N>` prefixes that journald turns into the entry's PRIORITY
 _PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
@@ -35,11 +32,10 @@ def syslog_priority(levelno: int) -> int:
 
 
 class AgentFilter(logging.Filter):
-    """Puts `record.agent` on every record: the name given explicitly (`extra=`) or the task's agent."""
+    """Puts `record.agent` on every record: the agent the logging task works for (`runtime.agentlog`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(record, "agent", ""):
-            record.agent = CURRENT_AGENT.get()
+        record.agent = CURRENT_AGENT.get()
         return True
 
 

@@ -242,7 +242,7 @@ class TalkingSession:
 
     async def _follow_button(self) -> None:
         async for talking in self._button.states():
-            log.info("talking" if talking else "done talking", extra={"agent": self.session.name})
+            log.info("talking" if talking else "done talking")
             self.session.set_talking(talking)
 
 
@@ -261,7 +261,7 @@ def stream_end_on_leave(session: AgentSession) -> ConversationListener:
         elif in_conversation:
             in_conversation = False
             session.uplink.push_mark(Message("audio_stream_end", _send_stream_end))
-            log.debug("audioStreamEnd queued (%s)", event.reason, extra={"agent": session.name})
+            log.debug("audioStreamEnd queued (%s)", event.reason)
 
     return listener
 

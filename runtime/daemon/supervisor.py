@@ -16,8 +16,8 @@ import anyio
 import anyio.abc
 
 from runtime.agentfile.spec import Supervision
+from runtime.agentlog import CURRENT_AGENT
 from runtime.daemon.events import AgentState, AgentStateChanged, Publish, publish_nowhere
-from runtime.daemon.logs import CURRENT_AGENT
 from runtime.errors import AgentRuntimeError, DeviceError, FatalSessionError
 from runtime.retry import DEVICE_POLL_S, Action, Decision, RestartPolicy, RunEnd
 

@@ -116,16 +116,14 @@ class Connection:
 
     def __init__(
         self, endpoint: Endpoint, uplink: Uplink, handler: ConnectionHandler, *,
-        agent: str, counter: MalformedCounter, timeouts: Timeouts,
+        counter: MalformedCounter, timeouts: Timeouts,
     ) -> None:
         self.endpoint = endpoint
         self.uplink = uplink
         self.handler = handler
-        self.agent = agent
         self.counter = counter
         """Where malformed audio parts are counted (the session's stats)."""
         self.timeouts = timeouts
-        self._log = {"agent": agent}
 
     async def run(self, model: str, config: types.LiveConnectConfig, *, resuming: bool) -> ConnectionEnd:
         """Open one connection, serve it until it ends, classify the end; only cancellation and the handler's
@@ -202,8 +200,7 @@ class Connection:
         with anyio.move_on_after(close_s):
             await live.close()
         await anyio.sleep(close_s)  # normally cancelled first: the receiver ends and stops the group
-        logger.warning("the server did not finish closing within %.0f s; aborting the connection", 2 * close_s,
-                       extra=self._log)
+        logger.warning("the server did not finish closing within %.0f s; aborting the connection", 2 * close_s)
         sdk.abort(live)
         serving.cancel()
 
@@ -213,7 +210,7 @@ class Connection:
         from google.genai import errors
         from websockets.exceptions import ConnectionClosed
 
-        parser = ServerMessageParser(self.agent, self.counter)
+        parser = ServerMessageParser(self.counter)
         messages = ServerMessages(live, parser, fast=self.endpoint.fast_paths.receive)
         while True:
             try:
@@ -230,7 +227,7 @@ class Connection:
             except MalformedMessage as exc:
                 # Not JSON, or refused by the SDK's parser (a JSON string, deeply nested JSON, a field of the
                 # wrong type): start over on a clean connection.
-                logger.warning("malformed message from the server: %s", exc, extra=self._log)
+                logger.warning("malformed message from the server: %s", exc)
                 return ConnectionEnd(Recovery.RESUME, None, "malformed message")
             self._route(message, state)
 
@@ -247,8 +244,7 @@ class Connection:
         if state.go_away.is_set():
             return
         deadline_s = goaway_deadline_s(go_away.time_left, margin_s=self.timeouts.goaway_margin_s)
-        logger.info("goAway (time left %s); handing over within %.1f s", go_away.time_left, deadline_s,
-                    extra=self._log)
+        logger.info("goAway (time left %s); handing over within %.1f s", go_away.time_left, deadline_s)
         state.hand_over_within_s = deadline_s
         state.go_away.set()
 
@@ -265,7 +261,7 @@ class Connection:
                 await anyio.sleep(self.timeouts.resumable_poll_s)
 
     def _hand_over(self, state: LiveState, why: str) -> None:
-        logger.info("handing over to a new connection (%s)", why, extra=self._log)
+        logger.info("handing over to a new connection (%s)", why)
         self.handler.handing_over(why)
         state.request_close(handover=True)
 

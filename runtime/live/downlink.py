@@ -90,7 +90,7 @@ class Downlink:
     def _turn_complete(self) -> None:
         if self._interrupted_turn_open and not self._generation_complete:
             self._interrupted_turn_open = False  # the interrupted turn's end: the reply in progress goes on
-            logger.debug("the interrupted turn is complete", extra={"agent": self.agent})
+            logger.debug("the interrupted turn is complete")
             return
         self._interrupted_turn_open = self._generation_complete = False
         self.in_turn = False
@@ -129,7 +129,7 @@ class Downlink:
         self.in_turn = False
         self._interrupted_turn_open, self._generation_complete = True, False
         self.stats.interruptions.append(time.monotonic())
-        logger.info("interrupted by the user", extra={"agent": self.agent})
+        logger.info("interrupted by the user")
         self.events.state(self.agent, SessionState.INTERRUPTED)
 
     def usage(self, message: types.LiveServerMessage) -> None:
@@ -138,8 +138,7 @@ class Downlink:
         if metadata is None:
             return
         if _usage_only(message):
-            logger.debug("usage before the reply: %s prompt tokens", metadata.prompt_token_count,
-                         extra={"agent": self.agent})
+            logger.debug("usage before the reply: %s prompt tokens", metadata.prompt_token_count)
             return
         by_modality: dict[str, int] = {}
         for detail in metadata.response_tokens_details or []:

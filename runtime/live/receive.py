@@ -54,8 +54,7 @@ class MalformedCounter(Protocol):
 class ServerMessageParser:
     """One connection's reader of frames: counts malformed audio parts, logs the first of the connection."""
 
-    def __init__(self, agent: str, counter: MalformedCounter) -> None:
-        self.agent = agent
+    def __init__(self, counter: MalformedCounter) -> None:
         self.counter = counter
         self._logged = False
 
@@ -114,7 +113,7 @@ class ServerMessageParser:
         if not self._logged:
             self._logged = True
             logger.warning("the server sent a malformed audio part (%s); dropped. Further ones on this connection "
-                           "are dropped and counted without a log line", exc, extra={"agent": self.agent})
+                           "are dropped and counted without a log line", exc)
 
 
 class ServerMessages:

@@ -21,6 +21,7 @@ import anyio.abc
 
 from runtime.agentfile import catalogue
 from runtime.agentfile.spec import AgentSpec
+from runtime.agentlog import working_for
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.errors import AgentRuntimeError, FatalSessionError, SessionError
 from runtime.live.connection import Connection, ConnectionEnd, Timeouts
@@ -79,8 +80,6 @@ class AgentSession:
         self._resolved_tools = tools
         """The tools as the loader resolved them; None: resolve `spec.tools` from `base_dir` (off the loop)."""
         self.name = name
-        self._log = {"agent": name}
-        """`extra=` for log lines: the agent's name, shown by the log format."""
         self.base_dir = base_dir
         self.endpoint = endpoint
         self.audio_in = audio_in
@@ -90,7 +89,7 @@ class AgentSession:
         self.timeouts = timeouts or Timeouts()
         self.store = HandleStore(state_dir, name)
         block_ms = max(1, audio_in.block_frames * 1000 // 16_000)
-        self.uplink = Uplink(spec.audio.input.buffer_ms // block_ms, agent=name)
+        self.uplink = Uplink(spec.audio.input.buffer_ms // block_ms)
         self.model = catalogue.lookup(spec.model)
         """The model's catalogue entry (None if unknown): how it replies, what its tool declarations mean."""
         plan = self.model.reply_plan(spec.response) if self.model else None
@@ -125,7 +124,12 @@ class AgentSession:
         return max(self._last_received, owed_since)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled; `task_status.started()` after the first setupComplete."""
+        """Run until cancelled; `task_status.started()` after the first setupComplete. What the session and
+        its tasks log carries the agent's name (`runtime.agentlog`)."""
+        with working_for(self.name):
+            await self._run(task_status)
+
+    async def _run(self, task_status: anyio.abc.TaskStatus[None]) -> None:
         await anyio.to_thread.run_sync(_import_sdk)
         from runtime.agentfile.resolved_tools import resolve_tools
         from runtime.live.tools import ToolRunner
@@ -133,7 +137,7 @@ class AgentSession:
         tools = self._resolved_tools
         if tools is None:  # importing user code blocks: never on the event loop
             tools = await anyio.to_thread.run_sync(resolve_tools, self.spec.tools, self.base_dir)
-        self._tools = ToolRunner(tools, agent=self.name)
+        self._tools = ToolRunner(tools)
         if self.spec.session.resumption:
             self._handle = self.store.load()
         await self.audio_in.open()
@@ -195,7 +199,7 @@ class AgentSession:
 
     async def _connections(self, task_status: anyio.abc.TaskStatus[None]) -> None:
         self._on_first_ready = task_status
-        connection = Connection(self.endpoint, self.uplink, self, agent=self.name, counter=self.stats,
+        connection = Connection(self.endpoint, self.uplink, self, counter=self.stats,
                                 timeouts=self.timeouts)
         reconnects = Reconnects(self.policy)
         while True:
@@ -216,14 +220,13 @@ class AgentSession:
             return
         self.stats.reconnects += 1
         if end.recovery is Recovery.FATAL:
-            logger.error("%s; retrying in %.1f s", end.describe(), step.delay_s, extra=self._log)
+            logger.error("%s; retrying in %.1f s", end.describe(), step.delay_s)
             self.events.state(self.name, SessionState.ERROR, end.describe())
             return
         if end.recovery is Recovery.FRESH:
-            logger.warning("the stored session is gone (%s); starting a new conversation", end.reason,
-                           extra=self._log)
+            logger.warning("the stored session is gone (%s); starting a new conversation", end.reason)
             self._forget_handle()
-        logger.warning("connection ended (%s); reconnecting in %.2f s", end.describe(), step.delay_s, extra=self._log)
+        logger.warning("connection ended (%s); reconnecting in %.2f s", end.describe(), step.delay_s)
         self.events.state(self.name, SessionState.RECONNECTING, end.describe())
 
     def live_config(self) -> types.LiveConnectConfig:
@@ -248,7 +251,7 @@ class AgentSession:
         if self._handover_started is not None:
             self.stats.handovers.append(self._last_received - self._handover_started)
             self._handover_started = None
-        logger.info("connected (%s)", "resumed" if self._handle else "new session", extra=self._log)
+        logger.info("connected (%s)", "resumed" if self._handle else "new session")
         self.events.state(self.name, SessionState.READY)
         if self._on_first_ready is not None:
             first_ready, self._on_first_ready = self._on_first_ready, None
@@ -310,7 +313,7 @@ class AgentSession:
                 await anyio.to_thread.run_sync(self.store.save, handle)
                 self._saved_handle = handle
             except OSError as exc:
-                logger.warning("cannot store the resumption handle in %s: %s", self.store.path, exc, extra=self._log)
+                logger.warning("cannot store the resumption handle in %s: %s", self.store.path, exc)
 
     def _forget_handle(self) -> None:
         self._handle = None
@@ -318,7 +321,7 @@ class AgentSession:
         try:
             self.store.clear()
         except OSError as exc:
-            logger.warning("cannot remove %s: %s", self.store.path, exc, extra=self._log)
+            logger.warning("cannot remove %s: %s", self.store.path, exc)
 
     # -- tools ------------------------------------------------------------------------------------
 
@@ -342,7 +345,7 @@ class AgentSession:
             finally:
                 self._tool_scopes.pop(call_id, None)
         if scope.cancelled_caught:
-            logger.info("tool %s (%s) cancelled by the model", name, call_id, extra=self._log)
+            logger.info("tool %s (%s) cancelled by the model", name, call_id)
             self.events.state(self.name, SessionState.TOOL_CANCELLED, f"{name} ({call_id})")
             return
         tool = self._tools.tools.get(name)

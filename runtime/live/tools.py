@@ -35,8 +35,7 @@ class ToolRunner:
     """The tools of one agent as the loader resolved them (nothing is imported here); `call` runs one call to
     completion and always returns."""
 
-    def __init__(self, tools: Sequence[ResolvedTool], *, agent: str) -> None:
-        self.agent = agent
+    def __init__(self, tools: Sequence[ResolvedTool]) -> None:
         self.resolved = tuple(tools)
         self.tools: dict[str, Tool] = {tool.name: tool.tool for tool in self.resolved}
         self.parameters: dict[str, dict[str, Any]] = {tool.name: tool.parameters for tool in self.resolved}
@@ -53,11 +52,10 @@ class ToolRunner:
         ok = "error" not in result
         outcome = ToolOutcome(name=name, call_id=call_id, args=args, result=result, duration_s=duration_s, ok=ok)
         if ok:
-            logger.info("tool %s (%s) ok in %.3f s", name, call_id, duration_s, extra={"agent": self.agent})
+            logger.info("tool %s (%s) ok in %.3f s", name, call_id, duration_s)
         else:
-            logger.warning("tool %s (%s) failed in %.3f s: %s", name, call_id, duration_s, result["error"],
-                           extra={"agent": self.agent})
-        logger.debug("tool %s (%s) args %s", name, call_id, args, extra={"agent": self.agent})
+            logger.warning("tool %s (%s) failed in %.3f s: %s", name, call_id, duration_s, result["error"])
+        logger.debug("tool %s (%s) args %s", name, call_id, args)
         return outcome
 
     async def _result(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +76,7 @@ class ToolRunner:
         except ToolCallError as exc:
             return {"error": str(exc)}
         except Exception as exc:
-            logger.debug("tool %s raised", name, exc_info=True, extra={"agent": self.agent})
+            logger.debug("tool %s raised", name, exc_info=True)
             return {"error": f"{type(exc).__name__}: {exc}"}
 
     @staticmethod

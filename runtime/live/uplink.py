@@ -67,8 +67,7 @@ class Uplink:
     """The microphone stream (frames and the activity marks between them, in order; bounded: the oldest
     frame is dropped and counted when full) plus a queue of other messages that go first."""
 
-    def __init__(self, max_frames: int, *, agent: str = "") -> None:
-        self.agent = agent
+    def __init__(self, max_frames: int) -> None:
         self.max_frames = max(1, max_frames)
         self._stream: deque[Item] = deque()
         self._frames = 0
@@ -154,8 +153,7 @@ class Uplink:
         self._frames -= 1
         self.dropped_frames += 1
         if self.dropped_frames in (1, 10, 100) or self.dropped_frames % 1000 == 0:
-            logger.warning("microphone buffer full: %d blocks dropped so far", self.dropped_frames,
-                           extra={"agent": self.agent})
+            logger.warning("microphone buffer full: %d blocks dropped so far", self.dropped_frames)
 
 
 async def send_item(live: AsyncSession, item: Item) -> None:
@@ -295,7 +293,7 @@ async def _send_one(
         # The SDK refused to build the message (a tool response without an id, ...): sending it again on
         # another connection would fail the same way, so it is dropped, loudly.
         logger.error("dropping a %s the SDK cannot send: %s: %s", getattr(item, "kind", "frame"), type(exc).__name__,
-                     exc, extra={"agent": uplink.agent})
+                     exc)
         return None
     uplink.mark_sent(item)
     return None

@@ -42,7 +42,7 @@ class FlushClock:
 
 async def test_a_spoken_turn_reaches_the_emulator_and_the_reply_reaches_the_speaker(tmp_path: Path) -> None:
     options = EmulatorOptions(port=0, scenario_obj=parse_scenario({"speech_transcripts": ["what time is it"]}))
-    mic, speaker = open_ports(Audio(echo="none"), base_dir=tmp_path, agent="rig")
+    mic, speaker = open_ports(Audio(echo="none"), base_dir=tmp_path)
     events = Events()
     with Recorder("rig_speaker_monitor", 24_000) as monitor:
         async with serve(options) as emulator, running(agent(), emulator, tmp_path, mic, speaker, events=events):
@@ -77,7 +77,7 @@ async def test_with_an_echo_path_the_model_does_not_interrupt_itself_but_the_use
         "speech_transcripts": ["tell me a story", "stop"],
         "rules": [{"when": {"text": "story"}, "then": [{"say": LONG_REPLY}]}],
     }
-    mic, speaker = open_ports(Audio(echo=echo), base_dir=tmp_path, agent="rig")  # type: ignore[arg-type]
+    mic, speaker = open_ports(Audio(echo=echo), base_dir=tmp_path)  # type: ignore[arg-type]
     clock = FlushClock()
     speaker.observer = clock  # type: ignore[attr-defined]
     events = Events()

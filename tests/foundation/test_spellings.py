@@ -42,7 +42,7 @@ def test_a_null_device_means_no_device(tmp_path: Path, port: str, spelling: str)
 
 def test_null_devices_are_the_null_ports(tmp_path: Path) -> None:
     spec = load_agent(write(tmp_path, M + "audio: {input: {device: null}, output: {device: null}}\n")).spec
-    mic, speaker = open_ports(spec.audio, base_dir=tmp_path, agent="agent")
+    mic, speaker = open_ports(spec.audio, base_dir=tmp_path)
     assert isinstance(mic, NullIn) and isinstance(speaker, NullOut)
 
 

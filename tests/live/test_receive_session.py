@@ -16,6 +16,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from runtime.audio.files import NullIn, NullOut, WavFileIn
+from runtime.daemon.logs import AgentFilter
 from runtime.emulator import EmulatorOptions, Fault, parse_scenario
 from runtime.emulator import serve as serve_emulator
 from runtime.emulator.tls import write_self_signed
@@ -73,6 +74,7 @@ async def test_malformed_audio_is_dropped_counted_and_logged_once_without_leavin
     frames = [audio_frame(GOOD_PCM_B64), audio_frame("!!!!"), audio_frame(7), audio_frame(GOOD_PCM_B64)]
     server = HostileServer(frames)
     events = Recorder()
+    warnings.handler.addFilter(AgentFilter())  # as the daemon's handler: the agent comes from the session's context
     async with serve(server.handle, "127.0.0.1", 0, ssl=context) as listening:
         port = listening.sockets[0].getsockname()[1]
         endpoint = Endpoint(base_url=f"https://127.0.0.1:{port}", ca_file=cert, api_key="test-key")

@@ -60,6 +60,35 @@ async def test_a_text_turn(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_what_a_session_and_its_tools_log_carries_its_agent_and_nothing_else_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One way for the agent's name to reach a log record: the session's context (`runtime.agentlog`)."""
+    import logging
+
+    from runtime.agentlog import CURRENT_AGENT
+    from runtime.daemon.logs import AgentFilter
+
+    caplog.handler.addFilter(AgentFilter())
+    caplog.set_level(logging.INFO, logger="runtime")
+    events = Recorder()
+    (tmp_path / "kitchen_tools.py").write_text(TOOLS_PY)
+    spec = agent(response="text", tools=[{"name": "add", "python": "kitchen_tools:add"}])
+    steps = [{"tool_call": {"name": "add", "args": {"a": 2, "b": 3}}}, {"say_tool_result": "add"}]
+    options = text_scenario([{"when": {"text": "add"}, "then": steps}])
+    async with serve(options) as emulator, running(
+        spec, emulator, tmp_path, NullIn(), NullOut(), events=events, name="pantry"
+    ) as session:
+        await session.send_text("add please")
+        await events.until(lambda: events.states("turn_complete"))
+    logging.getLogger("runtime.test").info("after the session")
+    by_agent = {(r.name, r.getMessage().split(" ")[0]): r.agent for r in caplog.records}  # type: ignore[attr-defined]
+    assert by_agent[("runtime.live.session", "connected")] == "pantry"
+    assert by_agent[("runtime.live.tools", "tool")] == "pantry"
+    assert by_agent[("runtime.test", "after")] == "" and CURRENT_AGENT.get() == ""
+
+
+@pytest.mark.anyio
 async def test_an_audio_turn_from_a_wav_microphone_to_a_wav_speaker(tmp_path: Path) -> None:
     speech_wav(tmp_path / "mic.wav", [("pause", 0.2), ("speech", 0.5), ("pause", 0.8)])
     options = EmulatorOptions(port=0, scenario_obj=parse_scenario({"speech_transcripts": ["turn on the light"]}))

@@ -99,7 +99,7 @@ def http_base() -> Iterator[str]:
 def runner(tmp_path: Path, tools: list[dict[str, Any]]) -> ToolRunner:
     (tmp_path / "kitchen_tools.py").write_text(TOOLS_PY)
     spec = AgentSpec.model_validate({"model": "m", "tools": tools})
-    return ToolRunner(resolve_tools(spec.tools, tmp_path), agent="kitchen")
+    return ToolRunner(resolve_tools(spec.tools, tmp_path))
 
 
 @pytest.mark.anyio
@@ -211,7 +211,7 @@ async def test_doubled_braces_validate_and_reach_the_service_as_braces(tmp_path:
                   "body": {"filter": {"expr": "{{a}} = {city}"}, "tags": ["{{b}}", "{city}"]}}},
     ]}))
     agent = load_agent(agent_file)
-    tools = ToolRunner(agent.tools, agent=agent.name)
+    tools = ToolRunner(agent.tools)
     weather = await tools.call("weather", "c", {"city": "Paris"})
     assert weather.ok, weather.result
     assert unquote(weather.result["body"]["path"]) == "/weather?q={literal}&c=Paris"
@@ -233,7 +233,7 @@ async def test_a_secret_with_braces_reaches_the_service_as_written(
                   "headers": {"Authorization": "Bearer ${env:BRACED_TOKEN}"}}},
     ]}))
     agent = load_agent(agent_file)
-    weather = await ToolRunner(agent.tools, agent=agent.name).call("weather", "c", {"city": "Paris"})
+    weather = await ToolRunner(agent.tools).call("weather", "c", {"city": "Paris"})
     assert weather.ok, weather.result
     assert Handler.seen[-1]["headers"]["Authorization"] == "Bearer t{o}k}e{n"
     assert unquote(Handler.seen[-1]["path"]) == "/weather?k=t{o}k}e{n&c=Paris"
@@ -298,7 +298,7 @@ async def test_huge_python_results_and_errors_are_capped(tmp_path: Path) -> None
     spec = AgentSpec.model_validate({"model": "m", "tools": [
         {"name": name, "python": f"greedy:{name}"} for name in ("returns_huge", "raises_huge", "returns_huge_dict")
     ]})
-    tools = ToolRunner(resolve_tools(spec.tools, tmp_path), agent="t")
+    tools = ToolRunner(resolve_tools(spec.tools, tmp_path))
     for name in ("returns_huge", "raises_huge", "returns_huge_dict"):
         outcome = await tools.call(name, "c", {})
         assert len(json.dumps(outcome.result)) <= RESPONSE_LIMIT_BYTES + 200
@@ -313,7 +313,7 @@ async def test_registered_secrets_never_reach_the_model(tmp_path: Path, http_bas
     SECRETS.add("tok-live-agent-canary-123456")
     (tmp_path / "leaky.py").write_text("def leak() -> str:\n    return 'the token is tok-live-agent-canary-123456'\n")
     spec = AgentSpec.model_validate({"model": "m", "tools": [{"name": "leak", "python": "leaky:leak"}]})
-    outcome = await ToolRunner(resolve_tools(spec.tools, tmp_path), agent="t").call("leak", "c", {})
+    outcome = await ToolRunner(resolve_tools(spec.tools, tmp_path)).call("leak", "c", {})
     assert "canary" not in json.dumps(outcome.result)
 
 
@@ -323,9 +323,14 @@ async def test_calls_are_logged_with_outcome_and_duration_and_arguments_only_at_
 ) -> None:
     import logging
 
+    from runtime.agentlog import working_for
+    from runtime.daemon.logs import AgentFilter
+
     tools = runner(tmp_path, [{"name": "add", "python": "kitchen_tools:add"}])
     caplog.set_level(logging.DEBUG, logger="runtime.live.tools")
-    await tools.call("add", "c9", {"a": 41, "b": 1})
+    caplog.handler.addFilter(AgentFilter())
+    with working_for("kitchen"):
+        await tools.call("add", "c9", {"a": 41, "b": 1})
     info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert {getattr(r, "agent", None) for r in caplog.records} == {"kitchen"}

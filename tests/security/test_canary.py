@@ -217,7 +217,7 @@ async def test_an_http_tool_secret_never_reaches_logs_errors_or_results(
     caplog.set_level(logging.DEBUG)
     agent = load_agent(agent_file, secrets_dir=secrets_dir)
     assert SECRETS.redact(TOKEN) == "***"  # the loader registered the secret as it read it
-    runner = tools.ToolRunner(agent.tools, agent=agent.name)
+    runner = tools.ToolRunner(agent.tools)
     outcome = await runner.call("weather", "call-1", {"city": "Berlin"})
     result_text = json.dumps(outcome.result)
     print(f"\n{mode}: {result_text[:200]}")

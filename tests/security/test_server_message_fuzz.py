@@ -90,7 +90,7 @@ def meaning(message: types.LiveServerMessage | bytes) -> tuple[str, object]:
 
 def check_against_the_sdk(api_client: Any, frame: bytes, kind: str) -> None:
     counts = Counts()
-    ours = outcome(ServerMessageParser("fuzz", counts).parse, frame)
+    ours = outcome(ServerMessageParser(counts).parse, frame)
     sdk = outcome(lambda f: sdk_parse(api_client, f), frame)
     assert not isinstance(ours, BaseException) or isinstance(ours, MalformedMessage | errors.APIError), repr(ours)
     if counts.malformed_audio_parts:
@@ -157,7 +157,7 @@ def test_every_well_formed_audio_message_reads_as_the_sdk_reads_it(
     message, pcm = message_and_pcm
     frame = json.dumps(message).encode()
     counts = Counts()
-    assert ServerMessageParser("fuzz", counts).parse(frame) == pcm
+    assert ServerMessageParser(counts).parse(frame) == pcm
     assert meaning(sdk_parse(api_client, frame)) == ("audio", pcm)
     assert counts.malformed_audio_parts == 0
 
@@ -198,7 +198,7 @@ def test_a_mutated_frame_reads_as_the_sdk_reads_it_or_is_refused_or_counted(
 )
 def test_frames_that_end_the_connection(frame: bytes, error: type[BaseException]) -> None:
     with pytest.raises(error):
-        ServerMessageParser("fuzz", Counts()).parse(frame)
+        ServerMessageParser(Counts()).parse(frame)
 
 
 def audio_frame(mime_type: str, data: Any) -> bytes:
@@ -218,7 +218,7 @@ def audio_frame(mime_type: str, data: Any) -> bytes:
 )
 def test_malformed_audio_is_counted_and_dropped_where_the_sdk_would_raise(api_client: Any, frame: bytes) -> None:
     counts = Counts()
-    assert ServerMessageParser("fuzz", counts).parse(frame) == b""
+    assert ServerMessageParser(counts).parse(frame) == b""
     assert counts.malformed_audio_parts == 1
     with pytest.raises(SDK_PARSE_ERRORS):
         sdk_parse(api_client, frame)
@@ -245,13 +245,13 @@ def test_malformed_audio_is_counted_and_dropped_where_the_sdk_would_raise(api_cl
 def test_hostile_values_the_parser_passes_to_the_session(frame: bytes, what_passes: str) -> None:
     """These reach the session as normal messages: the session has to check them itself."""
     counts = Counts()
-    assert isinstance(ServerMessageParser("fuzz", counts).parse(frame), types.LiveServerMessage | bytes), what_passes
+    assert isinstance(ServerMessageParser(counts).parse(frame), types.LiveServerMessage | bytes), what_passes
     assert counts.malformed_audio_parts == 0
 
 
 def test_the_refusal_of_a_huge_frame_is_cut_to_a_loggable_size() -> None:
     with pytest.raises(MalformedMessage) as caught:
-        ServerMessageParser("fuzz", Counts()).parse(b'{"serverContent": ' + b"x" * 500_000)
+        ServerMessageParser(Counts()).parse(b'{"serverContent": ' + b"x" * 500_000)
     assert len(str(caught.value)) < 300
 
 
@@ -268,7 +268,7 @@ def test_memory_to_parse_a_frame_at_the_size_limit(kind: str) -> None:
         }
     frame = json.dumps(message).encode()
     assert len(frame) <= MAX_FRAME_BYTES
-    parser = ServerMessageParser("fuzz", Counts())
+    parser = ServerMessageParser(Counts())
     tracemalloc.start()
     try:
         parser.parse(frame)
@@ -280,7 +280,7 @@ def test_memory_to_parse_a_frame_at_the_size_limit(kind: str) -> None:
 
 
 def test_a_refused_frame_leaves_the_next_frame_readable() -> None:
-    parser = ServerMessageParser("fuzz", Counts())
+    parser = ServerMessageParser(Counts())
     with pytest.raises(MalformedMessage):
         parser.parse(b'{"serverContent": null}')
     message = parser.parse(b'{"serverContent": {"turnComplete": true}}')

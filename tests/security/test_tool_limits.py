@@ -41,14 +41,14 @@ def http_tool(url: str, **extra: Any) -> Tool:
     ["169.254.169.254", "2852039166", "0xA9FEA9FE", "[::ffff:169.254.169.254]", "[fd00:ec2::254]", "[fe80::1]"],
 )
 async def test_a_host_chosen_by_the_model_cannot_reach_metadata(host: str) -> None:
-    runner = tools.ToolRunner([declared(http_tool("http://{host}/latest/meta-data/"))], agent="t")
+    runner = tools.ToolRunner([declared(http_tool("http://{host}/latest/meta-data/"))])
     outcome = await runner.call("fetch", "1", {"host": host})
     assert not outcome.ok
     assert "refused" in outcome.result["error"]
 
 
 async def test_an_argument_cannot_smuggle_a_scheme_or_credentials() -> None:
-    runner = tools.ToolRunner([declared(http_tool("{host}"))], agent="t")
+    runner = tools.ToolRunner([declared(http_tool("{host}"))])
     for host in ("file:///etc/passwd", "gopher://127.0.0.1:25/", "http://u:p@127.0.0.1/"):
         outcome = await runner.call("fetch", "1", {"host": host})
         assert not outcome.ok and "refused" in outcome.result["error"], (host, outcome.result)
@@ -83,7 +83,7 @@ async def flooding_service(request: pytest.FixtureRequest) -> AsyncIterator[int]
 
 
 async def test_a_flooding_service_gives_the_model_a_capped_result(flooding_service: int) -> None:
-    runner = tools.ToolRunner([declared(http_tool(f"http://127.0.0.1:{flooding_service}/"))], agent="t")
+    runner = tools.ToolRunner([declared(http_tool(f"http://127.0.0.1:{flooding_service}/"))])
     tracemalloc.start()
     try:
         outcome = await runner.call("fetch", "1", {})
@@ -103,6 +103,6 @@ async def test_a_python_tool_result_is_capped_too(tmp_path: Path, function: str)
         f"def raises_huge() -> str:\n    raise ValueError('x' * {HUGE_BYTES})\n"
     )
     tool = Tool.model_validate({"name": "greedy", "description": "d", "python": f"greedy_tools:{function}"})
-    runner = tools.ToolRunner([resolve_tool(tool, tmp_path)], agent="t")
+    runner = tools.ToolRunner([resolve_tool(tool, tmp_path)])
     outcome = await runner.call("greedy", "1", {})
     assert len(json.dumps(outcome.result)) <= RESULT_CAP_BYTES + 1024
