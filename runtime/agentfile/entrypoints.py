@@ -29,7 +29,7 @@ from typing import Any
 
 from runtime.errors import AgentRuntimeError
 
-__all__ = ["EntryPointError", "derive_parameters", "describe", "resolve_entry_point", "source_files"]
+__all__ = ["EntryPointError", "derive_parameters", "docstring_summary", "resolve_entry_point", "source_files"]
 
 _JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _SUPPORTED = "str, int, float, bool, list, dict, Literal[...], an Enum or Optional of these"
@@ -210,7 +210,7 @@ def _on_path(directory: Path | None) -> Iterator[None]:
             sys.path.remove(entry)
 
 
-def describe(func: Callable[..., Any]) -> str:
+def docstring_summary(func: Callable[..., Any]) -> str:
     """The first paragraph of the function's docstring: its description for the model."""
     doc = inspect.getdoc(func) or ""
     return doc.split("\n\n")[0].replace("\n", " ").strip()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.agentfile.entrypoints import derive_parameters, describe, resolve_entry_point, source_files
+from runtime.agentfile.entrypoints import derive_parameters, docstring_summary, resolve_entry_point, source_files
 from runtime.agentfile.spec import AgentSpec, HttpCall, Tool
 
 __all__ = ["EMPTY_PARAMETERS", "ResolvedTool", "declared", "dependency_files", "resolve_tool", "resolve_tools"]
@@ -58,8 +58,8 @@ def resolve_tool(tool: Tool, base_dir: Path) -> ResolvedTool:
     update: dict[str, Any] = {}
     if tool.parameters is None:
         update["parameters"] = parameters
-    if not tool.description and describe(function):
-        update["description"] = describe(function)
+    if not tool.description and docstring_summary(function):
+        update["description"] = docstring_summary(function)
     return ResolvedTool(tool.model_copy(update=update) if update else tool, parameters, function)
 
 

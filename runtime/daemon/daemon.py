@@ -38,7 +38,7 @@ from runtime.daemon.supervisor import Runnable, Supervisor
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[LoadedAgentLike], Runnable]
+MakeRunnable = Callable[[LoadedAgentLike], Runnable]
 
 WATCH_RETRY_S = 2.0
 Config = AgentConfig[LoadedAgentLike]
@@ -68,7 +68,7 @@ class Daemon:
         self,
         directory: Path,
         read: Callable[[], DirectoryState],
-        factory: SessionFactory,
+        factory: MakeRunnable,
         notifier: systemd.Notifier,
         settings: DaemonSettings | None = None,
         *,

@@ -68,10 +68,10 @@ def classify(exc: BaseException) -> RunEnd:
 _RUN_END: dict[type[AgentRuntimeError], RunEnd] = {DeviceError: RunEnd.DEVICE, FatalSessionError: RunEnd.FATAL}
 
 
-def describe(exc: BaseException) -> str:
+def error_summary(exc: BaseException) -> str:
     """A one-line reason: our own errors speak for themselves, others get their type."""
     if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        return describe(exc.exceptions[0])
+        return error_summary(exc.exceptions[0])
     if isinstance(exc, AgentRuntimeError):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -157,7 +157,7 @@ class Supervisor:
                     tg.cancel_scope.cancel()
         except Exception as exc:  # an agent's failure ends here, never in the daemon's task group
             log.debug("session raised", exc_info=exc)
-            return classify(exc), describe(exc)
+            return classify(exc), error_summary(exc)
         if hung:
             return RunEnd.HUNG, f"no progress for {hung[0]:.0f} s (watchdog_s {self.supervision.watchdog_s:g})"
         return RunEnd.CLEAN, "session ended"

@@ -63,7 +63,7 @@ class ConnectionEnd:
     """The connection got as far as setupComplete."""
     lasted_s: float = 0.0
 
-    def describe(self) -> str:
+    def summary(self) -> str:
         code = f"close code {self.code}" if self.code is not None else "no close code"
         return f"{code}: {self.reason}" if self.reason else code
 

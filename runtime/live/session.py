@@ -207,9 +207,9 @@ class AgentSession:
             end = await connection.run(self.spec.model, self.live_config(), resuming=self.resuming)
             step = reconnects.after(end.recovery, ready=end.ready, lasted_s=end.lasted_s, jitter=random.random())
             if step.next is Next.GIVE_UP_FATAL:
-                raise FatalSessionError(f"{self.name}: {end.describe()} (gave up after {step.tries} tries)")
+                raise FatalSessionError(f"{self.name}: {end.summary()} (gave up after {step.tries} tries)")
             if step.next is Next.GIVE_UP:
-                raise SessionError(f"{self.name}: cannot connect ({end.describe()}) after {step.tries} tries")
+                raise SessionError(f"{self.name}: cannot connect ({end.summary()}) after {step.tries} tries")
             self._report_reconnect(end, step)
             if step.delay_s > 0:
                 await anyio.sleep(step.delay_s)
@@ -220,14 +220,14 @@ class AgentSession:
             return
         self.stats.reconnects += 1
         if end.recovery is Recovery.FATAL:
-            logger.error("%s; retrying in %.1f s", end.describe(), step.delay_s)
-            self.events.state(self.name, SessionState.ERROR, end.describe())
+            logger.error("%s; retrying in %.1f s", end.summary(), step.delay_s)
+            self.events.state(self.name, SessionState.ERROR, end.summary())
             return
         if end.recovery is Recovery.FRESH:
             logger.warning("the stored session is gone (%s); starting a new conversation", end.reason)
             self._forget_handle()
-        logger.warning("connection ended (%s); reconnecting in %.2f s", end.describe(), step.delay_s)
-        self.events.state(self.name, SessionState.RECONNECTING, end.describe())
+        logger.warning("connection ended (%s); reconnecting in %.2f s", end.summary(), step.delay_s)
+        self.events.state(self.name, SessionState.RECONNECTING, end.summary())
 
     def live_config(self) -> types.LiveConnectConfig:
         from runtime.live.config import live_config
