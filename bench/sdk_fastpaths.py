@@ -155,7 +155,7 @@ def per_message_costs(rounds: int = 5, count: int = 2000) -> dict[str, float]:
     frame = json.dumps({"serverContent": {"modelTurn": {"role": "model", "parts": [part]}}}).encode()
     socket = _StandInSocket(frame)
     live = AsyncSession(api_client=genai.Client(api_key="bench-key")._api_client, websocket=socket)  # type: ignore[arg-type]
-    parser = ServerMessageParser("bench", _Count())
+    parser = ServerMessageParser(_Count())
     block = bytes(640)
 
     def drive(coroutine: Any) -> None:  # neither path suspends on the stand-in socket

@@ -11,7 +11,11 @@ the speaker drops what it is given; both resume by themselves when the device re
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -369,3 +373,19 @@ class SoundDeviceOut:
 
     async def close(self) -> None:
         await anyio.to_thread.run_sync(self._keeper.stop)
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for a moment: PortAudio's ALSA probing prints C-level noise there
+    for every unusable device (`runtime devices`, `runtime doctor`)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime.audio.devices import import_sounddevice
+    from runtime.audio.devices import import_sounddevice, quiet_stderr
     from runtime.errors import DeviceError
 
     try:
-        with _quiet_stderr():  # PortAudio's ALSA probing prints C-level noise for every unusable device
+        with quiet_stderr():  # PortAudio's ALSA probing prints C-level noise for every unusable device
             sd = import_sounddevice()
             devices = [dict(device) for device in sd.query_devices()]
             defaults = (int(sd.default.device[0]), int(sd.default.device[1]))
@@ -42,19 +40,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     return EXIT_OK
 
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for a moment (C libraries write there directly)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def agent_references(

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runtime.commands import add_service_arguments
+
 if TYPE_CHECKING:
     from runtime.agentfile.loader import LoadedAgent
     from runtime.doctor.report import Check
@@ -27,14 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="open one short session per model (setup, a typed turn, a tool call, a handle)")
     parser.add_argument("--trace", type=Path, metavar="FILE",
                         help="with --live: write every message of those sessions as sanitized JSON lines")
-    parser.add_argument("--base-url", metavar="URL", help="a Live-compatible endpoint instead of Google's "
-                        "(env RUNTIME_BASE_URL)")
-    parser.add_argument("--ca-file", type=Path, metavar="FILE", help="certificates to trust for --base-url "
-                        "(env RUNTIME_CA_FILE)")
-    parser.add_argument("--token-url", metavar="URL", help="token service instead of an API key "
-                        "(env RUNTIME_TOKEN_URL)")
-    parser.add_argument("--secrets-dir", type=Path, metavar="DIR",
-                        help="where ${secret:NAME} files live (default: $RUNTIME_SECRETS_DIR or /etc/runtime/secrets)")
+    add_service_arguments(parser)
     parser.add_argument("--unit", default="runtime.service", help="the systemd unit to check (default: %(default)s)")
 
 

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from runtime.commands import add_service_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -25,14 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="resumption handles and the demo reply (default: $STATE_DIRECTORY, /var/lib/runtime as root, "
         "else ~/.local/state/runtime)",
     )
-    parser.add_argument("--base-url", metavar="URL", help="a Live-compatible endpoint instead of Google's "
-                        "(env RUNTIME_BASE_URL)")
-    parser.add_argument("--ca-file", type=Path, metavar="FILE", help="certificates to trust for --base-url "
-                        "(env RUNTIME_CA_FILE)")
-    parser.add_argument("--token-url", metavar="URL", help="fetch a short-lived token per connection from this "
-                        "token service instead of holding an API key (env RUNTIME_TOKEN_URL)")
-    parser.add_argument("--secrets-dir", type=Path, metavar="DIR",
-                        help="where ${secret:NAME} files live (default: $RUNTIME_SECRETS_DIR or /etc/runtime/secrets)")
+    add_service_arguments(parser)
     parser.add_argument(
         "--demo", action="store_true",
         help="play a bundled spoken request into the first listening agent, write its reply to a WAV file in "

@@ -3,13 +3,9 @@ second is read and its level reported), the speaker opens (nothing is played but
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +74,7 @@ def check_devices(agents: list[LoadedAgent]) -> list[Check]:
     uses, checks = device_uses(agents)
     if not uses:
         return checks or [skipped(FAMILY, "devices", "no agent uses an audio device")]
-    from runtime.audio.devices import import_sounddevice
+    from runtime.audio.devices import import_sounddevice, quiet_stderr
     from runtime.errors import DeviceError
 
     try:
@@ -96,7 +92,7 @@ def _name(use: DeviceUse) -> str:
 
 
 def check_microphone(use: DeviceUse) -> Check:
-    from runtime.audio.devices import StreamOptions, open_portaudio_stream
+    from runtime.audio.devices import StreamOptions, open_portaudio_stream, quiet_stderr
     from runtime.errors import DeviceError
 
     chunks: list[np.ndarray] = []
@@ -125,7 +121,7 @@ def check_microphone(use: DeviceUse) -> Check:
 
 
 def check_speaker(use: DeviceUse) -> Check:
-    from runtime.audio.devices import StreamOptions, open_portaudio_stream
+    from runtime.audio.devices import StreamOptions, open_portaudio_stream, quiet_stderr
     from runtime.errors import DeviceError
 
     def callback(outdata: Any, frames: int, time_info: Any, status: Any) -> None:
@@ -144,16 +140,3 @@ def check_speaker(use: DeviceUse) -> Check:
         stream.close()
     return passed(FAMILY, _name(use), f"opens at {int(stream.samplerate)} Hz (silence played)")
 
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for a moment (PortAudio's ALSA probing writes there directly)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
