@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-format", choices=("text", "json"), default="text",
                         help="stderr log lines: text (journald-friendly) or json (default: text)")
+    parser.add_argument(
+        "--metrics", metavar="ADDRESS", default=os.environ.get("RUNTIME_METRICS") or None,
+        help="serve Prometheus /metrics, /healthz and /status on HOST:PORT, e.g. 127.0.0.1:8653 or [::1]:8653 "
+        "(env RUNTIME_METRICS; default: off)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging (transcripts, tool arguments)")
     parser.add_argument("--insecure-permissions", action="store_true",
                         help="accept agent files, tool modules and secrets that other users can change")
@@ -72,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         secrets_dir=args.secrets_dir,
         demo=args.demo,
         insecure_permissions=args.insecure_permissions,
+        metrics=args.metrics,
         print_conversation=args.demo or (sys.stdout.isatty() and "INVOCATION_ID" not in os.environ),
     )
     end_process(main(options))
