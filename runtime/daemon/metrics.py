@@ -260,8 +260,14 @@ class MetricsRecorder:
         self._refresh(record)
 
     def _stopped(self, agent: str) -> None:
+        """Forget a stopped agent, unless a reload is restarting it (its record, reconnects and tokens of the
+        day go on with its new session)."""
         if self._reload is not None:
             self._reload.stopped.add(agent)
+            return
+        self._forget(agent)
+
+    def _forget(self, agent: str) -> None:
         self.records.pop(agent, None)
         for label in STATES:
             self._remove(self.families.state, agent, label)
@@ -287,6 +293,8 @@ class MetricsRecorder:
         else:
             outcome = "unchanged"
         self.families.reloads.labels(outcome).inc()
+        for agent in reload.stopped - reload.restarted:
+            self._forget(agent)
 
     # -- session events (runtime.live.events.SessionEvents) --------------------------------------------
 
