@@ -8,7 +8,8 @@ want=${1:-run}
 
 apt_pkgs=(python3-venv python3-dev libportaudio2 espeak-ng)
 if [ "$want" = test ]; then
-    apt_pkgs+=(libasound2-plugins pulseaudio alsa-utils pulseaudio-utils sox systemd)
+    # prometheus: for promtool (checks the metrics page and the alert rules); ~96 MB installed, ~20 s
+    apt_pkgs+=(libasound2-plugins pulseaudio alsa-utils pulseaudio-utils sox systemd prometheus)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
