@@ -56,3 +56,18 @@ def test_the_alert_rules_pass_promtool_check_rules() -> None:
 def test_the_alert_rules_fire_as_documented() -> None:
     tested = promtool("test", "rules", "alerts_test.yml", cwd=REPO / "tests" / "daemon")
     assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_the_dashboard_and_the_rules_only_query_families_the_daemon_exports() -> None:
+    import json
+    import re
+
+    exported = {line.split("{")[0].split(" ")[0] for line in busy_page().splitlines() if not line.startswith("#")}
+    exported |= {"runtime_agent_state", "runtime_speaker_underruns_total", "runtime_mic_frames_dropped_total",
+                 "runtime_conversations_total"}  # read from sessions / gates: empty on the made-up page
+    dashboard = json.loads((REPO / "docs" / "monitoring" / "runtime-dashboard.json").read_text())
+    assert dashboard["uid"] == "runtime-agents" and dashboard["panels"]
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    queries.append(RULES.read_text())
+    used = {name for query in queries for name in re.findall(r"\b((?:runtime|process)_[a-z_]+)", query)}
+    assert used and used <= exported, f"not exported: {sorted(used - exported)}"
