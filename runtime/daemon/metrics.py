@@ -39,6 +39,7 @@ from runtime.daemon.events import (
     Ready,
     Reloading,
 )
+from runtime.daemon.interrupts import InterruptTimer
 from runtime.daemon.records import AgentRecord
 from runtime.live.events import SessionState, ToolOutcome, Usage
 
@@ -50,6 +51,7 @@ HANDOVER_REASONS = {"resumable point after goAway": "go_away", "goAway timer": "
 
 SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CONVERSATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+INTERRUPT_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
 UNKNOWN = "unknown"
 
 
@@ -72,6 +74,8 @@ class Families:
                                   ["agent", "close_code"])
         self.handover_s = histogram("runtime_handover_seconds", "From deciding to hand over to the new "
                                     "connection's setupComplete.", ["agent"], SECONDS_BUCKETS)
+        self.interrupt_s = histogram("runtime_interrupt_to_silence_seconds", "From the service's interrupted to "
+                                     "the speaker's silence (sound-card speakers).", ["agent"], INTERRUPT_BUCKETS)
         self.tool_calls = counter("runtime_tool_calls", "Tool calls by outcome.", ["agent", "tool", "outcome"])
         self.tool_s = histogram("runtime_tool_call_seconds", "Tool call durations.", ["agent", "tool"],
                                 SECONDS_BUCKETS)
@@ -216,6 +220,14 @@ class MetricsRecorder:
         self._handover_began: dict[str, float] = {}
         self._conversation_began: dict[str, float] = {}
         self._reload: _Reload | None = None
+        self.interrupts = InterruptTimer(clock)
+        self.speaker_of: Callable[[str], object] = lambda _agent: None
+        """The speaker port of an agent's current session (set by `Metering`); None when unknown."""
+
+    def settle(self) -> None:
+        """Time the interruptions whose silence the speakers have played since (before a scrape)."""
+        for agent, seconds in self.interrupts.settle():
+            self.families.interrupt_s.labels(agent).observe(seconds)
 
     def record(self, agent: str) -> AgentRecord:
         if agent not in self.records:
@@ -269,6 +281,7 @@ class MetricsRecorder:
 
     def _forget(self, agent: str) -> None:
         self.records.pop(agent, None)
+        self.interrupts.forget(agent)
         for label in STATES:
             self._remove(self.families.state, agent, label)
 
@@ -325,6 +338,7 @@ class MetricsRecorder:
         record = self.record(agent)
         match state:
             case SessionState.READY:
+                self.interrupts.watch(agent, self.speaker_of(agent))
                 self.families.connections.labels(agent).inc()
                 began = self._handover_began.pop(agent, None)
                 if began is not None:
@@ -338,6 +352,8 @@ class MetricsRecorder:
                 self.families.reconnects.labels(agent, code).inc()
                 record.add_reconnect(self._wall(), code, detail)
                 record.connected_at = None
+            case SessionState.INTERRUPTED:
+                self.interrupts.interrupted(agent)
             case SessionState.TOOL_CANCELLED:
                 tool = self._tool_label(agent, detail.rsplit(" (", 1)[0])
                 self.families.tool_calls.labels(agent, tool, "cancelled").inc()

@@ -110,6 +110,7 @@ class MetricsServer:
     def answer(self, path: str) -> Answer:
         path = path.split("?", 1)[0]
         if path == "/metrics":
+            self.recorder.settle()
             return Answer(200, CONTENT_TYPE_LATEST, generate_latest(self.registry))
         if path == "/healthz":
             return self._health()
@@ -185,6 +186,7 @@ class Metering:
         self.address = address
         self._sessions = sessions
         self.recorder = MetricsRecorder()
+        self.recorder.speaker_of = lambda agent: getattr(self._sessions().get(agent), "audio_out", None)
         self.server = MetricsServer(build_registry(self.recorder, self._hosted_sessions), self.recorder)
 
     def _hosted_sessions(self) -> dict[str, LiveCounters]:

@@ -186,3 +186,28 @@ def test_the_page_parses_and_carries_no_user_text_or_secret() -> None:
     health = server.answer("/healthz")
     assert health.status == 503 and b'"kitchen": "connecting"' in health.body, "it was reconnecting"
     assert server.answer("/nope").status == 404
+
+
+class SpeakerPort:
+    """A speaker port's observer slot, as `runtime.audio.devices` ports have it (a fake behind the port)."""
+
+    def __init__(self) -> None:
+        self.observer: object = None
+
+
+def test_a_barge_in_is_timed_from_interrupted_to_the_speakers_silence() -> None:
+    clock = Clock()
+    recorder = recorder_with(clock)
+    port = SpeakerPort()
+    recorder.speaker_of = lambda agent: port if agent == "kitchen" else None
+    recorder.state("kitchen", SessionState.READY)
+    assert port.observer is not None, "the speaker is observed once connected"
+    recorder.state("kitchen", SessionState.INTERRUPTED)
+    recorder.settle()
+    assert value(recorder, "runtime_interrupt_to_silence_seconds_count", agent="kitchen") is None, "still playing"
+    port.observer.silence_after_flush(clock.now + 0.03125)  # type: ignore[attr-defined]  # the audio thread
+    recorder.settle()
+    assert value(recorder, "runtime_interrupt_to_silence_seconds_count", agent="kitchen") == 1
+    assert value(recorder, "runtime_interrupt_to_silence_seconds_sum", agent="kitchen") == 0.03125
+    recorder.settle()
+    assert value(recorder, "runtime_interrupt_to_silence_seconds_count", agent="kitchen") == 1, "timed once"
