@@ -34,7 +34,7 @@ from runtime.wake.mute import MuteSwitch
 
 if TYPE_CHECKING:
     from runtime.agentfile.loader import ImportGuard
-    from runtime.daemon.metrics import LiveCounters
+    from runtime.daemon.audio_counters import LiveCounters
     from runtime.daemon.metrics_server import Metering
     from runtime.live.session import AgentSession
     from runtime.retry import RetryPolicy

@@ -18,14 +18,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from prometheus_client.registry import Collector
 
+from runtime.daemon.agentdir import LoadedAgentLike
+from runtime.daemon.audio_counters import AudioCollector, LiveCounters
 from runtime.daemon.events import (
     AgentsHosted,
     AgentState,
@@ -97,70 +97,6 @@ def _version(distribution: str) -> str:
         return UNKNOWN
 
 
-class UplinkCounts(Protocol):
-    @property
-    def sent_frames(self) -> int: ...
-
-    @property
-    def dropped_frames(self) -> int: ...
-
-
-class SpeakerCounts(Protocol):
-    @property
-    def underruns(self) -> int: ...
-
-
-class LiveCounters(Protocol):
-    """What a running session counts per audio block (an `AgentSession`), read at scrape time."""
-
-    @property
-    def uplink(self) -> UplinkCounts: ...
-
-    @property
-    def audio_out(self) -> SpeakerCounts: ...
-
-
-AUDIO_COUNTERS: tuple[tuple[str, str, Callable[[LiveCounters], int]], ...] = (
-    ("runtime_mic_frames_sent", "Microphone blocks sent to the service.", lambda s: s.uplink.sent_frames),
-    ("runtime_mic_frames_dropped", "Microphone blocks dropped from a full buffer.",
-     lambda s: s.uplink.dropped_frames),
-    ("runtime_speaker_underruns", "Speaker periods that ran dry in the middle of a turn.",
-     lambda s: s.audio_out.underruns),
-)
-
-
-class AudioCollector(Collector):
-    """Microphone and speaker counters, read from the sessions when scraped (nothing per block).
-
-    A session's counts start at zero; what an agent's earlier sessions counted is carried over, so the
-    counters only go up while the daemon runs.
-    """
-
-    def __init__(self, sessions: Callable[[], Mapping[str, LiveCounters]]) -> None:
-        self._sessions = sessions
-        self._seen: dict[str, tuple[int, dict[str, int]]] = {}
-        """Per agent: the id of the session last read and what it had counted."""
-        self._carried: dict[str, dict[str, int]] = {}
-
-    def describe(self) -> Iterable[CounterMetricFamily]:
-        """The families without samples (so registering reads no session)."""
-        return [CounterMetricFamily(name, doc, labels=["agent"]) for name, doc, _ in AUDIO_COUNTERS]
-
-    def collect(self) -> Iterable[CounterMetricFamily]:
-        families = {name: CounterMetricFamily(name, doc, labels=["agent"]) for name, doc, _ in AUDIO_COUNTERS}
-        for agent, session in sorted(dict(self._sessions()).items()):
-            now = {name: int(read(session)) for name, _, read in AUDIO_COUNTERS}
-            seen = self._seen.get(agent)
-            carried = self._carried.setdefault(agent, dict.fromkeys(now, 0))
-            if seen is not None and seen[0] != id(session):
-                for attr, value in seen[1].items():
-                    carried[attr] += value
-            self._seen[agent] = (id(session), now)
-            for name, family in families.items():
-                family.add_metric([agent], carried[name] + now[name])
-        return list(families.values())
-
-
 def state_label(state: AgentState, session: SessionState | None, gate: str, muted: bool) -> str:
     """The one `runtime_agent_state` value for what the supervisor, the session and the gate say."""
     if state is AgentState.PARKED:
@@ -193,6 +129,20 @@ def tool_outcome(outcome: ToolOutcome) -> Literal["ok", "error", "timeout"]:
     return "timeout" if error.startswith(f"tool {outcome.name} timed out after ") else "error"
 
 
+@dataclass(frozen=True)
+class _HostedNames:
+    """What label values the hosted agents' files allow: their tools' names, their wake-word models."""
+
+    tools: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    wake_models: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, agents: Iterable[LoadedAgentLike]) -> _HostedNames:
+        hosted = tuple(agents)
+        return cls({a.name: frozenset(t.name for t in a.spec.tools) for a in hosted},
+                   {a.name: Path(a.spec.activity.wake.model).stem for a in hosted})
+
+
 @dataclass
 class _Reload:
     """What happened during the reload being applied (between `Reloading` and `Ready`)."""
@@ -215,10 +165,9 @@ class MetricsRecorder:
         self.records: dict[str, AgentRecord] = {}
         self.muted = False
         self._wall, self._clock = wall, clock
-        self._tools: dict[str, frozenset[str]] = {}
-        self._wake_models: dict[str, str] = {}
-        self._handover_began: dict[str, float] = {}
-        self._conversation_began: dict[str, float] = {}
+        self._names = _HostedNames()
+        self._began: dict[tuple[str, str], float] = {}
+        """When an agent's handover or conversation began (`("handover" | "conversation", agent)`)."""
         self._reload: _Reload | None = None
         self.interrupts = InterruptTimer(clock)
         self.speaker_of: Callable[[str], object] = lambda _agent: None
@@ -243,8 +192,7 @@ class MetricsRecorder:
             case AgentStopped(agent=agent):
                 self._stopped(agent)
             case AgentsHosted(agents=agents):
-                self._tools = {a.name: frozenset(t.name for t in a.spec.tools) for a in agents}
-                self._wake_models = {a.name: Path(a.spec.activity.wake.model).stem for a in agents}
+                self._names = _HostedNames.of(agents)
             case GateBuilt(agent=agent, status=phrase) | GateChanged(agent=agent, status=phrase):
                 self._gate(agent, phrase)
             case MuteToggled(muted=muted):
@@ -287,11 +235,11 @@ class MetricsRecorder:
 
     def _gate(self, agent: str, phrase: str) -> None:
         record = self.record(agent)
-        began = self._conversation_began.pop(agent, None)
+        began = self._began.pop(("conversation", agent), None)
         if phrase == "in conversation":
-            self._conversation_began[agent] = self._clock() if began is None else began
+            self._began["conversation", agent] = self._clock() if began is None else began
             if began is None:
-                self.families.wakes.labels(agent, self._wake_models.get(agent, UNKNOWN)).inc()
+                self.families.wakes.labels(agent, self._names.wake_models.get(agent, UNKNOWN)).inc()
                 self.families.conversations.labels(agent).inc()
         elif began is not None:
             self.families.conversation_s.labels(agent).observe(self._clock() - began)
@@ -340,13 +288,13 @@ class MetricsRecorder:
             case SessionState.READY:
                 self.interrupts.watch(agent, self.speaker_of(agent))
                 self.families.connections.labels(agent).inc()
-                began = self._handover_began.pop(agent, None)
+                began = self._began.pop(("handover", agent), None)
                 if began is not None:
                     self.families.handover_s.labels(agent).observe(self._clock() - began)
                 record.connected_at = self._wall()
             case SessionState.HANDOVER:
                 self.families.handovers.labels(agent, HANDOVER_REASONS.get(detail, UNKNOWN)).inc()
-                self._handover_began[agent] = self._clock()
+                self._began["handover", agent] = self._clock()
             case SessionState.RECONNECTING | SessionState.ERROR:
                 code = close_code(detail)
                 self.families.reconnects.labels(agent, code).inc()
@@ -364,7 +312,7 @@ class MetricsRecorder:
     # -- state gauge ----------------------------------------------------------------------------------
 
     def _tool_label(self, agent: str, name: str) -> str:
-        return name if name in self._tools.get(agent, frozenset()) else UNKNOWN
+        return name if name in self._names.tools.get(agent, frozenset()) else UNKNOWN
 
     def _refresh_all(self) -> None:
         for record in self.records.values():

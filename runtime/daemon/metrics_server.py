@@ -18,7 +18,8 @@ import anyio
 import anyio.abc
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from runtime.daemon.metrics import LiveCounters, MetricsRecorder, build_registry
+from runtime.daemon.audio_counters import LiveCounters
+from runtime.daemon.metrics import MetricsRecorder, build_registry
 from runtime.daemon.records import unhealthy
 from runtime.errors import AgentRuntimeError
 
