@@ -76,6 +76,7 @@ class Families:
                                     "connection's setupComplete.", ["agent"], SECONDS_BUCKETS)
         self.interrupt_s = histogram("runtime_interrupt_to_silence_seconds", "From the service's interrupted to "
                                      "the speaker's silence (sound-card speakers).", ["agent"], INTERRUPT_BUCKETS)
+        self.interruptions = counter("runtime_interruptions", "Barge-ins: the user spoke over the model.", ["agent"])
         self.tool_calls = counter("runtime_tool_calls", "Tool calls by outcome.", ["agent", "tool", "outcome"])
         self.tool_s = histogram("runtime_tool_call_seconds", "Tool call durations.", ["agent", "tool"],
                                 SECONDS_BUCKETS)
@@ -301,6 +302,7 @@ class MetricsRecorder:
                 record.add_reconnect(self._wall(), code, detail)
                 record.connected_at = None
             case SessionState.INTERRUPTED:
+                self.families.interruptions.labels(agent).inc()
                 self.interrupts.interrupted(agent)
             case SessionState.TOOL_CANCELLED:
                 tool = self._tool_label(agent, detail.rsplit(" (", 1)[0])

@@ -203,6 +203,7 @@ def test_a_barge_in_is_timed_from_interrupted_to_the_speakers_silence() -> None:
     recorder.state("kitchen", SessionState.READY)
     assert port.observer is not None, "the speaker is observed once connected"
     recorder.state("kitchen", SessionState.INTERRUPTED)
+    assert value(recorder, "runtime_interruptions_total", agent="kitchen") == 1
     recorder.settle()
     assert value(recorder, "runtime_interrupt_to_silence_seconds_count", agent="kitchen") is None, "still playing"
     port.observer.silence_after_flush(clock.now + 0.03125)  # type: ignore[attr-defined]  # the audio thread
