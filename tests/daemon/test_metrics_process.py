@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -50,12 +51,20 @@ def kitchen_yaml(instructions: str = "Be brief.") -> str:
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    (tmp_path / "scenario.yaml").write_text(SCENARIO)
-    (tmp_path / "faults.yaml").write_text(FAULTS)
+    yield from emulate(tmp_path, SCENARIO, "--faults", write(tmp_path / "faults.yaml", FAULTS), "--go-away-after", "3")
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def emulate(tmp_path: Path, scenario: str, *args: str) -> Iterator[tuple[str, Path]]:
+    """`runtime emulate` in a subprocess: its base URL and the certificate to trust."""
     ca = tmp_path / "ca.pem"
     process = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "emulate", "--scenario", str(tmp_path / "scenario.yaml"),
-         "--faults", str(tmp_path / "faults.yaml"), "--go-away-after", "3", "--ca-out", str(ca)],
+        [sys.executable, "-m", "runtime", "emulate", "--scenario", write(tmp_path / "scenario.yaml", scenario),
+         "--ca-out", str(ca), *args],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
@@ -157,6 +166,43 @@ def test_a_close_a_goaway_a_tool_call_and_reloads_are_counted(tmp_path: Path, em
         assert daemon.stop() == 0
     gone = runtime_status("--address", base.removeprefix("http://"))
     assert gone.returncode == 3 and "no daemon answers" in gone.stderr
+
+
+BARGE_IN_SCENARIO = """\
+speech_transcripts: ["Set a timer for five minutes.", "Stop."]
+rules:
+  - when: {text: timer}
+    then:
+      - say: >-
+          Sure. Here is a very long answer about timers that goes on and on,
+          so that you can interrupt it at any point you like, and you will.
+"""
+
+
+def test_a_barge_in_is_counted(tmp_path: Path) -> None:
+    """The user speaks again over the model's long spoken answer: the service interrupts it."""
+    emulated = emulate(tmp_path, BARGE_IN_SCENARIO)
+    base_url, ca = next(emulated)
+    agents = make_agents(tmp_path / "agents", [])
+    with wave.open(str(REQUEST_WAV)) as request:
+        speech = request.readframes(request.getnframes())
+    with wave.open(str(agents / "request.wav"), "wb") as mic:  # the request, 2.5 s of quiet, the request again
+        mic.setnchannels(1)
+        mic.setsampwidth(2)
+        mic.setframerate(16000)
+        mic.writeframes(speech + bytes(2 * 40_000) + speech)
+    (agents / "kitchen_tools.py").write_text(TOOLS)
+    # No echo gate: the speaker is a file, and a gate would keep the microphone shut while the model speaks.
+    (agents / "kitchen.yaml").write_text(kitchen_yaml().replace("audio:\n", "audio:\n  echo: none\n"))
+    daemon = start_daemon(agents, tmp_path, "--backend", "gemini", "--base-url", base_url, "--ca-file", str(ca),
+                          "--metrics", "127.0.0.1:0", env={"GEMINI_API_KEY": "test-key"})
+    try:
+        daemon.notify.expect("READY")
+        base = metrics_url(daemon)
+        wait_for(base, lambda p: value(p, "runtime_interruptions_total", agent="kitchen") >= 1, "a barge-in")
+    finally:
+        assert daemon.stop() == 0
+        emulated.close()
 
 
 def test_health_and_status_while_waiting_for_a_device_and_muted(tmp_path: Path) -> None:
