@@ -28,6 +28,9 @@ from bench.devices import BlockingMic, BlockingSpeaker
 
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 
+SCRAPE_INTERVAL_S = 5.0
+"""How often the metered client renders its metrics page (Prometheus scrapes every 15 s to 1 min)."""
+
 AgentFactory = Callable[[int, DeviceLog, asyncio.Event], Coroutine[Any, Any, str]]
 
 
@@ -37,11 +40,14 @@ def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) 
 
     from bench import ports
     from runtime.agentfile.spec import AgentSpec
+    from runtime.daemon.events import AgentState, AgentStateChanged
     from runtime.live.endpoint import Endpoint
     from runtime.live.session import AgentSession
 
     spec = AgentSpec.model_validate({"model": MODEL, "audio": {"echo": "none"}})
     endpoint = Endpoint(base_url=args.base_url, ca_file=Path(args.ca_file), api_key="bench-key")
+    sessions: dict[str, Any] = {}
+    recorder, scrape = metering(sessions) if args.kind == "runtime-metrics" else (None, None)
 
     async def agent(number: int, log: DeviceLog, ready: asyncio.Event) -> str:
         session = AgentSession(
@@ -52,14 +58,38 @@ def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) 
             audio_in=ports.microphone(plan.mic_script(), log, buffer_ms=spec.audio.input.buffer_ms),
             audio_out=ports.speaker(log, spec.audio.output.buffer_ms, spec.audio.output.fade_ms),
             state_dir=state_root / f"state{number}",
+            events=recorder,
         )
+        if recorder is not None:
+            sessions[session.name] = session
+            recorder.apply(AgentStateChanged(session.name, AgentState.RUNNING))
         async with anyio.create_task_group() as group:
             await group.start(session.run)
             ready.set()
+            if scrape is not None and number == 0:
+                group.start_soon(scrape)
             await anyio.sleep_forever()
         return ""
 
     return agent
+
+
+def metering(sessions: dict[str, Any]) -> tuple[Any, Any]:
+    """`runtime run --metrics`'s recorder as the sessions' events, and a render of the page every 5 s."""
+    import anyio
+    from prometheus_client import generate_latest
+
+    from runtime.daemon.metrics import MetricsRecorder, build_registry
+
+    metrics = MetricsRecorder()
+    registry = build_registry(metrics, lambda: sessions)
+
+    async def scrape_every_5_s() -> None:
+        while True:
+            await anyio.sleep(SCRAPE_INTERVAL_S)
+            generate_latest(registry)
+
+    return metrics, scrape_every_5_s
 
 
 def quickstart_agent(args: argparse.Namespace, plan: plans.Plan) -> AgentFactory:
@@ -104,7 +134,7 @@ async def run_agents(factory: AgentFactory, count: int, duration_s: float | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.client")
-    parser.add_argument("kind", choices=["runtime", "quickstart"])
+    parser.add_argument("kind", choices=["runtime", "runtime-metrics", "quickstart"])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--ca-file", required=True)
     parser.add_argument("--plan", choices=["conversation", "handover", "load"], required=True)
@@ -116,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     plan: plans.Plan = getattr(plans, args.plan)(args.quick)
     duration_s = plan.duration_s if args.out else None
     with tempfile.TemporaryDirectory(prefix="bench-client-") as state:
-        runtime_kind = args.kind == "runtime"
+        runtime_kind = args.kind in ("runtime", "runtime-metrics")
         factory = runtime_agent(args, plan, Path(state)) if runtime_kind else quickstart_agent(args, plan)
         log = asyncio.run(run_agents(factory, args.agents, duration_s))
     if args.out:

@@ -28,3 +28,19 @@ extras="aec,wake"
 [ "$want" = test ] && extras="aec,wake,test,bench"
 echo "[setup] pip install -e .[$extras]" >&2
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+
+if [ "$want" = test ] && [ ! -x .venv/bin/promtool ]; then
+    # promtool checks the metrics page and the alert rules. Debian ships it only inside the `prometheus` package,
+    # whose installation would also start a Prometheus server on this machine: take the one binary out of the
+    # package file instead, into the venv.
+    echo "[setup] promtool from Debian's prometheus package -> .venv/bin/promtool" >&2
+    work=$(mktemp -d)
+    if ! (cd "$work" && apt-get download -q prometheus >/dev/null 2>&1); then
+        sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo
+        $sudo_ apt-get update -qq
+        (cd "$work" && apt-get download -q prometheus >/dev/null)
+    fi
+    dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+    install -m 0755 "$work/usr/bin/promtool" .venv/bin/promtool
+    rm -rf "$work"
+fi

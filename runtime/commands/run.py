@@ -33,8 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="play a bundled spoken request into the first listening agent, write its reply to a WAV file in "
         "the state directory, print the conversation, and exit",
     )
-    parser.add_argument("--log-format", choices=("text", "json"), default="text",
-                        help="stderr log lines: text (journald-friendly) or json (default: text)")
+    parser.add_argument("--log-format", choices=("auto", "text", "json", "journal"), default="auto",
+                        help="text lines, json lines, or journal: entries with AGENT=, EVENT=, CLOSE_CODE=, TOOL= "
+                        "fields sent to journald (default auto: journal under systemd, else text)")
+    parser.add_argument(
+        "--metrics", metavar="ADDRESS", default=os.environ.get("RUNTIME_METRICS") or None,
+        help="serve Prometheus /metrics, /healthz and /status on HOST:PORT, e.g. 127.0.0.1:8653 or [::1]:8653 "
+        "(env RUNTIME_METRICS; default: off)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging (transcripts, tool arguments)")
     parser.add_argument("--insecure-permissions", action="store_true",
                         help="accept agent files, tool modules and secrets that other users can change")
@@ -49,10 +55,13 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.daemon.app import main, options_from_env
     from runtime.daemon.backend import BackendOptions
+    from runtime.daemon.journal import JournalHandler, choose_log_format
     from runtime.daemon.logs import end_process, own_stderr, setup_logging
 
     own_stderr()
-    setup_logging(args.log_format, level=logging.DEBUG if args.verbose else logging.INFO)
+    log_format = choose_log_format(args.log_format, os.environ, sys.stderr)
+    handler = JournalHandler() if log_format == "journal" else None
+    setup_logging(log_format, level=logging.DEBUG if args.verbose else logging.INFO, handler=handler)
     options = options_from_env(
         agents_dir=args.agents_dir,
         state_dir=args.state_dir,
@@ -67,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         secrets_dir=args.secrets_dir,
         demo=args.demo,
         insecure_permissions=args.insecure_permissions,
+        metrics=args.metrics,
         print_conversation=args.demo or (sys.stdout.isatty() and "INVOCATION_ID" not in os.environ),
     )
     end_process(main(options))

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.live.endpoint import Endpoint
+    from runtime.live.token_service import TokenService
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,13 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bearer-file", help="file holding the secret devices must send as a Bearer token")
     parser.add_argument("--base-url", help="Live API base URL (default Google's; env RUNTIME_BASE_URL)")
     parser.add_argument("--ca-file", help="PEM file to trust for --base-url (env RUNTIME_CA_FILE)")
+    parser.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus /metrics there: tokens minted, "
+                        "refusals, minting time (e.g. 127.0.0.1:8654; default: off)")
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
 
     from runtime.live.endpoint import Endpoint
-    from runtime.live.token_service import TokenService
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     endpoint = Endpoint.from_env(base_url=args.base_url, ca_file=args.ca_file)
@@ -42,10 +47,9 @@ def run(args: argparse.Namespace) -> int:
     bearer = _read_bearer(args.bearer_file)
     if bearer is False:
         return 2
-    service = TokenService(
-        endpoint, uses=args.uses, expire_s=args.expire_s, new_session_s=args.new_session_s,
-        bearer=bearer or None,
-    )
+    service = _service(args, endpoint, bearer or None)
+    if args.metrics and not _serve_metrics(service, args.metrics):
+        return 2
     server = service.http_server(args.host, args.port)
     host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"serving tokens on http://{host}:{port}/token", flush=True)
@@ -56,6 +60,37 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _service(args: argparse.Namespace, endpoint: Endpoint, bearer: str | None) -> TokenService:
+    """The service, counting into its own registry with `--metrics` (prometheus-client is imported only then)."""
+    from runtime.live.token_service import TokenService
+
+    service_class = TokenService
+    if args.metrics:
+        from runtime.live.token_metrics import MeteredTokenService
+
+        service_class = MeteredTokenService
+    return service_class(endpoint, uses=args.uses, expire_s=args.expire_s, new_session_s=args.new_session_s,
+                         bearer=bearer)
+
+
+def _serve_metrics(service: TokenService, address_text: str) -> bool:
+    """`/metrics` on its own thread (the service is threaded anyway); False when the address is wrong or taken."""
+    from prometheus_client import start_http_server
+
+    from runtime.daemon.metrics_server import MetricsAddressError, parse_address
+    from runtime.live.token_metrics import MeteredTokenService
+
+    assert isinstance(service, MeteredTokenService)
+    try:
+        address = parse_address(address_text)
+        server, _thread = start_http_server(address.port, address.host, registry=service.registry)
+    except (MetricsAddressError, OSError) as exc:
+        print(f"runtime token-server: {exc}", file=sys.stderr)
+        return False
+    print(f"serving metrics on http://{address.host}:{server.server_address[1]}/metrics", flush=True)
+    return True
 
 
 def _read_bearer(path: str | None) -> Any:

@@ -34,6 +34,9 @@ from runtime.wake.mute import MuteSwitch
 
 if TYPE_CHECKING:
     from runtime.agentfile.loader import ImportGuard
+    from runtime.daemon.audio_counters import LiveCounters
+    from runtime.daemon.metrics_server import Metering
+    from runtime.live.session import AgentSession
     from runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ class RunOptions:
     insecure_permissions: bool = False
     print_conversation: bool = False
     """Print transcripts and tool calls to stdout as they happen (a terminal, `--demo`)."""
+    metrics: str | None = None
+    """`--metrics HOST:PORT`: serve /metrics, /healthz and /status there; None: no metrics at all."""
 
 
 def default_agents_dir(env: Mapping[str, str]) -> Path:
@@ -113,6 +118,8 @@ class SessionFactory:
         self.retry = retry
         self.outputs: dict[str, AudioOut] = {}
         """The speaker of each agent's latest session (the demo waits for its reply to play out)."""
+        self.sessions: dict[str, AgentSession] = {}
+        """Each agent's latest session (the metrics read its microphone and speaker counters)."""
 
     def __call__(self, agent: LoadedAgentLike) -> Runnable:
         from runtime.live.session import AgentSession
@@ -133,6 +140,7 @@ class SessionFactory:
             policy=self.retry,
             tools=agent.tools,
         )
+        self.sessions[agent.name] = session
         return mode.runnable(session)
 
 
@@ -148,6 +156,15 @@ def demo_ports(
         return open_device_ports(agent)
 
     return ports
+
+
+def metering_for(address: str | None, sessions: Callable[[], Mapping[str, LiveCounters]]) -> Metering | None:
+    """`--metrics`, when given (prometheus-client is imported only then: metrics off cost nothing)."""
+    if address is None:
+        return None
+    from runtime.daemon.metrics_server import Metering, parse_address
+
+    return Metering(parse_address(address), sessions)
 
 
 def prepare(options: RunOptions) -> str | None:
@@ -221,14 +238,20 @@ async def _serve_daemon(
     printer: ConversationPrinter | None,
 ) -> None:
     events: SessionEvents = FanOut(printer, LogEvents()) if printer else LogEvents()
+    metering = metering_for(options.metrics, lambda: factory.sessions)
+    if metering is not None:
+        events = FanOut(events, metering.recorder)
     mute, channel = MuteSwitch(), EventChannel()
     modes = ActivityModes(ModeTools(mute, channel.publish))
     factory = SessionFactory(endpoint, session_dir, events, modes=modes)
     daemon = Daemon(
         options.agents_dir, read, factory, systemd.Notifier.from_env(),
-        channel=channel, mute_controls=MuteControls(mute),
+        channel=channel, mute_controls=MuteControls(mute), watchers=[metering.recorder] if metering else [],
     )
-    await daemon.run()
+    if metering is None:
+        await daemon.run()
+    else:
+        await metering.run_beside(daemon.run)
 
 
 async def _serve_demo(

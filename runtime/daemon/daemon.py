@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from runtime.daemon.events import (
 )
 from runtime.daemon.mute_controls import MuteControls
 from runtime.daemon.reload import AgentConfig, Plan, diff, keep_last_good, watch_changes
-from runtime.daemon.status import StatusReporter
+from runtime.daemon.status import EventWatcher, StatusReporter
 from runtime.daemon.supervisor import Runnable, Supervisor
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,14 @@ class Daemon:
         *,
         channel: EventChannel | None = None,
         mute_controls: MuteControls | None = None,
+        watchers: Sequence[EventWatcher] = (),
     ) -> None:
         """`channel`: where the agents' sessions publish too (their wake gates); a new one when not given.
-        `mute_controls`: SIGUSR1 and the agents' mute buttons (none in `--demo`)."""
+        `mute_controls`: SIGUSR1 and the agents' mute buttons (none in `--demo`). `watchers`: kept current
+        from the daemon's events by its status reporter (the metrics)."""
         self.directory = directory
         self.channel = channel or EventChannel()
-        self.reporter = StatusReporter(notifier, mute_controls)
+        self.reporter = StatusReporter(notifier, mute_controls, watchers)
         self._read = read
         self._factory = factory
         self._notifier = notifier

@@ -21,7 +21,7 @@ from runtime.guards.redact import install_logging_filter
 # syslog priorities, as sd-daemon(3) `<N>` prefixes that journald turns into the entry's PRIORITY
 _PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
 
-LogFormat = Literal["text", "json"]
+LogFormat = Literal["text", "json", "journal"]
 
 
 def syslog_priority(levelno: int) -> int:
@@ -134,15 +134,13 @@ def end_process(code: int) -> NoReturn:
     os._exit(code)
 
 
-def setup_logging(log_format: LogFormat = "text", *, level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    """Route every `runtime` logger to stderr in the chosen format, secrets redacted."""
-    stream = stream or sys.stderr
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(AgentFilter())
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(TextFormatter(journald=under_journald(os.environ, stream)))
+def setup_logging(
+    log_format: LogFormat = "text", *, level: int = logging.INFO, stream: TextIO | None = None,
+    handler: logging.Handler | None = None,
+) -> None:
+    """Route every `runtime` logger to stderr in the chosen format, or to `handler` (journald), secrets redacted."""
+    if handler is None:
+        handler = _stream_handler(log_format, stream or sys.stderr)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -150,3 +148,13 @@ def setup_logging(log_format: LogFormat = "text", *, level: int = logging.INFO, 
     root.setLevel(level)
     # secrets resolved from agent files and API keys must never reach a log line, whoever logs them
     install_logging_filter()
+
+
+def _stream_handler(log_format: LogFormat, stream: TextIO) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(AgentFilter())
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(TextFormatter(journald=under_journald(os.environ, stream)))
+    return handler

@@ -5,8 +5,9 @@ buttons. What the status says is kept by `StatusBoard`, pure: it is tested witho
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 import anyio.abc
@@ -91,6 +92,12 @@ class StatusBoard:
         return "; ".join([summarize(self.states, self.invalid_files), *parts])
 
 
+class EventWatcher(Protocol):
+    """Something else the reporter keeps current from the same events (the metrics recorder)."""
+
+    def apply(self, event: DaemonEvent) -> None: ...
+
+
 TOLD_AT_ONCE = (AgentStateChanged, AgentStopped, GateChanged, MuteToggled)
 """Changes sent as `STATUS=` when they change it; the others wait for the next one (or `READY=1`)."""
 
@@ -103,8 +110,12 @@ class StatusReporter:
     events (from whichever thread flipped it: `EventChannel.publish` brings them onto the loop).
     """
 
-    def __init__(self, notifier: systemd.Notifier, mute_controls: MuteControls | None = None) -> None:
+    def __init__(
+        self, notifier: systemd.Notifier, mute_controls: MuteControls | None = None,
+        watchers: Sequence[EventWatcher] = (),
+    ) -> None:
         self.board = StatusBoard()
+        self._watchers = tuple(watchers)
         self._notifier = notifier
         self._controls = mute_controls
         self._last_status = ""
@@ -132,6 +143,8 @@ class StatusReporter:
             group.cancel_scope.cancel()
 
     def handle(self, event: DaemonEvent) -> None:
+        for watcher in self._watchers:
+            watcher.apply(event)
         match event:
             case Starting():
                 self._notifier.send(systemd.status_message("starting agents"))
