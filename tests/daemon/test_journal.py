@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime.agentlog import working_for
 from runtime.daemon import journal
 from runtime.daemon.journal import EVENTS, JournalHandler, choose_log_format
 from runtime.daemon.logs import CURRENT_AGENT
@@ -80,7 +81,8 @@ def test_a_tool_line_names_the_tool_and_a_multiline_message_survives(
     journald: tuple[socket.socket, logging.Logger],
 ) -> None:
     server, logger = journald
-    logger.info("tool %s (%s) ok in %.3f s", "set_timer", "c1", 0.01, extra={"agent": "kitchen"})
+    with working_for("kitchen"):  # as a session's task: the agent comes from its context (runtime.agentlog)
+        logger.info("tool %s (%s) ok in %.3f s", "set_timer", "c1", 0.01)
     fields = receive(server)
     assert (fields["TOOL"], fields["EVENT"], fields["AGENT"]) == ("set_timer", "tool_ok", "kitchen")
     logger.error("first line\nsecond line")
