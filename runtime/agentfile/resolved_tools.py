@@ -75,7 +75,7 @@ def dependency_files(spec: AgentSpec, base_dir: Path) -> tuple[Path, ...]:
     the import cache and the daemon's fingerprint.
     """
     files: set[Path] = set()
-    for tool in spec.tools:
+    for _, tool in spec.functions():
         if tool.python is not None:
             files.update(source_files(tool.python.partition(":")[0], base_dir))
     return tuple(sorted(files))

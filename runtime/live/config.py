@@ -45,7 +45,7 @@ def live_config(
     `model` is the catalogue entry of `spec.model` (None for a model the catalogue does not know); `tools` are
     the agent's tools as loaded (None: `spec.tools` as written, `resolved_tools.declared`)."""
     if tools is None:
-        tools = [declared(tool) for tool in spec.tools]
+        tools = [declared(tool) for _, tool in spec.functions()]
     audio = spec.response == "audio"
     plan = reply_plan(spec, model)
     transcribe_output = plan.output_transcription or (audio and spec.session.transcription.output)

@@ -132,7 +132,8 @@ class AgentSession:
 
         tools = self._resolved_tools
         if tools is None:  # importing user code blocks: never on the event loop
-            tools = await anyio.to_thread.run_sync(resolve_tools, self.spec.tools, self.base_dir)
+            functions = [tool for _, tool in self.spec.functions()]
+            tools = await anyio.to_thread.run_sync(resolve_tools, functions, self.base_dir)
         self._tools = ToolRunner(tools, agent=self.name)
         if self.spec.session.resumption:
             self._handle = self.store.load()
