@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from runtime.agentfile.resolved_tools import ResolvedTool
     from runtime.live.tools import ToolRunner
+    from runtime.mcp.toolset import McpToolset
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ class AgentSession:
         if tools is None:  # importing user code blocks: never on the event loop
             functions = [tool for _, tool in self.spec.functions()]
             tools = await anyio.to_thread.run_sync(resolve_tools, functions, self.base_dir)
-        self._tools = ToolRunner(tools, agent=self.name)
+        mcp = _mcp_toolset(self.spec, self.base_dir, self.name, [tool.name for tool in tools])
+        self._tools = ToolRunner(tools, agent=self.name, later=mcp)
         if self.spec.session.resumption:
             self._handle = self.store.load()
         await self.audio_in.open()
@@ -143,6 +145,8 @@ class AgentSession:
             try:
                 async with anyio.create_task_group() as group:
                     self._group = group
+                    if mcp is not None:  # its servers start with the agent and stop with it
+                        await group.start(mcp.run)
                     group.start_soon(self._capture)
                     await self._connections(task_status)
             except BaseExceptionGroup as errors:
@@ -375,6 +379,15 @@ def _first_runtime_error(errors: BaseExceptionGroup[BaseException]) -> BaseExcep
     while isinstance(leaf, BaseExceptionGroup):
         leaf = leaf.exceptions[0]
     return leaf
+
+
+def _mcp_toolset(spec: AgentSpec, base_dir: Path, name: str, taken: list[str]) -> McpToolset | None:
+    """The agent's MCP servers, if it has any (the SDK is imported only then)."""
+    if not spec.mcp_servers():
+        return None
+    from runtime.mcp.toolset import McpToolset
+
+    return McpToolset(spec, base_dir=base_dir, agent=name, taken=taken)
 
 
 def _import_sdk() -> None:

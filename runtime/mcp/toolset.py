@@ -59,6 +59,11 @@ class McpToolset:
                     return server, tool
         return None
 
+    def input_schema(self, name: str) -> dict[str, Any] | None:
+        """The server's own schema of a tool: a call's arguments are checked against it before it is sent."""
+        found = self.owner(name)
+        return found[1].input_schema if found is not None else None
+
     async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         found = self.owner(name)
         if found is None:
