@@ -84,3 +84,28 @@ async def test_a_crashed_mcp_server_is_restarted_while_the_live_session_stays_up
     assert outcomes[-1].result == {"result": "lights on in hall"}
     assert connections == 1, "the Live session never dropped"
     assert len(pids(tmp_path)) == 2
+
+
+async def test_a_changed_tool_list_is_declared_on_a_resumed_connection_at_the_next_turn_boundary(
+    tmp_path: Path,
+) -> None:
+    calls = [("grow", {}), ("dim", {"room": "hall", "percent": 40})]
+    events = Recorder()
+    spec = agent(response="text", tools=[stdio_entry(tmp_path)])
+    async with serve(scenario(calls)) as emulator, running(
+        spec, emulator, tmp_path, NullIn(), NullOut(), events=events
+    ) as session:
+        await session.send_text("call 0")
+        await events.until(lambda: len(events.states("turn_complete")) > 0, timeout_s=60)
+        await events.until(lambda: session.stats.connections == 2, timeout_s=60)
+        await session.send_text("call 1")
+        await events.until(lambda: len(events.states("turn_complete")) > 1, timeout_s=60)
+        setups = [record["msg"]["setup"] for record in emulator.records if "setup" in record["msg"]]
+    first, second = ({d["name"] for tool in setup["tools"] for d in tool.get("functionDeclarations", [])}
+                     for setup in setups)
+    assert "dim" not in first and "dim" in second
+    assert second - first == {"dim"}
+    assert session.stats.handovers, "a handover, not a drop"
+    assert session.stats.reconnects == 0
+    assert second and setups[1]["sessionResumption"].get("handle")
+    assert events.of("tool")[-1].result == {"result": "hall at 40%"}
