@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check that this device is ready: agent files, audio, credentials, network, service"),
     "models": ("models", "list the Live models runtime knows (and, with a key, what the service offers)"),
     "token-server": ("token_server", "serve short-lived Live API tokens to devices"),
+    "tools": ("tools", "start an agent's MCP servers, list every tool the model will get, stop them"),
 }
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2

@@ -59,6 +59,11 @@ class SupervisedServer:
         self._session: ClientSession | None = None
         self._lost = anyio.Event()
 
+    @property
+    def up(self) -> bool:
+        """Connected and listed now."""
+        return self._session is not None
+
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Keep the server connected until cancelled; `started` after the first attempt, up or not."""
         reconnects = Reconnects(self.policy)
@@ -77,6 +82,11 @@ class SupervisedServer:
                     await self._watch(session)
             except _FAILURES as error:
                 logger.warning("agent %s: MCP server %s is down: %s", self.agent, self.name, _reason(error))
+            except BaseExceptionGroup as errors:  # the SDK's task groups wrap what failed in them
+                failures, rest = errors.split(_FAILURES)
+                if rest is not None or failures is None:
+                    raise
+                logger.warning("agent %s: MCP server %s is down: %s", self.agent, self.name, _reason(failures))
             finally:
                 self._session = None
             if not started:
@@ -145,4 +155,6 @@ class SupervisedServer:
 
 
 def _reason(error: BaseException) -> str:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
