@@ -85,9 +85,11 @@ async def grow(ctx: Context) -> str:
 
 
 @server.tool()
-def environment() -> dict[str, Any]:
-    """What this process got: its environment and its arguments (canary tests)."""
-    return {"env": dict(os.environ), "argv": sys.argv}
+def environment(ctx: Context) -> dict[str, Any]:
+    """What this process got: its environment, its arguments and (over HTTP) the request's headers (canaries)."""
+    request = ctx.request_context.request
+    headers = dict(getattr(request, "headers", {}) or {})
+    return {"env": dict(os.environ), "argv": sys.argv, "headers": headers}
 
 
 def _patch_pick_schema() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -135,12 +134,19 @@ async def test_the_daemons_api_key_never_reaches_a_stdio_server(
                                 "USER", "LC_CTYPE"}
 
 
-async def test_a_remote_server_over_streamable_http(tmp_path: Path) -> None:
+async def test_a_remote_server_gets_only_the_headers_the_file_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "AIzaCANARY-daemon-key-9876543210"
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, canary if "KEY" in name else "http://127.0.0.1:9")
     with http_server(tmp_path) as url:
         async with running({"mcp": {"url": url, "headers": {"Authorization": "Bearer t"}, "prefix": "ha_"}}) as tools:
             assert await tools.call("ha_turn_on", {"room": "porch"}) == {"result": "lights on in porch"}
             seen = await tools.call("ha_environment", {})
-    assert os.environ.get("GEMINI_API_KEY", "\0") not in repr(seen)
+    assert canary not in repr(seen)
+    assert seen["headers"]["authorization"] == "Bearer t"
+    assert not [name for name in seen["headers"] if "goog" in name.lower() or "api-key" in name.lower()]
 
 
 async def test_a_remote_server_at_a_metadata_address_is_refused(caplog: pytest.LogCaptureFixture) -> None:
@@ -153,3 +159,28 @@ async def test_a_remote_server_at_a_metadata_address_is_refused(caplog: pytest.L
 async def test_a_function_of_the_agent_keeps_its_name(tmp_path: Path) -> None:
     async with running(stdio_entry(tmp_path, include=["turn_on"]), taken=("turn_on",)) as tools:
         assert tools.tools() == []
+
+
+async def test_a_secret_in_a_servers_environment_is_masked_in_the_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import yaml
+
+    from runtime.agentfile.loader import load_agent
+    from runtime.guards.redact import install_logging_filter
+
+    token = "ha-secret-token-5f1e9c"
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(mode=0o700)
+    (secrets / "ha_token").write_text(token)
+    (secrets / "ha_token").chmod(0o600)
+    entry = stdio_entry(tmp_path, env={"HA_TOKEN": "${secret:ha_token}"})
+    (tmp_path / "home.yaml").write_text(yaml.safe_dump({"model": "gemini-3.8-live", "tools": [entry]}))
+    agent = load_agent(tmp_path / "home.yaml", secrets_dir=secrets)
+    install_logging_filter(logging.getLogger())
+    caplog.set_level(logging.DEBUG)
+    async with running(*[{"mcp": server.model_dump()} for _, server in agent.spec.mcp_servers()]) as tools:
+        seen = await tools.call("environment", {})
+        logging.getLogger("runtime.mcp").info("server answered %s", seen)
+    assert seen["env"]["HA_TOKEN"] == token, "the server gets it"
+    assert token not in caplog.text, "the log never shows it"
