@@ -58,6 +58,8 @@ class SupervisedServer:
         """Set when the server's tool list changed after the first listing (the session hands over to declare it)."""
         self._session: ClientSession | None = None
         self._lost = anyio.Event()
+        self._warned: set[str] = set()
+        """Problems already logged: a schema conversion or a name left out is said once, not at every restart."""
 
     @property
     def up(self) -> bool:
@@ -106,12 +108,18 @@ class SupervisedServer:
         listed = [Listed(tool.name, tool.description or "", dict(tool.input_schema)) for tool in result.tools]
         tools, problems = select(self.server, listed)
         for problem in problems:
-            logger.warning("agent %s: MCP server %s: %s", self.agent, self.name, problem)
+            self._warn_once(f"agent {self.agent}: MCP server {self.name}: {problem}")
         for tool in tools:
             for change in tool.changes:
-                logger.warning("agent %s: MCP tool %s: schema converted for the Live API: %s",
-                               self.agent, tool.name, change)
+                self._warn_once(
+                    f"agent {self.agent}: MCP tool {tool.name}: schema converted for the Live API: {change}"
+                )
         self.tools = tools
+
+    def _warn_once(self, line: str) -> None:
+        if line not in self._warned:
+            self._warned.add(line)
+            logger.warning("%s", line)
 
     async def _watch(self, session: ClientSession) -> None:
         """Return when the server is gone: the transport said so, a call failed, or a ping went unanswered."""

@@ -29,6 +29,8 @@ class McpToolset:
         self.servers = [SupervisedServer(server, base_dir=base_dir, agent=agent) for _, server in spec.mcp_servers()]
         self._taken = frozenset(taken)
         """Names of the agent's own functions: an MCP tool of the same name is left out (the function wins)."""
+        self._clashes: set[tuple[str, str]] = set()
+        """(tool, server) clashes already logged: `tools()` runs at every call."""
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start every server (in parallel), `started` once each has tried once, supervise them until cancelled."""
@@ -43,8 +45,10 @@ class McpToolset:
         for server in self.servers:
             for tool in server.tools:
                 if tool.name in self._taken or tool.name in chosen:
-                    logger.warning("agent %s: MCP tool %s of %s left out: the name is taken", self.agent, tool.name,
-                                   server.name)
+                    if (tool.name, server.name) not in self._clashes:
+                        self._clashes.add((tool.name, server.name))
+                        logger.warning("agent %s: MCP tool %s of %s left out: the name is taken (use `prefix`)",
+                                       self.agent, tool.name, server.name)
                     continue
                 chosen[tool.name] = tool
         return list(chosen.values())

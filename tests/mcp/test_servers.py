@@ -184,3 +184,20 @@ async def test_a_secret_in_a_servers_environment_is_masked_in_the_logs(
         logging.getLogger("runtime.mcp").info("server answered %s", seen)
     assert seen["env"]["HA_TOKEN"] == token, "the server gets it"
     assert token not in caplog.text, "the log never shows it"
+
+
+async def test_a_schema_conversion_is_logged_once_across_restarts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="runtime.mcp")
+    async with running(stdio_entry(tmp_path, include=["pick", "crash", "turn_on"])) as tools:
+        await tools.call("crash", {})
+        await eventually(lambda: len(pids(tmp_path)) == 2)
+
+        async def answered() -> None:
+            with anyio.fail_after(DEADLINE_S):
+                while "result" not in await tools.call("turn_on", {"room": "hall"}):
+                    await anyio.sleep(0.05)
+        await answered()
+    conversions = [record for record in caplog.records if "oneOf → anyOf" in record.getMessage()]
+    assert len(conversions) == 1
