@@ -302,7 +302,7 @@ def _check_python(c: _Context, index: int, tool: Tool) -> None:
 
 
 def _check_mcp_and_builtin(c: _Context) -> None:
-    check_mcp_servers(c, c.spec, c.model)
+    check_mcp_servers(c, c.spec, c.model, c.base_dir)
     check_builtin_tools(c, c.spec, c.model)
 
 

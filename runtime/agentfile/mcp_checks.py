@@ -9,6 +9,8 @@ native-audio and 3.x Live models, https://ai.google.dev/gemini-api/docs/live-too
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Protocol
 
 from runtime.agentfile.catalogue import ModelInfo
@@ -46,10 +48,13 @@ def check_builtin_tools(report: Reporter, spec: AgentSpec, model: ModelInfo | No
             )
 
 
-def check_mcp_servers(report: Reporter, spec: AgentSpec, model: ModelInfo | None) -> None:
-    """Every MCP entry: its URL, its per-tool settings, and behaviours the model cannot honour."""
+def check_mcp_servers(report: Reporter, spec: AgentSpec, model: ModelInfo | None, base_dir: Path) -> None:
+    """Every MCP entry: its program, its URL, its per-tool settings, and behaviours the model cannot honour."""
     for index, server in spec.mcp_servers():
         loc: KeyPath = ("tools", index, "mcp")
+        if server.command is not None and not _findable(server.command[0], base_dir):
+            report.warn((*loc, "command", 0), f"program `{server.command[0]}` not found on PATH",
+                        "install it, or give its full path; the server cannot start until it is found")
         if server.url is not None:
             check_url(report, (*loc, "url"), server.url, server.allow_private_networks)
         _check_scheduling(report, loc, server.behavior, server.scheduling)
@@ -62,6 +67,13 @@ def check_mcp_servers(report: Reporter, spec: AgentSpec, model: ModelInfo | None
                             "remove the override, or keep the tool", key=True)
         if model is not None:
             _check_behaviors(report, loc, server, model)
+
+
+def _findable(program: str, base_dir: Path) -> bool:
+    """A program as the server is started: a path (relative to the agent directory), or a name on PATH."""
+    if "/" in program:
+        return (base_dir / program).is_file()
+    return shutil.which(program) is not None
 
 
 def _check_scheduling(report: Reporter, loc: KeyPath, behavior: str, scheduling: str | None) -> None:

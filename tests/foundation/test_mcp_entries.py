@@ -162,3 +162,15 @@ def test_a_built_in_tool_listed_twice_is_refused(tmp_path: Path) -> None:
           - google_search: {{}}
         """)
     assert "listed twice" in only_error(path).message
+
+
+def test_a_server_program_that_cannot_be_found_is_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, f"""
+        model: {MODEL}
+        tools:
+          - mcp: {{command: [no-such-mcp-server-7, --stdio]}}
+          - mcp: {{command: [python3, -m, home_tools]}}
+        """)
+    (warning,) = load_agent(path).warnings
+    assert "`no-such-mcp-server-7` not found" in warning.message
+    assert position(warning) == "3:21"
