@@ -35,8 +35,9 @@ class McpToolset:
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start every server (in parallel), `started` once each has tried once, supervise them until cancelled."""
         async with anyio.create_task_group() as group:
-            for server in self.servers:
-                await group.start(server.run)
+            async with anyio.create_task_group() as starting:  # a slow server does not hold up the others
+                for server in self.servers:
+                    starting.start_soon(group.start, server.run)
             task_status.started()
 
     def tools(self) -> list[McpTool]:
