@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import httpx2
 from mcp import types
 from mcp.client.session import ClientSession, IncomingMessage
 from mcp.shared.exceptions import MCPError
@@ -36,8 +37,8 @@ logger = logging.getLogger(__name__)
 
 PING_EVERY_S = 5.0
 """How often a quiet server is asked whether it is alive (seconds)."""
-_FAILURES = (OSError, MCPError, ToolSecurityError, anyio.BrokenResourceError, anyio.ClosedResourceError,
-             anyio.EndOfStream)
+_FAILURES = (OSError, MCPError, ToolSecurityError, httpx2.HTTPError, anyio.BrokenResourceError,
+             anyio.ClosedResourceError, anyio.EndOfStream)
 """How a connection to a server fails: it cannot start or be reached (or its URL is refused), it answers with an
 error, it went away."""
 

@@ -29,9 +29,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(marks: Path) -> Iterator[str]:
+def http_server(marks: Path, port: int | None = None) -> Iterator[str]:
     """The test server over streamable HTTP on 127.0.0.1, as a process of its own; yields its URL."""
-    port = free_port()
+    port = port or free_port()
     env = {"MARKS_DIR": str(marks), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     process = subprocess.Popen([sys.executable, "-m", "tests.mcp.home_server", "http", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

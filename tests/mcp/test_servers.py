@@ -201,3 +201,25 @@ async def test_a_schema_conversion_is_logged_once_across_restarts(
         await answered()
     conversions = [record for record in caplog.records if "oneOf → anyOf" in record.getMessage()]
     assert len(conversions) == 1
+
+
+async def test_a_remote_server_that_goes_away_is_reconnected_when_it_is_back(tmp_path: Path) -> None:
+    from tests.mcp.servers import free_port
+
+    port = free_port()
+
+    async def answers() -> bool:
+        return "result" in await tools.call("turn_on", {"room": "porch"})
+
+    async def until(wanted: bool) -> None:
+        with anyio.fail_after(DEADLINE_S):
+            while await answers() != wanted:
+                await anyio.sleep(0.1)
+
+    async with running({"mcp": {"url": f"http://127.0.0.1:{port}/mcp"}}) as tools:
+        with http_server(tmp_path, port):
+            await until(True)
+        gone = await tools.call("turn_on", {"room": "porch"})
+        assert "error" in gone
+        with http_server(tmp_path, port):
+            await until(True)
