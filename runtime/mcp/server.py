@@ -31,12 +31,15 @@ from runtime.mcp.connection import CONNECT_TIMEOUT_S, connect, describe
 from runtime.mcp.results import as_response
 from runtime.retry import Next, Reconnects, Recovery, RetryPolicy
 
-__all__ = ["PING_EVERY_S", "SupervisedServer"]
+__all__ = ["PING_EVERY_S", "REMOTE_PING_EVERY_S", "SupervisedServer"]
 
 logger = logging.getLogger(__name__)
 
 PING_EVERY_S = 5.0
-"""How often a quiet server is asked whether it is alive (seconds)."""
+"""How often a quiet local server is asked whether it is alive (seconds)."""
+REMOTE_PING_EVERY_S = 30.0
+"""The same for a remote server: each ping is an HTTP request (and a log line of the HTTP client); a drop in
+between is also seen by the next call, which gets an error and starts the reconnect."""
 _FAILURES = (OSError, MCPError, ToolSecurityError, httpx2.HTTPError, anyio.BrokenResourceError,
              anyio.ClosedResourceError, anyio.EndOfStream)
 """How a connection to a server fails: it cannot start or be reached (or its URL is refused), it answers with an
@@ -127,7 +130,7 @@ class SupervisedServer:
         self._lost = anyio.Event()
         self._session = session
         while not self._lost.is_set():
-            with anyio.move_on_after(PING_EVERY_S):
+            with anyio.move_on_after(PING_EVERY_S if self.server.command is not None else REMOTE_PING_EVERY_S):
                 await self._lost.wait()
             if self._lost.is_set():
                 return
