@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("models", "list the Live models runtime knows (and, with a key, what the service offers)"),
     "token-server": ("token_server", "serve short-lived Live API tokens to devices"),
     "status": ("status", "ask the running daemon how each agent is doing (over its --metrics address)"),
+    "tools": ("tools", "start an agent's MCP servers, list every tool the model will get, stop them"),
 }
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2

@@ -17,6 +17,7 @@ from runtime.agentfile import catalogue
 from runtime.agentfile.catalogue_file import CatalogueErrors
 from runtime.agentfile.entrypoints import EntryPointError, derive_parameters, resolve_entry_point
 from runtime.agentfile.http_checks import check_http
+from runtime.agentfile.mcp_checks import check_builtin_tools, check_mcp_servers
 from runtime.agentfile.resolved_tools import ResolvedTool, declared, resolve_tool
 from runtime.agentfile.spec import AgentSpec, Tool
 from runtime.errors import Location, RuntimeConfigError
@@ -191,7 +192,7 @@ def _check_model_tools(c: _Context) -> None:
     if model is None:
         return
     behaviors = model.tools.behaviors
-    for index, tool in enumerate(c.spec.tools):
+    for index, tool in c.spec.functions():
         if tool.behavior not in behaviors and tool.behavior == "non_blocking":
             c.error(("tools", index, "behavior"), f"`{model.id}` calls functions synchronously only",
                     "remove `behavior: non_blocking` (and `scheduling`), or choose a model with asynchronous calls")
@@ -246,7 +247,7 @@ def _check_modes(c: _Context) -> None:
 
 def _check_tools(c: _Context) -> None:
     first_index: dict[str, int] = {}
-    for index, tool in enumerate(c.spec.tools):
+    for index, tool in c.spec.functions():
         loc: KeyPath = ("tools", index)
         if tool.name in first_index:
             c.error(
@@ -300,6 +301,11 @@ def _check_python(c: _Context, index: int, tool: Tool) -> None:
         c.warn(("tools", index), f"tool `{tool.name}` has no description", "add `description` or a docstring")
 
 
+def _check_mcp_and_builtin(c: _Context) -> None:
+    check_mcp_servers(c, c.spec, c.model, c.base_dir)
+    check_builtin_tools(c, c.spec, c.model)
+
+
 _CHECKS: tuple[Callable[[_Context], None], ...] = (
     _check_model,
     _check_features,
@@ -307,4 +313,5 @@ _CHECKS: tuple[Callable[[_Context], None], ...] = (
     _check_compression,
     _check_modes,
     _check_tools,
+    _check_mcp_and_builtin,
 )

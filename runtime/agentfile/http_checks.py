@@ -28,7 +28,7 @@ def check_http(report: Reporter, loc: KeyPath, tool: Tool) -> None:
     assert tool.http is not None
     http = tool.http
     url_loc = (*loc, "http", "url")
-    if _check_url(report, url_loc, http.url, http.allow_private_networks):
+    if check_url(report, url_loc, http.url, http.allow_private_networks):
         templates = [(url_loc, "url", http.url)]
     else:
         templates = []
@@ -63,7 +63,7 @@ def _body_strings(body: Any, loc: KeyPath, label: str) -> Iterator[tuple[KeyPath
             yield from _body_strings(item, (*loc, index), f"{label}[{index}]")
 
 
-def _check_url(report: Reporter, url_loc: KeyPath, url: str, allow_private_networks: bool) -> bool:
+def check_url(report: Reporter, url_loc: KeyPath, url: str, allow_private_networks: bool) -> bool:
     """Scheme, host and the SSRF guard, on the URL with every placeholder filled; False when it is broken."""
     try:
         sample = placeholders.render(url, lambda _name: "x")

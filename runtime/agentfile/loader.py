@@ -105,9 +105,10 @@ def load_agent(
         raise ConfigErrors(findings)
     name = spec.agent_name(path.stem)
     name_location = doc.locate(("name",)) if doc.has(("name",)) else Location(str(path), 1, 1)
-    tools = tuple(outcome.tools[index] for index in range(len(spec.tools)))
+    tools = tuple(outcome.tools[index] for index, _ in spec.functions())
     if tools:
-        spec = spec.model_copy(update={"tools": [tool.tool for tool in tools]})
+        filled = {index: outcome.tools[index].tool for index, _ in spec.functions()}
+        spec = spec.model_copy(update={"tools": [filled.get(index, entry) for index, entry in enumerate(spec.tools)]})
     _log.debug("loaded agent %s from %s", name, path)
     return LoadedAgent(spec, name, path, findings, name_location, tools, depends_on)
 

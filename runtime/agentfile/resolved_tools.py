@@ -69,13 +69,32 @@ def resolve_tools(tools: Iterable[Tool], base_dir: Path) -> tuple[ResolvedTool, 
 
 
 def dependency_files(spec: AgentSpec, base_dir: Path) -> tuple[Path, ...]:
-    """The Python files beside the agent file that its tools run: a module file, or every file of a package.
+    """The files beside the agent file that its tools run: a module file, or every file of a package, and the
+    files of a local MCP server's command that are inside the agent directory.
 
-    Known before anything is imported, so that they can be checked (permissions) first; the same files key
-    the import cache and the daemon's fingerprint.
+    Known before anything is imported or started, so that they can be checked (permissions) first, as Python
+    tools are: a server the daemon starts runs with its rights. The same files key the import cache and the
+    daemon's fingerprint (editing a server restarts its agent).
     """
     files: set[Path] = set()
-    for tool in spec.tools:
+    for _, tool in spec.functions():
         if tool.python is not None:
             files.update(source_files(tool.python.partition(":")[0], base_dir))
+    for _, server in spec.mcp_servers():
+        files.update(_server_files(server.command or [], base_dir))
     return tuple(sorted(files))
+
+
+def _server_files(command: list[str], base_dir: Path) -> set[Path]:
+    """The program and arguments of a server's command that are files in the agent directory, and the files of
+    a module it runs with `-m` from there."""
+    files: set[Path] = set()
+    root = base_dir.resolve()
+    for index, word in enumerate(command):
+        if index and command[index - 1] == "-m":
+            files.update(source_files(word, base_dir))
+            continue
+        candidate = (base_dir / word).resolve()
+        if candidate.is_file() and candidate.is_relative_to(root):
+            files.add(candidate)
+    return files

@@ -8,51 +8,39 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    GetJsonSchemaHandler,
-    Strict,
-    model_validator,
+from pydantic import BeforeValidator, ConfigDict, Field, Strict
+
+from runtime.agentfile.section import SWITCH, Section
+from runtime.agentfile.spec_tools import (
+    BUILTIN_TOOLS,
+    ENTRY_POINT_PATTERN,
+    TOOL_KINDS,
+    Behavior,
+    CodeExecution,
+    CodeExecutionTool,
+    GoogleSearch,
+    GoogleSearchTool,
+    HttpCall,
+    McpServer,
+    McpToolOverride,
+    McpTools,
+    Scheduling,
+    Tool,
+    ToolEntry,
+    tool_kind,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError
+
+__all__ = [
+    "BUILTIN_TOOLS", "ENTRY_POINT_PATTERN", "NULL_DEVICE", "SLUG_PATTERN", "SWITCH", "TOOL_KINDS", "Activity",
+    "AgentSpec", "Audio", "AudioInput", "AudioOutput", "Behavior", "CodeExecution", "CodeExecutionTool", "Compression",
+    "Context", "Conversation", "Generation", "GoogleSearch", "GoogleSearchTool", "HttpCall", "McpServer",
+    "McpToolOverride", "McpTools", "PushToTalk", "Scheduling", "Section", "Session", "Supervision", "Tool", "ToolEntry",
+    "Transcription", "Voice", "WakeWord", "json_schema",
+]
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$"
 NULL_DEVICE = "null"
 """The device setting that means no device: nothing is streamed from the microphone, the reply is discarded."""
-SWITCH = "enabled"
-"""A section with a field of this name may be written as a bare `true`/`false` (its switch)."""
-
-
-class Section(BaseModel):
-    """Base of every part of the agent file: frozen, unknown keys are errors, docstrings document keys.
-
-    A section with an `enabled` switch also takes the switch alone (`compression: false` is
-    `compression: {enabled: false}`): users write a switch as a switch, and refusing it helped nobody.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _switch_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, bool) and SWITCH in cls.model_fields:
-            return {SWITCH: data}
-        return data
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        schema = handler(core_schema)
-        if SWITCH not in cls.model_fields:
-            return schema
-        # Editors must take the shorthand too; title and description stay on top for their hover text.
-        described: dict[str, Any] = {key: schema.pop(key) for key in ("title", "description") if key in schema}
-        shorthand = {"type": "boolean", "description": f"Shorthand for `{{{SWITCH}: true|false}}`."}
-        return {**described, "anyOf": [schema, shorthand]}
 
 
 def _null_device(value: Any) -> Any:
@@ -235,63 +223,6 @@ class Generation(Section):
     """Thinking tokens allowed (models that think); 0 turns thinking off, -1 lets the model decide."""
 
 
-class HttpCall(Section):
-    """An HTTP endpoint called with the tool's arguments."""
-
-    url: str = Field(examples=["http://127.0.0.1:8080/weather?city={city}"])
-    """URL; `{arg}` placeholders are filled with URL-encoded arguments; `{{` and `}}` are literal braces."""
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    """HTTP method."""
-    headers: dict[str, str] = {}
-    """Request headers; `${secret:NAME}` keeps tokens out of the file."""
-    body: str | dict[str, Any] | None = None
-    """Request body: a template string or a JSON object whose strings (at any depth) may hold `{arg}`
-    placeholders (`{{`, `}}`: literal braces); empty sends the arguments as JSON for methods with a body."""
-    timeout_s: float | None = Field(default=None, gt=0, le=300)
-    """Request timeout (seconds); defaults to the tool's `timeout_s`."""
-    allow_private_networks: bool = False
-    """Allow link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata host
-    names); off for safety. Loopback and LAN addresses are always allowed."""
-
-
-class Tool(Section):
-    """A function the model can call."""
-
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", examples=["set_timer"])
-    """Function name the model sees (a valid identifier, unique in the agent)."""
-    description: str = ""
-    """What the tool does; the model reads this to decide when to call it."""
-    parameters: dict[str, Any] | None = None
-    """JSON Schema (type object) of the arguments; derived from a Python tool's type hints when empty."""
-    python: str | None = Field(default=None, pattern=ENTRY_POINT_PATTERN, examples=["kitchen_tools:set_timer"])
-    """Python entry point `module:function`, looked up beside the agent file first."""
-    http: HttpCall | None = None
-    """HTTP endpoint to call instead of Python."""
-    behavior: Literal["blocking", "non_blocking"] = "blocking"
-    """`non_blocking` lets the model keep talking while the tool runs."""
-    scheduling: Literal["interrupt", "when_idle", "silent"] | None = None
-    """For non-blocking tools: how the result is delivered (speak now, after the current turn, or silently)."""
-    timeout_s: float = Field(default=10.0, gt=0, le=600)
-    """Longest a call may run before the model gets a timeout error (seconds)."""
-
-    @model_validator(mode="after")
-    def _one_implementation(self) -> Tool:
-        if self.python is not None and self.http is not None:
-            # `conflicting_keys`: runtime.agentfile.spec_errors reports it at the later-written of the two keys.
-            raise PydanticCustomError(
-                "conflicting_keys",
-                "a tool has both `python` and `http`; it needs exactly one of them",
-                {"keys": "python http", "hint": "keep one, or split it into two tools with names of their own"},
-            )
-        if self.python is None and self.http is None:
-            raise PydanticCustomError(
-                "missing_implementation",
-                "a tool needs exactly one of `python` or `http`",
-                {"hint": "add `python: module:function` or `http: {url: ...}`"},
-            )
-        return self
-
-
 class Supervision(Section):
     """What the daemon does when the agent's session fails."""
 
@@ -351,10 +282,23 @@ class AgentSpec(Section):
     """Resumption, transcription and model features."""
     generation: Generation = Generation()
     """Sampling parameters."""
-    tools: list[Tool] = []
-    """Functions the model can call."""
+    tools: list[ToolEntry] = []
+    """What the model can call: functions (`python`, `http`), MCP servers (`mcp`), and Gemini's own
+    `google_search` and `code_execution`."""
     supervision: Supervision = Supervision()
     """Restart policy."""
+
+    def functions(self) -> list[tuple[int, Tool]]:
+        """The `python` and `http` tools, each with its index in `tools`."""
+        return [(index, entry) for index, entry in enumerate(self.tools) if isinstance(entry, Tool)]
+
+    def mcp_servers(self) -> list[tuple[int, McpServer]]:
+        """The MCP servers, each with its index in `tools`."""
+        return [(index, entry.mcp) for index, entry in enumerate(self.tools) if isinstance(entry, McpTools)]
+
+    def builtin_tools(self) -> list[str]:
+        """The tools Gemini runs itself (`google_search`, `code_execution`), in file order."""
+        return [tool_kind(entry) for entry in self.tools if tool_kind(entry) in BUILTIN_TOOLS]
 
     def agent_name(self, fallback: str) -> str:
         """The agent's name: `name` if set, else the given fallback (the file stem)."""

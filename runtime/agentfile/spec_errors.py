@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from runtime.agentfile.spec import SWITCH, AgentSpec
+from runtime.agentfile.spec import SWITCH, TOOL_KINDS, AgentSpec
 from runtime.agentfile.yamldoc import MAX_ERRORS, Document, KeyPath
 from runtime.errors import Location, RuntimeConfigError
 
@@ -78,16 +78,41 @@ def dotted(path: Sequence[str | int]) -> str:
 
 
 def model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
-    """The model class that validates the mapping at `path`, or None if that is no model."""
+    """The model class that validates the mapping at `path`, or None if that is no model.
+
+    An entry of `tools:` is one of several models: the one with the next key of the path as a field, else
+    the function tool (the common case, and the one whose keys "did you mean" should offer).
+    """
     current: Any = AgentSpec
     for part in path:
         if isinstance(part, int):
             current = _item_type(current)
-        elif isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
-            current = _unwrap(current.model_fields[part].annotation)
+        elif typing.get_origin(current) is dict:  # a mapping by name (`overrides`)
+            current = _unwrap(typing.get_args(current)[1])
+        elif (model := _member_with(current, part)) is not None:
+            current = _unwrap(model.model_fields[part].annotation)
         else:
             return None
+    current = _first_model(current)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation stands for: itself, or the members of its (tagged) union."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _models(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [model for arg in typing.get_args(annotation) for model in _models(arg)]
+    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def _member_with(annotation: Any, field: str) -> type[BaseModel] | None:
+    return next((model for model in _models(annotation) if field in model.model_fields), None)
+
+
+def _first_model(annotation: Any) -> Any:
+    models = _models(annotation)
+    return models[0] if models else annotation
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -103,6 +128,13 @@ def _item_type(annotation: Any) -> Any:
         args = typing.get_args(annotation)
         return _unwrap(args[0]) if args else None
     return None
+
+
+def _user_loc(loc: tuple[Any, ...]) -> KeyPath:
+    """pydantic's location without the kind of a `tools:` entry it inserts (`tools.0.mcp.mcp.url`)."""
+    if len(loc) >= 3 and loc[0] == "tools" and isinstance(loc[1], int) and loc[2] in TOOL_KINDS:
+        return (*loc[:2], *loc[3:])
+    return loc
 
 
 @functools.cache
@@ -125,7 +157,7 @@ def translate(error: ValidationError, doc: Document) -> list[RuntimeConfigError]
     """One located error per problem; union branches of one value are merged into one message."""
     groups: dict[tuple[KeyPath, str], list[ErrorDetails]] = {}
     for detail in error.errors(include_url=False, include_input=True)[: MAX_ERRORS * 4]:
-        loc = tuple(detail["loc"])
+        loc = _user_loc(tuple(detail["loc"]))
         if detail["type"] in ("missing", "extra_forbidden"):
             key = (loc, detail["type"])
         else:

@@ -146,6 +146,8 @@ def setup_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # httpx2 logs every request at INFO: a remote MCP server's calls and pings would fill the journal
+    logging.getLogger("httpx2").setLevel(max(level, logging.WARNING))
     # secrets resolved from agent files and API keys must never reach a log line, whoever logs them
     install_logging_filter()
 

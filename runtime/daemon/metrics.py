@@ -140,7 +140,7 @@ class _HostedNames:
     @classmethod
     def of(cls, agents: Iterable[LoadedAgentLike]) -> _HostedNames:
         hosted = tuple(agents)
-        return cls({a.name: frozenset(t.name for t in a.spec.tools) for a in hosted},
+        return cls({a.name: frozenset(t.name for _, t in a.spec.functions()) for a in hosted},
                    {a.name: Path(a.spec.activity.wake.model).stem for a in hosted})
 
 

@@ -41,7 +41,7 @@ def check_python_tools(agents: list[LoadedAgent]) -> list[Check]:
 
     checks: list[Check] = []
     for agent in agents:
-        for tool in agent.spec.tools:
+        for _, tool in agent.spec.functions():
             if tool.python is None:
                 continue
             name = f"{agent.name} tool {tool.name}"
@@ -60,7 +60,7 @@ def http_hosts(agents: list[LoadedAgent]) -> list[tuple[str, str, int, bool]]:
 
     hosts: list[tuple[str, str, int, bool]] = []
     for agent in agents:
-        for tool in agent.spec.tools:
+        for _, tool in agent.spec.functions():
             if tool.http is None:
                 continue
             parts = urlsplit(re.sub(r"\{[^{}]*\}", "x", tool.http.url))

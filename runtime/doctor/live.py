@@ -62,7 +62,7 @@ def probe_agents(agents: list[LoadedAgent]) -> list[LoadedAgent]:
     chosen: dict[str, LoadedAgent] = {}
     for agent in agents:
         current = chosen.get(agent.spec.model)
-        if current is None or (agent.spec.tools and not current.spec.tools):
+        if current is None or (agent.spec.functions() and not current.spec.functions()):
             chosen[agent.spec.model] = agent
     return list(chosen.values())
 
@@ -82,7 +82,8 @@ async def run_probe(endpoint: Endpoint, agent: LoadedAgent, writer: TraceWriter 
     from runtime.guards.redact import SECRETS, redact_exception
 
     model = agent.spec.model
-    probe = Probe(model, agent.spec.tools[0].name if agent.spec.tools else None)
+    functions = agent.spec.functions()
+    probe = Probe(model, functions[0][1].name if functions else None)
     name = f"session on {model}"
     try:
         with anyio.fail_after(SESSION_TIMEOUT_S):
@@ -186,7 +187,7 @@ async def _on_message(
         probe.handle = True
     if message.tool_call is None:
         return
-    tools = {tool.name: tool for tool in agent.spec.tools}
+    tools = {tool.name: tool for _, tool in agent.spec.functions()}
     responses = []
     for call in message.tool_call.function_calls or []:
         tool = tools.get(call.name or "")

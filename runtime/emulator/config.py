@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.agentfile.catalogue import ModelInfo
-from runtime.emulator.rules import check_setup, non_blocking_default, resolve_model
+from runtime.emulator.rules import builtin_tools, check_setup, non_blocking_default, resolve_model
 from runtime.emulator.vad import VadSettings
 from runtime.emulator.wire import INVALID_ARGUMENT, ProtocolViolation
 
@@ -26,6 +26,8 @@ class SessionConfig:
     declared_tools: frozenset[str]
     """Names of the functions the setup declares: the only ones the model may call."""
     non_blocking_tools: frozenset[str]
+    builtin_tools: frozenset[str]
+    """Gemini's own tools the setup asks for (`google_search`, `code_execution`)."""
     manual_activity: bool
     interrupts: bool
     """User activity interrupts the model (START_OF_ACTIVITY_INTERRUPTS)."""
@@ -70,6 +72,7 @@ def read_setup(
             str(declaration.get("name", "")) for declaration in declarations
             if _non_blocking(declaration.get("behavior", "UNSPECIFIED"), info)
         ),
+        builtin_tools=frozenset(builtin_tools(setup)),
         manual_activity=bool(detection.get("disabled", False)),
         interrupts=realtime.get("activityHandling") != "NO_INTERRUPTION",
         vad=VadSettings.from_setup(detection),

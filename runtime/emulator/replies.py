@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 
 from runtime.emulator.config import SessionConfig
-from runtime.emulator.scenario import CallTool, Say, SayToolResult, Step
+from runtime.emulator.scenario import CallTool, RunCode, Say, SayToolResult, Search, Step
 from runtime.emulator.state import Conversation, Turn, audio_tokens, text_tokens
 from runtime.emulator.voice import OUTPUT_RATE_HZ, synthesize
 from runtime.emulator.wire import encode_bytes
@@ -77,6 +77,8 @@ class Replier:
                 await self._call(step)
             elif isinstance(step, SayToolResult):
                 ended = await self._say(result_text(self._conversation.tool_results.get(step.name)), last)
+            elif isinstance(step, Search | RunCode):
+                await self._builtin(step)
         if not ended:
             await self._end_turn()
 
@@ -182,6 +184,24 @@ class Replier:
         await self._send({"toolCall": {"functionCalls": [{"id": call_id, "name": step.name, "args": step.args}]}})
         if blocking:
             await call.answered.wait()
+
+    async def _builtin(self, step: Search | RunCode) -> None:
+        """A built-in tool at work, as the service shows it: grounding metadata for a search, the code and its
+        result as parts of the model's turn. Only when the setup declared the tool (else skipped, like a call of
+        an undeclared function)."""
+        name = "google_search" if isinstance(step, Search) else "code_execution"
+        if name not in self._config.builtin_tools:
+            self._undeclared(name)
+            return
+        if isinstance(step, Search):
+            chunks = [{"web": {"title": title, "uri": uri}} for title, uri in step.sources]
+            grounding = {"webSearchQueries": [step.query], "groundingChunks": chunks}
+            await self._send({"serverContent": {"groundingMetadata": grounding}})
+            return
+        outcome = "OUTCOME_OK" if step.ok else "OUTCOME_FAILED"
+        parts = [{"executableCode": {"language": "PYTHON", "code": step.code}},
+                 {"codeExecutionResult": {"outcome": outcome, "output": step.output}}]
+        await self._send({"serverContent": {"modelTurn": {"role": "model", "parts": parts}}})
 
     def take_response(self, response: dict[str, Any]) -> PendingCall | None:
         """A functionResponse into the context; its call, answered unless `willContinue` keeps it open."""

@@ -64,6 +64,20 @@ def check_setup(setup: dict[str, Any], info: ModelInfo) -> None:
         _refuse(info.reply.text_refusal)
     if info.setup_refusal is not None:
         _check_features(setup, generation, info, info.setup_refusal)
+    if builtin_tools(setup) - set(info.tools.built_in):
+        # models.yaml <model>.tools.built_in: the Live tools page lists code execution as unsupported on the
+        # native-audio and 3.x Live models (https://ai.google.dev/gemini-api/docs/live-tools); the close is the
+        # invalid-argument one (unconfirmed for built-in tools).
+        _refuse(info.setup_refusal)
+
+
+BUILTIN_WIRE_NAMES = {"googleSearch": "google_search", "codeExecution": "code_execution"}
+"""A setup's built-in tools (camelCase on the wire) by the names the catalogue and the agent file use."""
+
+
+def builtin_tools(setup: dict[str, Any]) -> set[str]:
+    """The built-in tools a (normalized) setup asks for."""
+    return {name for tool in setup.get("tools", []) for key, name in BUILTIN_WIRE_NAMES.items() if key in tool}
 
 
 def _check_features(setup: dict[str, Any], generation: dict[str, Any], info: ModelInfo, refusal: Refusal) -> None:

@@ -33,7 +33,25 @@ class SayToolResult:
     name: str
 
 
-Step = Say | CallTool | SayToolResult
+@dataclass(frozen=True)
+class Search:
+    """The model grounds its answer in Google Search (`google_search` declared): grounding metadata follows."""
+
+    query: str
+    sources: tuple[tuple[str, str], ...] = ()
+    """(title, uri) of each web source."""
+
+
+@dataclass(frozen=True)
+class RunCode:
+    """The model writes code and runs it on Google's side (`code_execution` declared): the code, then its result."""
+
+    code: str
+    output: str
+    ok: bool = True
+
+
+Step = Say | CallTool | SayToolResult | Search | RunCode
 
 
 @dataclass(frozen=True)
@@ -109,5 +127,11 @@ def _step(step: Any, where: str) -> Step:
             args = value.get("args") or {}
             if isinstance(args, dict):
                 return CallTool(str(value["name"]), dict(args))
-    hint = "use {say: TEXT}, {tool_call: {name, args}} or {say_tool_result: NAME}"
+        if kind == "search" and isinstance(value, dict) and "query" in value:
+            sources = tuple((str(s.get("title", "")), str(s.get("uri", ""))) for s in value.get("sources") or [])
+            return Search(str(value["query"]), sources)
+        if kind == "run_code" and isinstance(value, dict) and "code" in value:
+            return RunCode(str(value["code"]), str(value.get("output", "")), bool(value.get("ok", True)))
+    hint = ("use {say: TEXT}, {tool_call: {name, args}}, {say_tool_result: NAME}, "
+            "{search: {query, sources: [{title, uri}]}} or {run_code: {code, output, ok}}")
     raise RuntimeConfigError(Location(where), f"invalid step {step!r}", hint)

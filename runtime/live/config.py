@@ -45,7 +45,7 @@ def live_config(
     `model` is the catalogue entry of `spec.model` (None for a model the catalogue does not know); `tools` are
     the agent's tools as loaded (None: `spec.tools` as written, `resolved_tools.declared`)."""
     if tools is None:
-        tools = [declared(tool) for tool in spec.tools]
+        tools = [declared(tool) for _, tool in spec.functions()]
     audio = spec.response == "audio"
     plan = reply_plan(spec, model)
     transcribe_output = plan.output_transcription or (audio and spec.session.transcription.output)
@@ -61,7 +61,7 @@ def live_config(
         session_resumption=types.SessionResumptionConfig(handle=handle) if spec.session.resumption else None,
         input_audio_transcription=types.AudioTranscriptionConfig() if spec.session.transcription.input else None,
         output_audio_transcription=types.AudioTranscriptionConfig() if transcribe_output else None,
-        tools=_tools(tools, say_blocking=_calls_asynchronously_by_default(model)),
+        tools=_tools(tools, say_blocking=_calls_asynchronously_by_default(model), builtin=spec.builtin_tools()),
     )
 
 
@@ -151,11 +151,21 @@ def _compression(spec: AgentSpec) -> types.ContextWindowCompressionConfig | None
     )
 
 
-def _tools(tools: Sequence[ResolvedTool], *, say_blocking: bool) -> list[types.Tool] | None:
+_BUILTIN_TOOLS = {
+    "google_search": types.Tool(google_search=types.GoogleSearch()),
+    "code_execution": types.Tool(code_execution=types.ToolCodeExecution()),
+}
+"""Gemini's own tools, each a `Tool` of its own beside the function declarations (`{"googleSearch": {}}`)."""
+
+
+def _tools(
+    tools: Sequence[ResolvedTool], *, say_blocking: bool, builtin: Sequence[str] = ()
+) -> list[types.Tool] | None:
     """Declarations; `behavior` only where it differs from the model's default (`say_blocking`: the default is
-    asynchronous), so that a setup stays what every model has always accepted."""
+    asynchronous), so that a setup stays what every model has always accepted. Built-in tools follow."""
+    extra = [_BUILTIN_TOOLS[name] for name in builtin]
     if not tools:
-        return None
+        return extra or None
     blocking = types.Behavior.BLOCKING if say_blocking else None
     declarations = [
         types.FunctionDeclaration(
@@ -166,7 +176,7 @@ def _tools(tools: Sequence[ResolvedTool], *, say_blocking: bool) -> list[types.T
         )
         for tool in tools
     ]
-    return [types.Tool(function_declarations=declarations)]
+    return [types.Tool(function_declarations=declarations), *extra]
 
 
 def scheduling(tool: Tool) -> types.FunctionResponseScheduling | None:

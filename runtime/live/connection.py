@@ -124,6 +124,18 @@ class Connection:
         self.counter = counter
         """Where malformed audio parts are counted (the session's stats)."""
         self.timeouts = timeouts
+        self._live: LiveState | None = None
+        """The state of the connection being served (None between connections)."""
+
+    def request_handover(self, why: str, *, within_s: float) -> None:
+        """Hand over to a new connection, with a new setup, at the next resumable point (a goAway of our own):
+        a changed tool list is declared that way. Between connections there is nothing to do."""
+        state = self._live
+        if state is None or state.go_away.is_set() or state.closing.is_set():
+            return
+        logger.info("%s: handing over at the next resumable point", why)
+        state.hand_over_within_s = within_s
+        state.go_away.set()
 
     async def run(self, model: str, config: types.LiveConnectConfig, *, resuming: bool) -> ConnectionEnd:
         """Open one connection, serve it until it ends, classify the end; only cancellation and the handler's
@@ -171,14 +183,17 @@ class Connection:
             return ConnectionEnd(Recovery.RESUME, None, f"{type(exc).__name__}: {exc}")
 
     async def _serve(self, live: AsyncSession) -> ConnectionEnd:
-        state = LiveState()
+        state = self._live = LiveState()
         end: ConnectionEnd | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._send, live, state)
-            group.start_soon(self._close_when_asked, live, state, group.cancel_scope)
-            group.start_soon(self._hand_over_after_go_away, state)
-            end = await self._receive(live, state)
-            group.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._send, live, state)
+                group.start_soon(self._close_when_asked, live, state, group.cancel_scope)
+                group.start_soon(self._hand_over_after_go_away, state)
+                end = await self._receive(live, state)
+                group.cancel_scope.cancel()
+        finally:
+            self._live = None
         if end is None:  # the peer never answered our close; the socket was aborted
             recovery = Recovery.HANDOVER if state.handover else Recovery.RESUME
             return ConnectionEnd(recovery, None, state.send_error or "close not answered; connection aborted")

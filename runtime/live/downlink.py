@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runtime.audio.ports import AudioOut
+from runtime.live.builtin_tools import code_ran, searched
 from runtime.live.events import SessionEvents, SessionState, Usage
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class Downlink:
         audio is dropped (`ModelInfo.reply_plan`)."""
         self.in_turn = False
         self.stats = DownlinkStats()
+        self._code = ""
+        """The model's latest executable code, reported with its result (`code_execution`)."""
         self._interrupted_turn_open = False
         """An `interrupted` came and its turn's own `turnComplete` has not."""
         self._generation_complete = False
@@ -80,6 +83,8 @@ class Downlink:
                 self.events.text(self.agent, content.output_transcription.text)
             else:
                 self.events.transcript(self.agent, "model", content.output_transcription.text)
+        if content.grounding_metadata is not None:
+            self.events.tool_call(self.agent, searched(content.grounding_metadata))
         if content.interrupted:
             self.interrupted()
         if content.generation_complete:
@@ -101,7 +106,12 @@ class Downlink:
     def _part(self, part: types.Part) -> None:
         if part.thought:
             return
-        if part.inline_data is not None and part.inline_data.data:
+        if part.executable_code is not None:
+            self._code = part.executable_code.code or ""
+        elif part.code_execution_result is not None:
+            self.events.tool_call(self.agent, code_ran(self._code, part.code_execution_result))
+            self._code = ""
+        elif part.inline_data is not None and part.inline_data.data:
             self.audio(part.inline_data.data)
         elif part.text:
             self.events.text(self.agent, part.text)

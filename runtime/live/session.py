@@ -28,6 +28,7 @@ from runtime.live.connection import Connection, ConnectionEnd, Timeouts
 from runtime.live.downlink import Downlink
 from runtime.live.endpoint import Endpoint
 from runtime.live.events import NullEvents, SessionEvents, SessionState
+from runtime.live.mcp_link import mcp_toolset, redeclare_on_change
 from runtime.live.resume import HandleStore
 from runtime.live.sdk import check_sdk
 from runtime.live.uplink import Frame, Message, Uplink, is_voice
@@ -136,8 +137,10 @@ class AgentSession:
 
         tools = self._resolved_tools
         if tools is None:  # importing user code blocks: never on the event loop
-            tools = await anyio.to_thread.run_sync(resolve_tools, self.spec.tools, self.base_dir)
-        self._tools = ToolRunner(tools)
+            functions = [tool for _, tool in self.spec.functions()]
+            tools = await anyio.to_thread.run_sync(resolve_tools, functions, self.base_dir)
+        mcp = mcp_toolset(self.spec, self.base_dir, self.name, [tool.name for tool in tools])
+        self._tools = ToolRunner(tools, later=mcp)
         if self.spec.session.resumption:
             self._handle = self.store.load()
         await self.audio_in.open()
@@ -146,8 +149,13 @@ class AgentSession:
             try:
                 async with anyio.create_task_group() as group:
                     self._group = group
+                    connection = Connection(self.endpoint, self.uplink, self, counter=self.stats,
+                                            timeouts=self.timeouts)
+                    if mcp is not None:  # its servers start with the agent and stop with it
+                        await group.start(mcp.run)
+                        group.start_soon(redeclare_on_change, mcp, connection)
                     group.start_soon(self._capture)
-                    await self._connections(task_status)
+                    await self._connections(connection, task_status)
             except BaseExceptionGroup as errors:
                 raise _first_runtime_error(errors) from None
             finally:
@@ -197,10 +205,8 @@ class AgentSession:
 
     # -- connections ------------------------------------------------------------------------------
 
-    async def _connections(self, task_status: anyio.abc.TaskStatus[None]) -> None:
+    async def _connections(self, connection: Connection, task_status: anyio.abc.TaskStatus[None]) -> None:
         self._on_first_ready = task_status
-        connection = Connection(self.endpoint, self.uplink, self, counter=self.stats,
-                                timeouts=self.timeouts)
         reconnects = Reconnects(self.policy)
         while True:
             self.events.state(self.name, SessionState.CONNECTING, "resuming" if self.resuming else "new session")

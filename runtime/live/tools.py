@@ -1,4 +1,4 @@
-"""`ToolRunner`: runs the agent's python and http tools for the model, never letting one crash a session.
+"""`ToolRunner`: runs the agent's python, http and MCP tools for the model, never letting one crash a session.
 
 Every failure — bad arguments, an exception, a timeout, a non-2xx answer — becomes `{"error": "..."}`
 for the model. A sync Python tool runs in a worker thread; on timeout the model gets its error at once but
@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -23,7 +23,7 @@ from runtime.guards.redact import SECRETS
 from runtime.live.events import ToolOutcome
 from runtime.live.http_tools import RESPONSE_LIMIT_BYTES, ToolCallError, call_http
 
-__all__ = ["RESULT_LIMIT_BYTES", "ToolRunner", "as_response", "bounded", "validation_error"]
+__all__ = ["RESULT_LIMIT_BYTES", "RunTimeTools", "ToolRunner", "as_response", "bounded", "validation_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +31,45 @@ RESULT_LIMIT_BYTES = RESPONSE_LIMIT_BYTES + 1024
 """Largest tool result, as JSON, sent to the model (an HTTP body of 64 KiB plus its envelope)."""
 
 
-class ToolRunner:
-    """The tools of one agent as the loader resolved them (nothing is imported here); `call` runs one call to
-    completion and always returns."""
+class RunTimeTools(Protocol):
+    """Tools known only once the agent runs, whose list may change (its MCP servers: `runtime.mcp.toolset`)."""
 
-    def __init__(self, tools: Sequence[ResolvedTool]) -> None:
-        self.resolved = tuple(tools)
-        self.tools: dict[str, Tool] = {tool.name: tool.tool for tool in self.resolved}
-        self.parameters: dict[str, dict[str, Any]] = {tool.name: tool.parameters for tool in self.resolved}
+    def declarations(self) -> list[ResolvedTool]:
+        """What the model is told now."""
+        ...
+
+    def input_schema(self, name: str) -> dict[str, Any] | None:
+        """The schema a call's arguments must satisfy (None: no such tool)."""
+        ...
+
+    async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One call to completion; cancellation propagates."""
+        ...
+
+
+class ToolRunner:
+    """The tools of one agent as the loader resolved them (nothing is imported here), and its run-time tools;
+    `call` runs one call to completion and always returns."""
+
+    def __init__(self, tools: Sequence[ResolvedTool], *, later: RunTimeTools | None = None) -> None:
+        self.functions = tuple(tools)
+        self.later = later
         self._functions: dict[str, Callable[..., Any]] = {
-            tool.name: tool.function for tool in self.resolved if tool.function is not None
+            tool.name: tool.function for tool in self.functions if tool.function is not None
         }
+
+    @property
+    def resolved(self) -> tuple[ResolvedTool, ...]:
+        """Every tool the model is told of now: the agent's functions, then its run-time tools."""
+        return self.functions + tuple(self.later.declarations() if self.later is not None else ())
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        return {tool.name: tool.tool for tool in self.resolved}
+
+    @property
+    def parameters(self) -> dict[str, dict[str, Any]]:
+        return {tool.name: tool.parameters for tool in self.resolved}
 
     async def call(self, name: str, call_id: str, args: dict[str, Any]) -> ToolOutcome:
         """Run one call; cancellation (toolCallCancellation) propagates, everything else is a result."""
@@ -59,14 +87,19 @@ class ToolRunner:
         return outcome
 
     async def _result(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        tool = self.tools.get(name)
-        if tool is None:
+        found = next((tool for tool in self.resolved if tool.name == name), None)
+        if found is None:
             return {"error": f"unknown tool {name!r}"}
-        problem = validation_error(self.parameters[name], args)
+        tool = found.tool
+        later = self.later if name not in self._functions and tool.http is None else None
+        schema = later.input_schema(name) if later is not None else found.parameters
+        problem = validation_error(schema or found.parameters, args)
         if problem is not None:
             return {"error": f"invalid arguments: {problem}"}
         try:
             with anyio.fail_after(tool.timeout_s):
+                if later is not None:
+                    return await later.call(name, args)
                 if tool.http is not None:
                     request_timeout_s = tool.http.timeout_s or tool.timeout_s
                     return await call_http(tool.http, args, timeout_s=request_timeout_s)

@@ -215,3 +215,28 @@ def test_the_sdk_puts_the_settings_into_the_setup_message() -> None:
     window = field(field(body, "contextWindowCompression"), "slidingWindow")
     assert field(window, "targetTokens") == 12800
     assert field(body, "systemInstruction")["parts"] == [{"text": "Hi"}]
+
+
+def test_built_in_tools_reach_the_setup_message_as_tools_of_their_own() -> None:
+    from google.genai import _common, client
+    from google.genai import _live_converters as converters
+
+    api = client.Client(api_key="test-key")._api_client
+    agent = spec(tools=[
+        {"name": "ping", "http": {"url": "http://127.0.0.1:9/"}},
+        {"google_search": {}},
+        {"mcp": {"command": ["srv"]}},
+        {"code_execution": {}},
+    ])
+    config = live_config(agent)
+    parameters = types.LiveConnectParameters(model="models/m", config=config).model_dump(exclude_none=True)
+    setup = _common.convert_to_dict(converters._LiveConnectParameters_to_mldev(api_client=api, from_object=parameters))
+    tools = setup["setup"]["tools"]
+    functions = [tool for tool in tools if "functionDeclarations" in tool]
+    assert [declaration["name"] for declaration in functions[0]["functionDeclarations"]] == ["ping"]
+    assert [tool for tool in tools if tool not in functions] == [{"googleSearch": {}}, {"codeExecution": {}}]
+
+
+def test_built_in_tools_alone_need_no_function_declarations() -> None:
+    config = live_config(spec(tools=[{"google_search": {}}]))
+    assert config.tools == [types.Tool(google_search=types.GoogleSearch())]
