@@ -94,12 +94,15 @@ def agent_files(directory: Path) -> list[Path]:
 def read_directory(directory: Path, load: LoadAgent, *, check_permissions: bool = True) -> DirectoryState:
     """Load every agent file of `directory`; an unsafe or invalid file becomes an error, never an exception."""
     state = DirectoryState()
-    if check_permissions and (problem := permission_error(directory, parents=True)) is not None:
+    # One snapshot per read: a directory that is a symlink swapped to a new release (docs/fleet.md) is resolved
+    # once, so every file of this read comes from the same tree, never half from each.
+    snapshot = directory.resolve()
+    if check_permissions and (problem := permission_error(snapshot, parents=True)) is not None:
         state.errors.append(problem)
-        state.failed_paths.extend(agent_files(directory))
+        state.failed_paths.extend(agent_files(snapshot))
         return state
     paths: dict[str, Path] = {}
-    for path in agent_files(directory):
+    for path in agent_files(snapshot):
         if check_permissions and (problem := _file_problem(path)) is not None:
             state.fail(path, problem)
             continue
