@@ -48,7 +48,9 @@ def pull(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_fifty_symlink_swaps_under_a_reloading_daemon_are_never_refused_or_half_read(tmp_path: Path) -> None:
+def agents_repo(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A git repository holding version 0 of the agent, the symlink to deploy it behind, and the pull script's
+    environment (validating with this checkout's runtime, reloading nothing yet)."""
     repo = tmp_path / "agents-repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -59,6 +61,11 @@ def test_fifty_symlink_swaps_under_a_reloading_daemon_are_never_refused_or_half_
     link = tmp_path / "agents"
     env = {**os.environ, "RUNTIME_AGENTS_REPO": str(repo), "RUNTIME_AGENTS_ROOT": str(tmp_path / "deploy"),
            "RUNTIME_AGENTS_LINK": str(link), "RUNTIME_VALIDATE": f"{RUNTIME} validate", "RUNTIME_RELOAD": "true"}
+    return repo, link, env
+
+
+def test_fifty_symlink_swaps_under_a_reloading_daemon_are_never_refused_or_half_read(tmp_path: Path) -> None:
+    repo, link, env = agents_repo(tmp_path)
     first = pull(env)
     assert first.returncode == 0, first.stderr
     daemon = start_daemon(link, tmp_path, "--backend", "emulator", "--metrics", "127.0.0.1:0")
@@ -89,16 +96,7 @@ def test_fifty_symlink_swaps_under_a_reloading_daemon_are_never_refused_or_half_
 
 
 def test_a_commit_that_does_not_validate_is_not_deployed(tmp_path: Path) -> None:
-    repo = tmp_path / "agents-repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "fleet@example.invalid")
-    git(repo, "config", "user.name", "fleet")
-    write_silence(repo / "silence.wav")
-    commit_version(repo, 0)
-    link = tmp_path / "agents"
-    env = {**os.environ, "RUNTIME_AGENTS_REPO": str(repo), "RUNTIME_AGENTS_ROOT": str(tmp_path / "deploy"),
-           "RUNTIME_AGENTS_LINK": str(link), "RUNTIME_VALIDATE": f"{RUNTIME} validate", "RUNTIME_RELOAD": "true"}
+    repo, link, env = agents_repo(tmp_path)
     assert pull(env).returncode == 0
     good = link.resolve()
     (repo / "alpha.yaml").write_text((repo / "alpha.yaml").read_text() + "voice: {name: [Kore\n")
