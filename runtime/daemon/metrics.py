@@ -25,7 +25,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from runtime.daemon.agentdir import LoadedAgentLike
-from runtime.daemon.audio_counters import AudioCollector, LiveCounters
+from runtime.daemon.audio_counters import AudioCollector, EchoCollector, LiveCounters
 from runtime.daemon.events import (
     AgentsHosted,
     AgentState,
@@ -334,12 +334,16 @@ class MetricsRecorder:
 
 
 def build_registry(
-    recorder: MetricsRecorder, sessions: Callable[[], Mapping[str, LiveCounters]]
+    recorder: MetricsRecorder,
+    sessions: Callable[[], Mapping[str, LiveCounters]],
+    microphones: Callable[[], Mapping[str, object]] = dict,
 ) -> CollectorRegistry:
-    """The registry `/metrics` serves: the recorder's families, the audio counters, the library's process and
-    platform collectors."""
+    """The registry `/metrics` serves: the recorder's families, the audio counters and the echo cancellers'
+    ERLE (`microphones`: each agent's microphone port, under its activity mode's wrapper), the library's
+    process and platform collectors."""
     registry = recorder.registry
     registry.register(AudioCollector(sessions))
+    registry.register(EchoCollector(microphones))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     return registry
