@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo", action="store_true",
         help="play a bundled spoken request into the first listening agent, write its reply to a WAV file in "
-        "the state directory, print the conversation, and exit",
+        "the state directory, print the conversation, and exit (with --metrics: keep serving until Ctrl-C)",
     )
     parser.add_argument("--log-format", choices=("auto", "text", "json", "journal"), default="auto",
                         help="text lines, json lines, or journal: entries with AGENT=, EVENT=, CLOSE_CODE=, TOOL= "

@@ -274,17 +274,34 @@ async def _serve_demo(
     receivers: list[SessionEvents] = [progress, LogEvents()]
     if printer:
         receivers.append(printer)
+    metering = metering_for(options.metrics, lambda: factory)
+    if metering is not None:
+        receivers.append(metering.recorder)
     factory = SessionFactory(
         endpoint, session_dir, FanOut(*receivers), ports=demo_ports(agent, bundled("demo-request.wav"), reply)
     )
-    daemon = Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env(), DaemonSettings())
+    daemon = Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env(), DaemonSettings(),
+                    watchers=[metering.recorder] if metering else [])
     print(f"demo: playing {bundled('demo-request.wav').name} into the microphone of `{agent}`; "
           f"the reply goes to {reply}", file=sys.stderr, flush=True)
-    ok = await run_demo(daemon, progress, lambda: factory.outputs.get(agent))
-    if printer:
-        printer.flush()
-    if ok:
+
+    def done() -> None:
+        if printer:
+            printer.flush()
         print(f"demo: done; the agent's spoken reply is in {reply}", file=sys.stderr, flush=True)
+        if metering is not None:
+            print(f"demo: metrics stay on {metering.address.url('/metrics')} until Ctrl-C or SIGTERM",
+                  file=sys.stderr, flush=True)
+
+    async def demo() -> bool:
+        return await run_demo(daemon, progress, lambda: factory.outputs.get(agent),
+                              keep_serving=done if metering is not None else None)
+
+    ok = await demo() if metering is None else await metering.run_beside(demo)
+    if ok and metering is None:
+        done()
+    elif printer:
+        printer.flush()
     return EXIT_OK if ok else EXIT_FAILED
 
 

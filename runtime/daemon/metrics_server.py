@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
 import anyio.abc
@@ -24,6 +25,7 @@ from runtime.daemon.records import unhealthy
 from runtime.errors import AgentRuntimeError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_PORT = 8653
 """No exporter in Prometheus' default port allocations uses it (docs/metrics.md)."""
@@ -204,10 +206,12 @@ class Metering:
     def _hosted_microphones(self) -> dict[str, object]:
         return {name: mic for name, mic in self._microphones().items() if name in self.recorder.records}
 
-    async def run_beside(self, run: Callable[[], Awaitable[None]]) -> None:
+    async def run_beside(self, run: Callable[[], Awaitable[T]]) -> T:
         """Serve while `run` runs (the daemon); a port that cannot be had fails before it starts."""
         listener = await listen(self.address)
+        self.address = bound_address(listener)
         async with anyio.create_task_group() as group:
             group.start_soon(self.server.serve, listener)
-            await run()
+            result = await run()
             group.cancel_scope.cancel()
+        return result
