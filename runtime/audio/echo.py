@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from runtime.audio.erle import ErleMeter
 from runtime.audio.ports import MIC_RATE_HZ, AudioIn, AudioObserver
 from runtime.audio.ring import Samples
 
@@ -157,6 +158,7 @@ class DoubleTalkGate:
         forget_db_per_s: float = 2.2,
         onset_ms: int = 40,
     ) -> None:
+        self.block_ms = block_ms
         self._far_levels: collections.deque[float] = collections.deque(maxlen=max(1, history_ms // block_ms))
         self._tail_blocks = max(1, tail_ms // block_ms)
         self._hold_blocks = max(1, hold_ms // block_ms)
@@ -182,6 +184,11 @@ class DoubleTalkGate:
 
     def add_far_end(self, samples: Samples) -> None:
         self._far_block_rms = max(self._far_block_rms, _rms(samples))
+
+    @property
+    def speaker_heard(self) -> bool:
+        """The speaker played within the history window of the last block decided (an echo may be arriving)."""
+        return self._quiet_blocks == 0
 
     def process(self, near: Samples) -> Samples:
         return near if self.decide(near) else np.zeros_like(near)
@@ -260,6 +267,12 @@ class EchoHandledIn:
         self.processor.add_far_end(self._drain_far_end())
         return self.processor.process(block).astype("<i2").tobytes()
 
+    @property
+    def erle_db(self) -> float | None:
+        """The canceller's live ERLE estimate (dB); None without a canceller or before it has heard echo."""
+        meter = getattr(self.processor, "erle", None)
+        return meter.erle_db if isinstance(meter, ErleMeter) else None
+
     def delay_ms(self) -> int:
         """Playing-to-hearing delay the streams report: output latency plus input latency."""
         return round(1000 * (self.speaker.latency_s + float(getattr(self.mic, "latency_s", 0.0))))
@@ -306,6 +319,8 @@ class CancelThenGate:
         self._residual_ratio = 10 ** (-removed_db / 20)
         self.tap: list[Samples] | None = None
         """Tests set a list here to keep the canceller's output before the guard."""
+        self.erle = ErleMeter(gate.block_ms)
+        """The canceller's echo return loss enhancement, over the blocks where only the speaker is heard."""
 
     @property
     def delay_ms(self) -> int:
@@ -324,7 +339,10 @@ class CancelThenGate:
         if self.tap is not None:
             self.tap.append(cancelled)
         talking_over = self.gate.decide(near)
-        removed_most = _rms(cancelled) <= self._residual_ratio * _rms(near)
+        near_rms, cancelled_rms = _rms(near), _rms(cancelled)
+        if self.gate.speaker_heard and not talking_over:
+            self.erle.add(near_rms * near_rms, cancelled_rms * cancelled_rms)
+        removed_most = cancelled_rms <= self._residual_ratio * near_rms
         if talking_over and removed_most and self.gate.coupling <= NEGLIGIBLE_COUPLING:
             # AEC3 suppresses near-end speech while it has seen no echo path (a headset, a distant speaker):
             # when the gate has learned that the microphone hears (almost) nothing of the speaker, the

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo", action="store_true",
         help="play a bundled spoken request into the first listening agent, write its reply to a WAV file in "
-        "the state directory, print the conversation, and exit",
+        "the state directory, print the conversation, and exit (with --metrics: keep serving until Ctrl-C)",
     )
     parser.add_argument("--log-format", choices=("auto", "text", "json", "journal"), default="auto",
                         help="text lines, json lines, or journal: entries with AGENT=, EVENT=, CLOSE_CODE=, TOOL= "
@@ -55,12 +55,13 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.daemon.app import main, options_from_env
     from runtime.daemon.backend import BackendOptions
-    from runtime.daemon.journal import JournalHandler, choose_log_format
+    from runtime.daemon.journal import JournalHandler, choose_log_format, journal_socket
     from runtime.daemon.logs import end_process, own_stderr, setup_logging
 
     own_stderr()
-    log_format = choose_log_format(args.log_format, os.environ, sys.stderr)
-    handler = JournalHandler() if log_format == "journal" else None
+    journal_path = journal_socket(os.environ)
+    log_format = choose_log_format(args.log_format, os.environ, sys.stderr, journal_path)
+    handler = JournalHandler(journal_path) if log_format == "journal" else None
     setup_logging(log_format, level=logging.DEBUG if args.verbose else logging.INFO, handler=handler)
     options = options_from_env(
         agents_dir=args.agents_dir,

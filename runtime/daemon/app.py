@@ -34,7 +34,6 @@ from runtime.wake.mute import MuteSwitch
 
 if TYPE_CHECKING:
     from runtime.agentfile.loader import ImportGuard
-    from runtime.daemon.audio_counters import LiveCounters
     from runtime.daemon.metrics_server import Metering
     from runtime.live.session import AgentSession
     from runtime.retry import RetryPolicy
@@ -120,6 +119,8 @@ class SessionFactory:
         """The speaker of each agent's latest session (the demo waits for its reply to play out)."""
         self.sessions: dict[str, AgentSession] = {}
         """Each agent's latest session (the metrics read its microphone and speaker counters)."""
+        self.microphones: dict[str, AudioIn] = {}
+        """Each agent's latest microphone port, before its mode's wrapper (the metrics read its echo canceller)."""
 
     def __call__(self, agent: LoadedAgentLike) -> Runnable:
         from runtime.live.session import AgentSession
@@ -128,6 +129,7 @@ class SessionFactory:
         mode = self.modes.for_agent(agent)
         audio_in = mode.microphone(mic, audio_out)
         self.outputs[agent.name] = audio_out
+        self.microphones[agent.name] = mic
         session = AgentSession(
             agent.spec,
             name=agent.name,
@@ -158,13 +160,15 @@ def demo_ports(
     return ports
 
 
-def metering_for(address: str | None, sessions: Callable[[], Mapping[str, LiveCounters]]) -> Metering | None:
-    """`--metrics`, when given (prometheus-client is imported only then: metrics off cost nothing)."""
+def metering_for(address: str | None, factory: Callable[[], SessionFactory]) -> Metering | None:
+    """`--metrics`, when given (prometheus-client is imported only then: metrics off cost nothing).
+
+    `factory` gives the session factory once it exists, whose sessions and microphones are read per scrape."""
     if address is None:
         return None
     from runtime.daemon.metrics_server import Metering, parse_address
 
-    return Metering(parse_address(address), sessions)
+    return Metering(parse_address(address), lambda: factory().sessions, lambda: factory().microphones)
 
 
 def prepare(options: RunOptions) -> str | None:
@@ -238,7 +242,7 @@ async def _serve_daemon(
     printer: ConversationPrinter | None,
 ) -> None:
     events: SessionEvents = FanOut(printer, LogEvents()) if printer else LogEvents()
-    metering = metering_for(options.metrics, lambda: factory.sessions)
+    metering = metering_for(options.metrics, lambda: factory)
     if metering is not None:
         events = FanOut(events, metering.recorder)
     mute, channel = MuteSwitch(), EventChannel()
@@ -270,17 +274,34 @@ async def _serve_demo(
     receivers: list[SessionEvents] = [progress, LogEvents()]
     if printer:
         receivers.append(printer)
+    metering = metering_for(options.metrics, lambda: factory)
+    if metering is not None:
+        receivers.append(metering.recorder)
     factory = SessionFactory(
         endpoint, session_dir, FanOut(*receivers), ports=demo_ports(agent, bundled("demo-request.wav"), reply)
     )
-    daemon = Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env(), DaemonSettings())
+    daemon = Daemon(options.agents_dir, read, factory, systemd.Notifier.from_env(), DaemonSettings(),
+                    watchers=[metering.recorder] if metering else [])
     print(f"demo: playing {bundled('demo-request.wav').name} into the microphone of `{agent}`; "
           f"the reply goes to {reply}", file=sys.stderr, flush=True)
-    ok = await run_demo(daemon, progress, lambda: factory.outputs.get(agent))
-    if printer:
-        printer.flush()
-    if ok:
+
+    def done() -> None:
+        if printer:
+            printer.flush()
         print(f"demo: done; the agent's spoken reply is in {reply}", file=sys.stderr, flush=True)
+        if metering is not None:
+            print(f"demo: metrics stay on {metering.address.url('/metrics')} until Ctrl-C or SIGTERM",
+                  file=sys.stderr, flush=True)
+
+    async def demo() -> bool:
+        return await run_demo(daemon, progress, lambda: factory.outputs.get(agent),
+                              keep_serving=done if metering is not None else None)
+
+    ok = await demo() if metering is None else await metering.run_beside(demo)
+    if ok and metering is None:
+        done()
+    elif printer:
+        printer.flush()
     return EXIT_OK if ok else EXIT_FAILED
 
 

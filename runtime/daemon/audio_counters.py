@@ -1,4 +1,5 @@
-"""Microphone and speaker counters, read from each agent's latest session when Prometheus scrapes.
+"""Microphone and speaker counters and the echo canceller's ERLE, read from each agent's latest session when
+Prometheus scrapes.
 
 They change per audio block, so they are not counted as they change (that would cost every block something,
 metrics on or off) but read from the counts the uplink and the speaker port keep anyway.
@@ -7,9 +8,9 @@ metrics on or off) but read from the counts the uplink and the speaker port keep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 
@@ -75,3 +76,33 @@ class AudioCollector(Collector):
             for name, family in families.items():
                 family.add_metric([agent], carried[name] + now[name])
         return list(families.values())
+
+
+@runtime_checkable
+class EchoMeasured(Protocol):
+    """A microphone with an echo canceller in front of it that measures itself (`runtime.audio.echo`)."""
+
+    @property
+    def erle_db(self) -> float | None: ...
+
+
+ERLE_FAMILY = ("runtime_echo_erle_db", "Echo return loss enhancement of the echo canceller (dB), averaged over the "
+               "last seconds in which only the speaker was heard; absent where no canceller runs.")
+
+
+class EchoCollector(Collector):
+    """`runtime_echo_erle_db`: one sample per agent whose microphone has a canceller that has heard echo."""
+
+    def __init__(self, microphones: Callable[[], Mapping[str, object]]) -> None:
+        self._microphones = microphones
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [GaugeMetricFamily(*ERLE_FAMILY, labels=["agent"])]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(*ERLE_FAMILY, labels=["agent"])
+        for agent, mic in sorted(dict(self._microphones()).items()):
+            erle_db = mic.erle_db if isinstance(mic, EchoMeasured) else None
+            if erle_db is not None:
+                family.add_metric([agent], erle_db)
+        return [family]

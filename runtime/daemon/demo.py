@@ -75,9 +75,17 @@ class DemoProgress:
 
 
 async def run_demo(
-    daemon: Daemon, progress: DemoProgress, speaker: Callable[[], AudioOut | None], *, timeout_s: float = DEMO_TIMEOUT_S
+    daemon: Daemon,
+    progress: DemoProgress,
+    speaker: Callable[[], AudioOut | None],
+    *,
+    timeout_s: float = DEMO_TIMEOUT_S,
+    keep_serving: Callable[[], None] | None = None,
 ) -> bool:
-    """Run the daemon until the demo agent answered and its reply played out; False if it never did."""
+    """Run the daemon until the demo agent answered and its reply played out; False if it never did.
+
+    `keep_serving`: after an answer, call it and let the daemon run on until a signal stops it (`--metrics`,
+    so the page can be read after the conversation)."""
     answered = False
     async with anyio.create_task_group() as tg:
 
@@ -92,7 +100,10 @@ async def run_demo(
             log.error("demo: `%s` gave no answer within %g s (%s)", progress.agent, timeout_s, daemon.status())
         else:
             await _play_out(progress, speaker())
-        daemon.stop()
+        if answered and keep_serving is not None:
+            keep_serving()
+        else:
+            daemon.stop()
     return answered
 
 

@@ -24,6 +24,8 @@ from typing import TextIO
 from runtime.daemon.logs import AgentFilter, LogFormat, exception_text, process_part, syslog_priority, under_journald
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
+SOCKET_ENV = "RUNTIME_JOURNAL_SOCKET"
+"""Another journald socket than JOURNAL_SOCKET (a container with the host's socket mounted elsewhere; tests)."""
 IDENTIFIER = "runtime"
 
 EVENTS: Mapping[str, str] = {
@@ -125,6 +127,11 @@ class JournalHandler(logging.Handler):
     def close(self) -> None:
         self._socket.close()
         super().close()
+
+
+def journal_socket(env: Mapping[str, str]) -> str:
+    """Where journald listens: `$RUNTIME_JOURNAL_SOCKET`, else systemd's own path."""
+    return env.get(SOCKET_ENV) or JOURNAL_SOCKET
 
 
 def journal_available(path: str = JOURNAL_SOCKET) -> bool:

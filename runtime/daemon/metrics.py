@@ -5,8 +5,9 @@ channel's one reader) and the sessions' events (connection changes, tool calls, 
 changes per audio block (microphone frames, underruns) is read from the sessions when Prometheus scrapes.
 
 Label values are never user text or secrets (the threat: a scrape endpoint is read by whoever reaches the
-port, and a time series lives for weeks): agent names and tool names come from agent files, a tool name the
-model made up becomes `unknown`, close codes are numbers, the rest are fixed words.
+port, and a time series lives for weeks): agent names and tool names come from agent files (functions and
+built-in tools) or from the MCP servers they name (a tool the session had declared to the model), a tool name
+the model made up becomes `unknown`, close codes are numbers, the rest are fixed words.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from runtime.daemon.agentdir import LoadedAgentLike
-from runtime.daemon.audio_counters import AudioCollector, LiveCounters
+from runtime.daemon.audio_counters import AudioCollector, EchoCollector, LiveCounters
 from runtime.daemon.events import (
     AgentsHosted,
     AgentState,
@@ -53,6 +54,10 @@ SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CONVERSATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 INTERRUPT_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
 UNKNOWN = "unknown"
+TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}")
+"""A declared tool's name that may be a label value (the Live API's own rule for function names, a bit wider)."""
+RUN_TIME_TOOLS_LIMIT = 256
+"""Names of run-time (MCP) tools kept per agent at most, so a server listing ever new tools cannot grow the page."""
 
 
 class Families:
@@ -132,7 +137,8 @@ def tool_outcome(outcome: ToolOutcome) -> Literal["ok", "error", "timeout"]:
 
 @dataclass(frozen=True)
 class _HostedNames:
-    """What label values the hosted agents' files allow: their tools' names, their wake-word models."""
+    """What label values the hosted agents' files allow: their functions' and built-in tools' names, their
+    wake-word models."""
 
     tools: Mapping[str, frozenset[str]] = field(default_factory=dict)
     wake_models: Mapping[str, str] = field(default_factory=dict)
@@ -140,7 +146,8 @@ class _HostedNames:
     @classmethod
     def of(cls, agents: Iterable[LoadedAgentLike]) -> _HostedNames:
         hosted = tuple(agents)
-        return cls({a.name: frozenset(t.name for _, t in a.spec.functions()) for a in hosted},
+        return cls({a.name: frozenset([*(t.name for _, t in a.spec.functions()), *a.spec.builtin_tools()])
+                    for a in hosted},
                    {a.name: Path(a.spec.activity.wake.model).stem for a in hosted})
 
 
@@ -170,6 +177,8 @@ class MetricsRecorder:
         self._began: dict[tuple[str, str], float] = {}
         """When an agent's handover or conversation began (`("handover" | "conversation", agent)`)."""
         self._reload: _Reload | None = None
+        self._run_time_tools: dict[str, set[str]] = {}
+        """Per agent: names of tools its session declared beyond its file's functions (its MCP servers' tools)."""
         self.interrupts = InterruptTimer(clock)
         self.speaker_of: Callable[[str], object] = lambda _agent: None
         """The speaker port of an agent's current session (set by `Metering`); None when unknown."""
@@ -230,6 +239,7 @@ class MetricsRecorder:
 
     def _forget(self, agent: str) -> None:
         self.records.pop(agent, None)
+        self._run_time_tools.pop(agent, None)
         self.interrupts.forget(agent)
         for label in STATES:
             self._remove(self.families.state, agent, label)
@@ -267,6 +277,10 @@ class MetricsRecorder:
         """The model's text: never a metric."""
 
     def tool_call(self, agent: str, outcome: ToolOutcome) -> None:
+        if outcome.declared and TOOL_NAME.fullmatch(outcome.name):
+            known = self._run_time_tools.setdefault(agent, set())
+            if len(known) < RUN_TIME_TOOLS_LIMIT:
+                known.add(outcome.name)
         tool = self._tool_label(agent, outcome.name)
         self.families.tool_calls.labels(agent, tool, tool_outcome(outcome)).inc()
         self.families.tool_s.labels(agent, tool).observe(outcome.duration_s)
@@ -314,7 +328,9 @@ class MetricsRecorder:
     # -- state gauge ----------------------------------------------------------------------------------
 
     def _tool_label(self, agent: str, name: str) -> str:
-        return name if name in self._names.tools.get(agent, frozenset()) else UNKNOWN
+        if name in self._names.tools.get(agent, frozenset()) or name in self._run_time_tools.get(agent, ()):
+            return name
+        return UNKNOWN
 
     def _refresh_all(self) -> None:
         for record in self.records.values():
@@ -334,12 +350,16 @@ class MetricsRecorder:
 
 
 def build_registry(
-    recorder: MetricsRecorder, sessions: Callable[[], Mapping[str, LiveCounters]]
+    recorder: MetricsRecorder,
+    sessions: Callable[[], Mapping[str, LiveCounters]],
+    microphones: Callable[[], Mapping[str, object]] = dict,
 ) -> CollectorRegistry:
-    """The registry `/metrics` serves: the recorder's families, the audio counters, the library's process and
-    platform collectors."""
+    """The registry `/metrics` serves: the recorder's families, the audio counters and the echo cancellers'
+    ERLE (`microphones`: each agent's microphone port, under its activity mode's wrapper), the library's
+    process and platform collectors."""
     registry = recorder.registry
     registry.register(AudioCollector(sessions))
+    registry.register(EchoCollector(microphones))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     return registry

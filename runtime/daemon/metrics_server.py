@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
 import anyio.abc
@@ -24,6 +25,7 @@ from runtime.daemon.records import unhealthy
 from runtime.errors import AgentRuntimeError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_PORT = 8653
 """No exporter in Prometheus' default port allocations uses it (docs/metrics.md)."""
@@ -183,21 +185,33 @@ def _encode(answer: Answer) -> bytes:
 class Metering:
     """`--metrics` put together: the registry, the recorder that keeps it, and the server that shows it."""
 
-    def __init__(self, address: Address, sessions: Callable[[], Mapping[str, LiveCounters]]) -> None:
+    def __init__(
+        self,
+        address: Address,
+        sessions: Callable[[], Mapping[str, LiveCounters]],
+        microphones: Callable[[], Mapping[str, object]] = dict,
+    ) -> None:
         self.address = address
         self._sessions = sessions
+        self._microphones = microphones
         self.recorder = MetricsRecorder()
         self.recorder.speaker_of = lambda agent: getattr(self._sessions().get(agent), "audio_out", None)
-        self.server = MetricsServer(build_registry(self.recorder, self._hosted_sessions), self.recorder)
+        registry = build_registry(self.recorder, self._hosted_sessions, self._hosted_microphones)
+        self.server = MetricsServer(registry, self.recorder)
 
     def _hosted_sessions(self) -> dict[str, LiveCounters]:
         """The latest session of every agent still hosted (a stopped agent's last session is not counted)."""
         return {name: session for name, session in self._sessions().items() if name in self.recorder.records}
 
-    async def run_beside(self, run: Callable[[], Awaitable[None]]) -> None:
+    def _hosted_microphones(self) -> dict[str, object]:
+        return {name: mic for name, mic in self._microphones().items() if name in self.recorder.records}
+
+    async def run_beside(self, run: Callable[[], Awaitable[T]]) -> T:
         """Serve while `run` runs (the daemon); a port that cannot be had fails before it starts."""
         listener = await listen(self.address)
+        self.address = bound_address(listener)
         async with anyio.create_task_group() as group:
             group.start_soon(self.server.serve, listener)
-            await run()
+            result = await run()
             group.cancel_scope.cancel()
+        return result

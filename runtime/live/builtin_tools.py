@@ -22,7 +22,7 @@ def searched(grounding: types.GroundingMetadata) -> ToolOutcome:
         if chunk.web is not None
     ]
     queries = list(grounding.web_search_queries or [])
-    return ToolOutcome("google_search", "", {"queries": queries}, {"sources": sources}, 0.0, ok=True)
+    return ToolOutcome("google_search", "", {"queries": queries}, {"sources": sources}, 0.0, ok=True, declared=True)
 
 
 def code_ran(code: str, result: types.CodeExecutionResult) -> ToolOutcome:
@@ -30,4 +30,4 @@ def code_ran(code: str, result: types.CodeExecutionResult) -> ToolOutcome:
     outcome = str(result.outcome.value if result.outcome is not None else "OUTCOME_UNSPECIFIED")
     ok = outcome == "OUTCOME_OK"
     response = {"outcome": outcome, "output": result.output or ""}
-    return ToolOutcome("code_execution", "", {"code": code}, response, 0.0, ok=ok)
+    return ToolOutcome("code_execution", "", {"code": code}, response, 0.0, ok=ok, declared=True)

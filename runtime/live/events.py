@@ -41,6 +41,9 @@ class ToolOutcome:
     result: dict[str, Any]
     duration_s: float
     ok: bool
+    declared: bool = False
+    """The session had told the model of a tool by this name (False, the default: a name the model made up, or
+    not known to be declared; its name is then never a metric label)."""
 
 
 @dataclass(frozen=True)

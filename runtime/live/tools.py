@@ -74,11 +74,13 @@ class ToolRunner:
     async def call(self, name: str, call_id: str, args: dict[str, Any]) -> ToolOutcome:
         """Run one call; cancellation (toolCallCancellation) propagates, everything else is a result."""
         started = time.monotonic()
+        declared = any(tool.name == name for tool in self.resolved)
         # A service that echoes its request could hand a token back to the model: redact every result.
         result = SECRETS.redact_value(bounded(await self._result(name, args)))
         duration_s = time.monotonic() - started
         ok = "error" not in result
-        outcome = ToolOutcome(name=name, call_id=call_id, args=args, result=result, duration_s=duration_s, ok=ok)
+        outcome = ToolOutcome(name=name, call_id=call_id, args=args, result=result, duration_s=duration_s, ok=ok,
+                              declared=declared)
         if ok:
             logger.info("tool %s (%s) ok in %.3f s", name, call_id, duration_s)
         else:
