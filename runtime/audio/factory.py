@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.agentfile.spec import NULL_DEVICE, Audio
 from runtime.audio.ports import MIC_RATE_HZ, AudioIn, AudioOut
+
+if TYPE_CHECKING:
+    from runtime.audio.shared import DeviceHub
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +24,24 @@ def _file_path(device: str | int, base_dir: Path) -> Path | None:
     return path if path.is_absolute() else base_dir / path
 
 
-def open_ports(audio: Audio, *, base_dir: Path) -> tuple[AudioIn, AudioOut]:
+def open_ports(
+    audio: Audio, *, base_dir: Path, hub: DeviceHub | None = None, agent: str = ""
+) -> tuple[AudioIn, AudioOut]:
     """Build (not yet open) the microphone and speaker of one agent; the session opens and closes them.
 
     `file:PATH` settings are resolved against `base_dir` (the agent file's folder). A device pair gets the
     echo handling `audio.echo` asks for; file and null ports need none (nothing is acoustically coupled).
+    With a `hub` (the daemon's), a sound card is opened once for every agent naming it (`shared.py`).
     """
     block_frames = MIC_RATE_HZ * audio.input.block_ms // 1000
     mic = _make_input(audio, base_dir, block_frames)
+    if hub is not None:
+        mic = _shared_input(mic, hub, agent)
     speaker = _make_output(audio, base_dir)
     from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut
+    from runtime.audio.shared import CaptureTap
 
-    if isinstance(mic, SoundDeviceIn) and isinstance(speaker, SoundDeviceOut):
+    if isinstance(mic, SoundDeviceIn | CaptureTap) and isinstance(speaker, SoundDeviceOut):
         from runtime.audio.echo import EchoHandledIn, make_processor, resolve_mode
 
         mode = resolve_mode(audio.echo)
@@ -40,6 +50,16 @@ def open_ports(audio: Audio, *, base_dir: Path) -> tuple[AudioIn, AudioOut]:
         if processor is not None:
             return EchoHandledIn(mic, speaker, processor), speaker
     return mic, speaker
+
+
+def _shared_input(mic: AudioIn, hub: DeviceHub, agent: str) -> AudioIn:
+    """A tap on the hub's stream for a sound card microphone; files and `null` are never shared."""
+    from runtime.audio.devices import SoundDeviceIn
+    from runtime.audio.shared import device_key
+
+    if not isinstance(mic, SoundDeviceIn):
+        return mic
+    return hub.capture(device_key(mic.device, "input"), lambda: mic, block_frames=mic.block_frames, agent=agent)
 
 
 def _make_input(audio: Audio, base_dir: Path, block_frames: int) -> AudioIn:
