@@ -46,6 +46,8 @@ class MixerInput:
         """The gain applied at the end of the last period (ramped from there in the next)."""
         self.waiting = False
         """True while this input has audio queued that waits for another reply to end (`queue`)."""
+        self.period: Samples = np.zeros(0, dtype=np.int16)
+        """This input's part of the current period (the mixer's scratch, sized by it)."""
 
 
 class Mixer:
@@ -55,7 +57,6 @@ class Mixer:
         self.inputs: list[MixerInput] = []
         """Replaced as a whole by the event loop (never mutated in place), so the callback sees a stable list."""
         self._acc: npt.NDArray[np.float32] = np.zeros(max_period_frames, dtype=np.float32)
-        self._one: Samples = np.zeros(max_period_frames, dtype=np.int16)
         self._ramp: npt.NDArray[np.float32] = np.zeros(max_period_frames, dtype=np.float32)
         self.limiter_gain = 1.0
         self.limited_periods = 0
@@ -86,22 +87,25 @@ class Mixer:
         return heard
 
     def _render_one(self, entry: MixerInput, inputs: list[MixerInput], now: float, frames: int) -> int | None:
-        """Render `entry`'s buffer into `self._one`; None when it is waiting its turn (nothing rendered)."""
+        """Render `entry`'s buffer into its `period`; None when it is waiting its turn (nothing rendered)."""
         buffer = entry.buffer
+        if len(entry.period) < frames:
+            entry.period = np.zeros(frames, dtype=np.int16)  # once per input (or a larger period): not per call
+        one = entry.period[:frames]
         if entry.share == "queue" and not buffer.started and _another_playing(entry, inputs):
             if entry.flush_pending:
                 entry.flush_pending = False
-                buffer.render(self._one[:frames], now)  # drops the waiting reply; the output is silence
+                buffer.render(one, now)  # drops the waiting reply; the output is silence
             entry.waiting = buffer.queued_frames > 0
             return None
         entry.flush_pending = False
         entry.waiting = False
-        return buffer.render(self._one[:frames], now)
+        return buffer.render(one, now)
 
     def _add(self, acc: npt.NDArray[np.float32], entry: MixerInput, target: float, frames: int, played: int) -> None:
         if played == 0 and entry.gain == target:
             return
-        one = self._one[:frames]
+        one = entry.period[:frames]
         if entry.gain == target:
             acc += one * np.float32(target) if target != 1.0 else one
         else:
@@ -129,7 +133,6 @@ class Mixer:
     def _grow(self, frames: int) -> None:
         if frames > len(self._acc):
             self._acc = np.zeros(frames, dtype=np.float32)
-            self._one = np.zeros(frames, dtype=np.int16)
             self._ramp = np.zeros(frames, dtype=np.float32)
 
     @property

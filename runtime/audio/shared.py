@@ -17,13 +17,16 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from runtime.audio.ports import MIC_RATE_HZ, AudioIn
 from runtime.audio.selection import Kind, choose_device
 from runtime.errors import DeviceError
+
+if TYPE_CHECKING:
+    from runtime.audio.speaker import SharedSpeaker
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +162,7 @@ class DeviceHub:
 
     def __init__(self) -> None:
         self.captures: dict[str, SharedCapture] = {}
+        self.speakers: dict[str, SharedSpeaker] = {}
         self.users: dict[str, set[str]] = {}
         """Which agents asked for each device (its key), for `runtime devices` and the logs."""
 
@@ -172,6 +176,14 @@ class DeviceHub:
             shared.make = make
         self._note(key, agent)
         return CaptureTap(shared, block_frames)
+
+    def speaker(self, key: str, make: Callable[[], SharedSpeaker], *, agent: str = "") -> SharedSpeaker:
+        """The speaker `key`, built by `make` the first time any agent names it."""
+        shared = self.speakers.get(key)
+        if shared is None:
+            shared = self.speakers[key] = make()
+        self._note(key, agent)
+        return shared
 
     def _note(self, key: str, agent: str) -> None:
         users = self.users.setdefault(key, set())

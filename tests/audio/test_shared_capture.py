@@ -205,3 +205,23 @@ def test_files_and_null_devices_are_never_shared(tmp_path: Path) -> None:
     wav, _ = open_ports(Audio.model_validate({"input": {"device": "file:in.wav"}}), base_dir=tmp_path, hub=hub)
     null, _ = open_ports(Audio.model_validate({"input": {"device": None}}), base_dir=tmp_path, hub=hub)
     assert isinstance(wav, WavFileIn) and isinstance(null, NullIn) and hub.captures == {}
+
+
+def test_agents_on_one_device_pair_share_both_streams_and_one_echo_handler(tmp_path: Path) -> None:
+    from runtime.agentfile.spec import Audio
+    from runtime.audio.echo import EchoHandledIn
+    from runtime.audio.factory import open_ports
+    from runtime.audio.speaker import SpeakerTap
+
+    hub = DeviceHub()
+    pair = {"input": {"device": "USB"}, "output": {"device": "USB"}, "echo": "half_duplex"}
+    mic_a, speaker_a = open_ports(Audio.model_validate(pair), base_dir=tmp_path, hub=hub, agent="a")
+    pair["output"] = {"device": "USB", "share": "duck"}
+    mic_b, speaker_b = open_ports(Audio.model_validate(pair), base_dir=tmp_path, hub=hub, agent="b")
+    assert isinstance(mic_a, CaptureTap) and isinstance(mic_b, CaptureTap) and mic_a.device is mic_b.device
+    assert isinstance(speaker_a, SpeakerTap) and isinstance(speaker_b, SpeakerTap)
+    assert speaker_a.device is speaker_b.device and (speaker_a.share, speaker_b.share) == ("queue", "duck")
+    source = mic_a.device.make()
+    assert isinstance(source, EchoHandledIn), "echo handled once, before the fan-out"
+    assert source.speaker is speaker_a.device, "against everything the shared speaker played"
+    assert len(hub.captures) == len(hub.speakers) == 1

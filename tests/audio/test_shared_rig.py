@@ -62,29 +62,118 @@ async def test_two_agents_naming_one_microphone_two_ways_share_one_stream_and_bo
     assert kitchen.device.source is None, "the last agent closing released the device"
 
 
-async def test_an_unplugged_shared_microphone_goes_silent_for_both_agents_and_comes_back_for_both(
+async def test_an_unplugged_shared_device_goes_silent_for_both_agents_and_comes_back_for_both(
     lossy_server: LossyServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from runtime.audio.speaker import SpeakerTap
+    from tests.audio.rig import sine
+
     hub = DeviceHub()
-    mics = [open_ports(audio("rig_lossy_mic"), base_dir=tmp_path, hub=hub, agent=name)[0] for name in ("a", "b")]
-    taps = [mic for mic in mics if isinstance(mic, CaptureTap)]
-    assert len(taps) == 2 and taps[0].device is taps[1].device
-    for tap in taps:
+    ports = [
+        open_ports(audio("rig_lossy_mic", "rig_lossy"), base_dir=tmp_path, hub=hub, agent=name) for name in "ab"
+    ]
+    taps = [mic for mic, _ in ports if isinstance(mic, CaptureTap)]
+    speakers = [speaker for _, speaker in ports if isinstance(speaker, SpeakerTap)]
+    assert len(taps) == len(speakers) == 2 and taps[0].device is taps[1].device
+    for tap, speaker in zip(taps, speakers, strict=True):
         await tap.open()
+        await speaker.open()
     try:
         for tap in taps:
             await tap.read()
         lossy_server.stop()
-        await wait_until(lambda: all(tap.lost for tap in taps))
+        await wait_until(lambda: all(port.lost for port in [*taps, *speakers]))
         assert [await tap.read() for tap in taps] == [bytes(640)] * 2, "silence for both while it is gone"
+        speakers[0].write(bytes(4800))
+        assert speakers[0].dropped_frames == 2400
         lossy_server.start()
-        await wait_until(lambda: not any(tap.lost for tap in taps), timeout_s=20)
+        await wait_until(lambda: not any(port.lost for port in [*taps, *speakers]), timeout_s=20)
         for _ in range(10):
             for tap in taps:
                 await tap.read()
+        for speaker in speakers:
+            speaker.write(sine(440.0, 0.2, 24_000).tobytes())
+            speaker.end_of_turn()
+        device = speakers[0].device
+        written = device.played.written
+        await wait_until(lambda: device.played.written > written + 4800 and not any(s.playing for s in speakers))
     finally:
-        for tap in taps:
+        for tap, speaker in zip(taps, speakers, strict=True):
             await tap.close()
+            await speaker.close()
     lost_lines = [r for r in caplog.records if "device lost" in r.getMessage()]
     back_lines = [r for r in caplog.records if "device is back" in r.getMessage()]
-    assert len(lost_lines) == 1 and len(back_lines) == 1, "one device, one loss: not one per agent"
+    assert len(lost_lines) == 2 and len(back_lines) == 2, "one microphone and one speaker: not one per agent"
+
+
+def tone_level(samples: np.ndarray, rate_hz: int, freq_hz: float, window_s: float = 0.05) -> np.ndarray:
+    """The amplitude of one frequency in each window (a single-bin DFT)."""
+    size = int(rate_hz * window_s)
+    count = len(samples) // size
+    frames = samples[: count * size].reshape(count, size).astype(np.float64)
+    basis = np.exp(-2j * np.pi * freq_hz * np.arange(size) / rate_hz)
+    return np.asarray(2 * np.abs(frames @ basis) / size)
+
+
+async def two_replies(share: tuple[str, str], tmp_path: Path) -> np.ndarray:
+    """The kitchen agent says 440 Hz for 1 s; 0.3 s into it the house agent says 660 Hz for 0.6 s."""
+    from runtime.audio.speaker import SpeakerTap
+    from tests.audio.rig import Recorder, sine
+
+    hub = DeviceHub()
+    speakers = [
+        open_ports(audio("null", "default", output={"device": "default", "share": mode}), base_dir=tmp_path,
+                   hub=hub, agent=name)[1]
+        for name, mode in zip(("kitchen", "house"), share, strict=True)
+    ]
+    kitchen, house = speakers
+    assert isinstance(kitchen, SpeakerTap) and isinstance(house, SpeakerTap) and kitchen.device is house.device
+    with Recorder("rig_speaker_monitor", 24_000) as monitor:
+        await kitchen.open()
+        await house.open()
+        try:
+            kitchen.write(sine(440.0, 1.0, 24_000, level=0.4).tobytes())
+            kitchen.end_of_turn()
+            await wait_until(lambda: kitchen.playing)
+            await anyio.sleep(0.3)
+            house.write(sine(660.0, 0.6, 24_000, level=0.4).tobytes())
+            house.end_of_turn()
+            await wait_until(lambda: not kitchen.playing and not house.playing, timeout_s=10)
+            await anyio.sleep(0.2)
+        finally:
+            await kitchen.close()
+            await house.close()
+    return monitor.samples()
+
+
+def spans(levels: np.ndarray, threshold: float) -> tuple[int, int]:
+    loud = np.nonzero(levels > threshold)[0]
+    return int(loud[0]), int(loud[-1])
+
+
+async def test_two_replies_on_one_speaker_mixed_play_together(tmp_path: Path) -> None:
+    heard = await two_replies(("mix", "mix"), tmp_path)
+    low, high = tone_level(heard, 24_000, 440.0), tone_level(heard, 24_000, 660.0)
+    (low_start, low_end), (high_start, high_end) = spans(low, 3000), spans(high, 3000)
+    print(f"mix: 440 Hz windows {low_start}-{low_end}, 660 Hz {high_start}-{high_end} (50 ms each)")
+    assert low_start < high_start < high_end < low_end, "the second reply plays inside the first"
+
+
+async def test_two_replies_on_one_speaker_queued_play_one_after_the_other(tmp_path: Path) -> None:
+    heard = await two_replies(("queue", "queue"), tmp_path)
+    low, high = tone_level(heard, 24_000, 440.0), tone_level(heard, 24_000, 660.0)
+    (low_start, low_end), (high_start, high_end) = spans(low, 3000), spans(high, 3000)
+    print(f"queue: 440 Hz windows {low_start}-{low_end}, 660 Hz {high_start}-{high_end} (50 ms each)")
+    assert low_end <= high_start, "the second reply waited for the first"
+    assert 10 <= high_end - high_start + 1 <= 13, "and played whole (0.6 s)"
+
+
+async def test_a_ducking_reply_lowers_the_other_while_it_plays(tmp_path: Path) -> None:
+    heard = await two_replies(("mix", "duck"), tmp_path)
+    low, high = tone_level(heard, 24_000, 440.0), tone_level(heard, 24_000, 660.0)
+    high_start, high_end = spans(high, 3000)
+    low_start, low_end = spans(low, 500)
+    solo = float(np.median(low[low_start + 1 : high_start - 1]))
+    ducked = float(np.median(low[high_start + 2 : high_end - 1]))
+    print(f"duck: 440 Hz alone {solo:.0f}, under the 660 Hz reply {ducked:.0f}")
+    assert 0.15 < ducked / solo < 0.35, "about -12 dB while the other agent speaks"
