@@ -164,6 +164,9 @@ class Conversation(Section):
     """Sound played when the agent wakes: `builtin`, a WAV path, or empty for none."""
     end_earcon: str | None = Field(default="builtin", examples=["builtin", "sounds/end.wav"])
     """Sound played when the conversation ends: `builtin`, a WAV path, or empty for none."""
+    exclusive: bool = True
+    """While this agent is in conversation, other agents on the same microphone do not wake (their wake
+    words are ignored until it listens again); `false` lets them wake alongside it."""
 
 
 class Compression(Section):

@@ -172,7 +172,7 @@ async def test_a_ducking_reply_lowers_the_other_while_it_plays(tmp_path: Path) -
     heard = await two_replies(("mix", "duck"), tmp_path)
     low, high = tone_level(heard, 24_000, 440.0), tone_level(heard, 24_000, 660.0)
     high_start, high_end = spans(high, 3000)
-    low_start, low_end = spans(low, 500)
+    low_start, _ = spans(low, 500)
     solo = float(np.median(low[low_start + 1 : high_start - 1]))
     ducked = float(np.median(low[high_start + 2 : high_end - 1]))
     print(f"duck: 440 Hz alone {solo:.0f}, under the 660 Hz reply {ducked:.0f}")
