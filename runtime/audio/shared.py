@@ -48,7 +48,7 @@ def device_key(device: str | int, kind: Kind, devices: Any = None, default_index
             devices = sd.query_devices()
             default_index = int(sd.default.device[0 if kind == "input" else 1])
         index = choose_device(devices, -1 if default_index is None else default_index, device, kind)
-    except (DeviceError, OSError) as exc:
+    except (DeviceError, OSError, ImportError) as exc:
         log.debug("%s device %r not resolved (%s); keyed by its name", kind, device, exc)
         return f"{kind}:unresolved:{device}"
     found = devices[index]
