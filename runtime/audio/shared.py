@@ -65,6 +65,10 @@ class SharedCapture:
         self.source: AudioIn | None = None
         self.taps: list[CaptureTap] = []
         """The taps currently open, in the order they opened."""
+        self.frames = 0
+        """16 kHz frames read from the device so far (over every open of it): the stream's position."""
+        self.companions: dict[str, Any] = {}
+        """Per-device state other layers keep beside the stream (the wake word's shared feature front end)."""
         self._open_lock = anyio.Lock()
         self._read_lock = anyio.Lock()
 
@@ -100,8 +104,15 @@ class SharedCapture:
             if source is None:
                 raise DeviceError(f"{self.key} read before open()")
             block = await source.read()
+            self.frames += len(block) // 2
             for each in self.taps:
-                each.deliver(block)
+                each.deliver(block, self.frames)
+
+    def companion(self, name: str, make: Callable[[], Any]) -> Any:
+        """The device's `name` companion, made on first use (one per device, whatever number of agents)."""
+        if name not in self.companions:
+            self.companions[name] = make()
+        return self.companions[name]
 
 
 class CaptureTap:
@@ -110,11 +121,15 @@ class CaptureTap:
     def __init__(self, device: SharedCapture, block_frames: int) -> None:
         self.device = device
         self.block_frames = block_frames
-        self.backlog: collections.deque[bytes] = collections.deque()
+        self.backlog: collections.deque[tuple[bytes, int]] = collections.deque()
+        """Blocks delivered and not yet read, each with the device position of its end."""
+        self.position_frames = 0
+        """The device position (`SharedCapture.frames`) of the end of the audio `read` returned last."""
         self.dropped_frames = 0
         """16 kHz frames dropped because this agent fell more than `BACKLOG_MS` behind the device."""
         self._backlog_bytes = 0
         self._pending = bytearray()
+        self._pending_end = 0
 
     @property
     def lost(self) -> bool:
@@ -125,12 +140,12 @@ class CaptureTap:
     def latency_s(self) -> float:
         return float(getattr(self.device.source, "latency_s", 0.0))
 
-    def deliver(self, block: bytes) -> None:
-        """A block from the device (called by whichever tap read it)."""
-        self.backlog.append(block)
+    def deliver(self, block: bytes, end_frame: int) -> None:
+        """A block from the device, ending at device position `end_frame` (called by whichever tap read it)."""
+        self.backlog.append((block, end_frame))
         self._backlog_bytes += len(block)
         while self._backlog_bytes > MIC_RATE_HZ * 2 * BACKLOG_MS // 1000 and len(self.backlog) > 1:
-            old = self.backlog.popleft()
+            old, _ = self.backlog.popleft()
             self._backlog_bytes -= len(old)
             self.dropped_frames += len(old) // 2
 
@@ -146,11 +161,12 @@ class CaptureTap:
             if not self.backlog:
                 await self.device.fill(self)
                 continue
-            block = self.backlog.popleft()
+            block, self._pending_end = self.backlog.popleft()
             self._backlog_bytes -= len(block)
             self._pending += block
         out = bytes(self._pending[:need])
         del self._pending[:need]
+        self.position_frames = self._pending_end - len(self._pending) // 2
         return out
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ from runtime.errors import Location
 from runtime.wake.detector import Detection, WakeDetector, load_detector
 from runtime.wake.earcons import load_earcon
 from runtime.wake.floor import ConversationFloor
+from runtime.wake.frontend import shared_features_for
 from runtime.wake.lifecycle import (
     ConversationEvent,
     ConversationListener,
@@ -223,5 +224,5 @@ def wake_gate_for(
         load_earcon(conversation.start_earcon, "start", agent_file.parent, where),
         load_earcon(conversation.end_earcon, "end", agent_file.parent, where),
     )
-    detector = load_detector(spec.activity.wake, where, agent_file.parent)
+    detector = load_detector(spec.activity.wake, where, agent_file.parent, shared_features_for(mic))
     return WakeGate(mic, detector, idle_timeout_s=conversation.idle_timeout_s, earcons=earcons, mute=mute, agent=agent)
