@@ -1,10 +1,12 @@
 """CPU of N wake-word agents listening on one shared microphone against the same agents on separate streams.
 
 Each agent is what a `wake_word` agent does between conversations: its microphone read block by block at
-real time (16 kHz, 20 ms) through its wake gate, whose detector is the real bundled model. "shared": the
-daemon's `DeviceHub` opens the device once and fans the blocks out (`runtime/audio/shared.py`); "separate":
-every agent opens its own PortAudio stream, as before issue 21 (on the rig both are the PulseAudio `default`
-source, which accepts several streams; on a bare ALSA `hw:` device only the shared case can run at all).
+real time (16 kHz, 20 ms) through its wake gate, whose detector is a real bundled model (a different one
+per agent). Cases: "separate": every agent opens its own PortAudio stream, as before issue 21 (on the rig
+every stream is the PulseAudio `default` source, which accepts several; on a bare ALSA `hw:` device only
+the shared cases can run at all); "shared stream": the daemon's `DeviceHub` opens the device once and fans
+the blocks out (`runtime/audio/shared.py`), each detector with its own front end; "shared stream + front
+end": also one feature front end per device (`runtime/wake/frontend.py`), what the daemon does.
 CPU is the whole process's (every thread: PortAudio callbacks, keepers, the event loop), per second of audio.
 
     flock /tmp/runtime-rig.lock bash -c '. /tmp/runtime-audio-rig/rig.env; \
@@ -25,6 +27,7 @@ from runtime.audio.devices import SoundDeviceIn
 from runtime.audio.ports import AudioIn
 from runtime.audio.shared import DeviceHub
 from runtime.wake.detector import MicroWakeDetector, OpenWakeDetector, ThresholdDetector
+from runtime.wake.frontend import shared_features_for
 from runtime.wake.gate import WakeGate
 
 MODELS = ("okay_nabu", "hey_jarvis", "alexa", "hey_mycroft")
@@ -38,14 +41,24 @@ def microphones(count: int, shared: bool, device: str) -> list[AudioIn]:
     return [hub.capture(f"input:bench:{device}", lambda: source, block_frames=320) for _ in range(count)]
 
 
-def detector(backend: str, index: int) -> ThresholdDetector:
+def detector(backend: str, index: int, mic: AudioIn, share_front_end: bool) -> ThresholdDetector:
     factory = MicroWakeDetector if backend == "micro" else OpenWakeDetector
-    return factory(MODELS[index % len(MODELS)])
+    features = shared_features_for(mic)(backend) if share_front_end else None
+    return factory(MODELS[index % len(MODELS)], features=features)
 
 
-async def measure(count: int, shared: bool, backend: str, seconds: float, device: str) -> dict[str, Any]:
+CASES = {
+    "separate": (False, False),
+    "shared stream": (True, False),
+    "shared stream + front end": (True, True),
+}
+"""How the agents get their audio: (one stream for all, one wake-word front end for all)."""
+
+
+async def measure(count: int, case: str, backend: str, seconds: float, device: str) -> dict[str, Any]:
+    shared, share_front_end = CASES[case]
     gates = [
-        WakeGate(mic, detector(backend, i), agent=f"agent{i}", preroll_ms=300)
+        WakeGate(mic, detector(backend, i, mic, share_front_end), agent=f"agent{i}", preroll_ms=300)
         for i, mic in enumerate(microphones(count, shared, device))
     ]
     for gate in gates:
@@ -64,7 +77,7 @@ async def measure(count: int, shared: bool, backend: str, seconds: float, device
             await gate.close()
     return {
         "agents": count,
-        "microphone": "shared" if shared else "separate",
+        "case": case,
         "backend": backend,
         "cpu_percent_of_one_core": round(100 * cpu / wall, 2),
         "seconds": round(wall, 1),
@@ -80,8 +93,8 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     results = []
     for backend in args.backends:
         for count in args.agents:
-            for shared in (True, False):
-                result = await measure(count, shared, backend, args.seconds, args.device)
+            for case in CASES:
+                result = await measure(count, case, backend, args.seconds, args.device)
                 results.append(result)
                 print(json.dumps(result), flush=True)
     return results

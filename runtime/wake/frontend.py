@@ -51,7 +51,14 @@ class SharedFrontEnd:
         """The features of the stream's audio (start, end]; `pcm` is that audio."""
         if end > self.fed_frames:
             self._feed(start, end, pcm)
-        return [feature for at, feature in self._recent if start < at <= end]
+        found = []
+        for at, feature in reversed(self._recent):  # newest first: an agent asks for the last block or two
+            if at <= start:
+                break
+            if at <= end:
+                found.append(feature)
+        found.reverse()
+        return found
 
     def _feed(self, start: int, end: int, pcm: bytes) -> None:
         if start > self.fed_frames:  # a stretch nobody read: continuing across it would join unrelated audio

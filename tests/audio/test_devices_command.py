@@ -47,9 +47,8 @@ def test_a_machine_without_sound_gets_a_message_not_a_traceback() -> None:
 
 @needs_rig
 def test_agents_sharing_a_device_are_shown_together(tmp_path: Path) -> None:
-    import sounddevice as sd
-
-    default_in = int(sd.default.device[0])
+    listed = json.loads(runtime_devices("--json").stdout)  # the command's view (this process's may be older)
+    default_in = next(record["index"] for record in listed if record["default_input"])
     (tmp_path / "kitchen.yaml").write_text(AGENT.format(mic="default", speaker="default"))
     (tmp_path / "house.yaml").write_text(AGENT.format(mic=default_in, speaker="default"))
     (tmp_path / "hall.yaml").write_text(AGENT.format(mic="rig_micfeed", speaker='"file:out.wav"'))

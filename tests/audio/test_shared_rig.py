@@ -177,3 +177,46 @@ async def test_a_ducking_reply_lowers_the_other_while_it_plays(tmp_path: Path) -
     ducked = float(np.median(low[high_start + 2 : high_end - 1]))
     print(f"duck: 440 Hz alone {solo:.0f}, under the 660 Hz reply {ducked:.0f}")
     assert 0.15 < ducked / solo < 0.35, "about -12 dB while the other agent speaks"
+
+
+async def test_a_shared_microphone_gates_the_echo_of_any_agent_on_its_speaker(tmp_path: Path) -> None:
+    """The kitchen agent plays nothing; the house agent's reply echoes into the shared microphone. The echo
+    handling runs once, before the fan-out, against everything the shared speaker played, so the kitchen
+    agent does not hear (and would not send) the house agent's voice."""
+    from runtime.audio.devices import SoundDeviceIn
+    from tests.audio.rig import echo_path
+
+    hub = DeviceHub()
+    pair = audio("default", "default", echo="half_duplex", output={"device": "default", "share": "mix"})
+    (kitchen_mic, kitchen_speaker), (house_mic, house_speaker) = (
+        open_ports(pair, base_dir=tmp_path, hub=hub, agent=name) for name in ("kitchen", "house")
+    )
+    raw = SoundDeviceIn("default")  # what the room sounds like without echo handling (PulseAudio shares it)
+    ports = [kitchen_mic, kitchen_speaker, house_mic, house_speaker, raw]
+    heard: dict[str, bytes] = {}
+
+    async def listen(name: str, mic: AudioIn, blocks: int) -> None:
+        heard[name] = b"".join([await mic.read() for _ in range(blocks)])
+
+    with echo_path(volume="30%"):
+        for port in ports:
+            await port.open()
+        try:
+            async with anyio.create_task_group() as tg:
+                for name, mic in (("kitchen", kitchen_mic), ("house", house_mic), ("raw", raw)):
+                    tg.start_soon(listen, name, mic, 25)  # 0.5 s of a quiet room
+            house_speaker.write(speech(24_000, seconds=2.5).tobytes())
+            house_speaker.end_of_turn()
+            await wait_until(lambda: house_speaker.playing)
+            async with anyio.create_task_group() as tg:
+                for name, mic in (("kitchen", kitchen_mic), ("house", house_mic), ("raw", raw)):
+                    tg.start_soon(listen, name, mic, 100)  # 2 s of the reply echoing
+        finally:
+            for port in ports:
+                await port.close()
+    levels = {name: rms(np.frombuffer(pcm, "<i2")) for name, pcm in heard.items()}
+    print(f"echo during the house agent's reply: raw mic rms {levels['raw']:.0f}, "
+          f"kitchen agent's mic {levels['kitchen']:.0f}, house agent's mic {levels['house']:.0f}")
+    assert levels["raw"] > 40, "the echo path carries the reply into the microphone (a silent room: rms < 5)"
+    assert heard["kitchen"] == heard["house"], "one echo handler, before the fan-out"
+    assert levels["kitchen"] < levels["raw"] / 10, "the neighbour's reply is gated out of the kitchen agent's mic"
