@@ -117,3 +117,32 @@ async def test_the_bundled_models_on_one_microphone_wake_only_the_agent_addresse
     [woke] = runs["kitchen"].events_of(ConversationState.CONVERSATION)
     print(f"\nokay_nabu fired {1000 * (woke.at_s - wake_end):.0f} ms after the phrase (score {woke.score:.2f})")
     assert runs["kitchen"].segments()[0][0] <= scene.marks["request"]
+
+
+async def test_the_mute_closes_a_shared_microphone_for_every_agent_and_unmute_reopens_it(tmp_path: Path) -> None:
+    from runtime.wake.mute import MutedAudioIn, MuteSwitch
+
+    scene = Scene(3.0)
+    mic, hub, mute = WavMic(scene.write(tmp_path / "mic.wav")), DeviceHub(), MuteSwitch()
+    agents = [MutedAudioIn(hub.capture("input:0:mic", lambda: mic, block_frames=BLOCK), mute) for _ in range(2)]
+    for agent in agents:
+        await agent.open()
+    for agent in agents:
+        await agent.read()
+    mute.set(True)
+
+    async def read_once(agent: MutedAudioIn) -> None:
+        await agent.read()
+
+    async with anyio.create_task_group() as tg:
+        for agent in agents:
+            tg.start_soon(read_once, agent)  # each reader closes its tap and waits for the unmute
+        with anyio.fail_after(5):
+            while mic.is_open:
+                await anyio.sleep(0.01)
+        assert mic.closes == 1, "muted: the device itself is closed, for both agents"
+        mute.set(False)
+    assert mic.opens == 2, "unmuted: opened again, once for both"
+    for agent in agents:
+        await agent.close()
+    assert not mic.is_open
