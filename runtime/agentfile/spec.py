@@ -92,6 +92,10 @@ class AudioOutput(Section):
     larger is smoother, smaller is snappier."""
     fade_ms: float = Field(default=4.0, ge=0, le=50)
     """Fade-out applied when the user interrupts, so the cut does not click (milliseconds)."""
+    share: Literal["queue", "mix", "duck"] = "queue"
+    """When other agents of the daemon play on the same speaker: `queue` (this agent's reply waits until
+    theirs ends; two voices at once are hard to follow), `mix` (play at once, summed, with a limiter), or
+    `duck` (play at once and lower the others while this reply plays)."""
 
 
 class Audio(Section):
@@ -160,6 +164,9 @@ class Conversation(Section):
     """Sound played when the agent wakes: `builtin`, a WAV path, or empty for none."""
     end_earcon: str | None = Field(default="builtin", examples=["builtin", "sounds/end.wav"])
     """Sound played when the conversation ends: `builtin`, a WAV path, or empty for none."""
+    exclusive: bool = True
+    """While this agent is in conversation, other agents on the same microphone do not wake (their wake
+    words are ignored until it listens again); `false` lets them wake alongside it."""
 
 
 class Compression(Section):

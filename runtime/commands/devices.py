@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(as_records(devices, defaults, uses), indent=2))
     else:
-        print(render_table(devices, defaults, uses), end="")
+        print(render_table(devices, defaults, uses) + render_sharing(devices, uses), end="")
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     return EXIT_OK
@@ -84,6 +84,7 @@ def as_records(
             "default_input": index == defaults[0],
             "default_output": index == defaults[1],
             "used_by": uses.get(index, []),
+            "shared_by": {role: agents for role, agents in sharing(uses.get(index, [])).items() if len(agents) > 1},
         }
         for index, device in enumerate(devices)
     ]
@@ -103,3 +104,26 @@ def render_table(devices: Sequence[Mapping[str, Any]], defaults: tuple[int, int]
         )
     lines.append("> default input, < default output; rate in Hz (the runtime converts to 16/24 kHz when needed)")
     return "\n".join(lines) + "\n"
+
+
+def sharing(used_by: Sequence[str]) -> dict[str, list[str]]:
+    """Role ("microphone", "speaker") -> the agents using the device in that role, from `used_by` entries."""
+    roles: dict[str, list[str]] = {}
+    for use in used_by:
+        agent, _, role = use.rpartition(" ")
+        roles.setdefault(role, []).append(agent)
+    return roles
+
+
+def render_sharing(devices: Sequence[Mapping[str, Any]], uses: Mapping[int, list[str]]) -> str:
+    """One line per device several agents use: the daemon opens it once and shares it between them."""
+    lines = [
+        f"shared {role}: {devices[index]['name']} ({index}): {', '.join(agents)}"
+        for index, used_by in sorted(uses.items())
+        for role, agents in sharing(used_by).items()
+        if len(agents) > 1
+    ]
+    if not lines:
+        return ""
+    note = "one stream per device under one daemon, every agent on it hears (or plays into) it; see docs/audio.md"
+    return "\n".join([*lines, note]) + "\n"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from runtime.agentfile.loader import LoadedAgent
     from runtime.errors import RuntimeConfigError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -91,7 +92,7 @@ def _collect(paths: list[Path]) -> tuple[list[Path], str]:
 
 def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) -> list[RuntimeConfigError]:
     """Every error and warning of the files, plus agent names used twice within one directory."""
-    from runtime.agentfile.loader import ConfigErrors, LoadedAgent, duplicate_names, load_agent
+    from runtime.agentfile.loader import ConfigErrors, duplicate_names, load_agent
     from runtime.daemon.modes import check_activity
     from runtime.errors import RuntimeConfigError
 
@@ -111,7 +112,53 @@ def check_files(files: list[Path], *, secrets_dir: Path | None, strict: bool) ->
         by_directory.setdefault(file.resolve().parent, []).append(agent)
     for agents in by_directory.values():
         findings.extend(duplicate_names(agents))
+        findings.extend(server_agents_sharing_a_microphone(agents))
     return findings
+
+
+def server_agents_sharing_a_microphone(agents: list[LoadedAgent]) -> list[RuntimeConfigError]:
+    """A warning per `server`-mode agent whose microphone another `server`-mode agent of its directory uses:
+    under one daemon both would hear, and answer, everything said. Devices are compared by what PortAudio
+    resolves them to (by their spelling where it cannot)."""
+    from runtime.errors import Location, RuntimeConfigError
+
+    listening = [a for a in agents if a.spec.activity.mode == "server" and _sound_card(a.spec.audio.input.device)]
+    if len(listening) < 2:
+        return []
+    keys = _microphone_keys([agent.spec.audio.input.device for agent in listening])
+    by_key: dict[str, list[LoadedAgent]] = {}
+    for agent, key in zip(listening, keys, strict=True):
+        by_key.setdefault(key, []).append(agent)
+    findings = []
+    for sharing in by_key.values():
+        for agent in sharing if len(sharing) > 1 else []:
+            others = ", ".join(other.name for other in sharing if other is not agent)
+            findings.append(RuntimeConfigError(
+                Location(str(agent.path)),
+                f"agent {agent.name!r} shares its microphone with {others}, all in `server` mode: each would hear and"
+                " answer everything said",
+                "give each agent its own wake word (`activity.mode: wake_word`) or push-to-talk, or its own microphone",
+                "warning",
+            ))
+    return findings
+
+
+def _sound_card(device: str | int) -> bool:
+    return not (isinstance(device, str) and (device.startswith("file:") or device == "null"))
+
+
+def _microphone_keys(devices: list[str | int]) -> list[str]:
+    from runtime.audio.devices import import_sounddevice, quiet_stderr
+    from runtime.audio.shared import device_key
+    from runtime.errors import DeviceError
+
+    try:
+        with quiet_stderr():  # PortAudio's ALSA probing prints C-level noise for every unusable device
+            sd = import_sounddevice()
+            listed, default_index = sd.query_devices(), int(sd.default.device[0])
+    except (DeviceError, ImportError):  # no PortAudio here: compare the spellings
+        return [f"input:unresolved:{device}" for device in devices]
+    return [device_key(device, "input", listed, default_index) for device in devices]
 
 
 def _as_error(finding: RuntimeConfigError) -> RuntimeConfigError:

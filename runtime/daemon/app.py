@@ -34,6 +34,7 @@ from runtime.wake.mute import MuteSwitch
 
 if TYPE_CHECKING:
     from runtime.agentfile.loader import ImportGuard
+    from runtime.audio.shared import DeviceHub
     from runtime.daemon.metrics_server import Metering
     from runtime.live.session import AgentSession
     from runtime.retry import RetryPolicy
@@ -70,16 +71,26 @@ def default_state_dir(env: Mapping[str, str], euid: int, home: Path) -> Path:
     return Path(env.get("XDG_STATE_HOME") or home / ".local" / "state") / "runtime"
 
 
-def open_device_ports(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
-    """The agent's microphone and speaker as its file says (`runtime.audio.factory`)."""
+def open_device_ports(agent: LoadedAgentLike, hub: DeviceHub | None = None) -> tuple[AudioIn, AudioOut]:
+    """The agent's microphone and speaker as its file says (`runtime.audio.factory`); with the daemon's
+    `hub`, a sound card named by several agents is opened once for all of them."""
     try:
         factory: Any = importlib.import_module("runtime.audio.factory")
     except ImportError:
         return _file_ports_only(agent)
     ports: tuple[AudioIn, AudioOut] = factory.open_ports(
-        agent.spec.audio, base_dir=agent.path.resolve().parent
+        agent.spec.audio, base_dir=agent.path.resolve().parent, hub=hub, agent=agent.name
     )
     return ports
+
+
+def shared_device_ports() -> Callable[[LoadedAgentLike], tuple[AudioIn, AudioOut]]:
+    """`open_device_ports` with one hub for the whole daemon (every agent's sessions, every reload)."""
+    try:
+        shared: Any = importlib.import_module("runtime.audio.shared")
+    except ImportError:
+        return open_device_ports
+    return functools.partial(open_device_ports, hub=shared.DeviceHub())
 
 
 def _file_ports_only(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
@@ -247,7 +258,7 @@ async def _serve_daemon(
         events = FanOut(events, metering.recorder)
     mute, channel = MuteSwitch(), EventChannel()
     modes = ActivityModes(ModeTools(mute, channel.publish))
-    factory = SessionFactory(endpoint, session_dir, events, modes=modes)
+    factory = SessionFactory(endpoint, session_dir, events, modes=modes, ports=shared_device_ports())
     daemon = Daemon(
         options.agents_dir, read, factory, systemd.Notifier.from_env(),
         channel=channel, mute_controls=MuteControls(mute), watchers=[metering.recorder] if metering else [],

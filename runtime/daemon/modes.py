@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
@@ -20,10 +20,12 @@ import anyio.abc
 from runtime.agentfile.spec import AgentSpec
 from runtime.audio.ports import AudioIn, AudioOut
 from runtime.audio.pushtotalk import TalkButton, talk_button
+from runtime.audio.shared import CaptureTap
 from runtime.daemon.agentdir import LoadedAgentLike
 from runtime.daemon.console import FanOut
 from runtime.daemon.events import GateBuilt, GateChanged, Publish, publish_nowhere
 from runtime.live.events import NullEvents, SessionEvents, ToolOutcome
+from runtime.wake.floor import ConversationFloors
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 
 if TYPE_CHECKING:
@@ -54,11 +56,13 @@ def wake_gate(
 
 @dataclass(frozen=True)
 class ModeTools:
-    """What the modes of all agents share: the daemon's mute switch, where to publish, how to build a gate."""
+    """What the modes of all agents share: the daemon's mute switch, where to publish, how to build a gate,
+    and who is in conversation on each shared microphone."""
 
     mute: MuteSwitch
     publish: Publish = publish_nowhere
     build_gate: GateBuilder = wake_gate
+    floors: ConversationFloors = field(default_factory=ConversationFloors)
 
 
 class ActivityMode(Protocol):
@@ -144,6 +148,9 @@ class WakeWordMode:
         name = self.agent.name
         gate = self.tools.build_gate(self.agent.spec, mic, speaker, self.tools.mute, self.agent.path.resolve(), name)
         gate.add_listener(lambda _event: self.tools.publish(GateChanged(name, gate.status_text())))
+        key = shared_device_key(mic)
+        if key is not None:
+            gate.join_floor(self.tools.floors.floor(key), self.agent.spec.conversation.exclusive)
         self.tools.publish(GateBuilt(name, gate.status_text()))
         self.gate = gate
         return gate
@@ -162,6 +169,11 @@ class WakeWordMode:
     def _gate(self) -> WakeGate:
         assert self.gate is not None, "WakeWordMode.microphone first"
         return self.gate
+
+
+def shared_device_key(mic: AudioIn) -> str | None:
+    """The device key of a microphone shared through the daemon's hub (`runtime.audio.shared`), else None."""
+    return mic.device.key if isinstance(mic, CaptureTap) else None
 
 
 class ModeClass(Protocol):

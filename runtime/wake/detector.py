@@ -10,7 +10,7 @@ applied here, identically for every backend, in audio time (frames fed), never w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -174,10 +174,12 @@ def MicroWakeDetector(
     threshold: float | None = None,
     refractory_s: float = 2.0,
     where: Location = NO_LOCATION,
+    features: Any = None,
 ) -> ThresholdDetector:
     """A microWakeWord detector: a bundled name, a `.json` model manifest, or a bare `.tflite` file.
 
     `threshold=None` uses the model's own `probability_cutoff` (0.85–0.97 for the bundled models).
+    `features`: a front end shared with other detectors (`frontend.py`); its own when None.
     """
     try:
         from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
@@ -190,7 +192,8 @@ def MicroWakeDetector(
         is_manifest = path.suffix == ".json"
         engine = MicroWakeWord.from_config(path) if is_manifest else _micro_bare_model(path, threshold)
     cutoff = float(engine.probability_cutoff) if threshold is None else threshold
-    return ThresholdDetector(str(engine.id), _MicroScores(engine, MicroWakeWordFeatures()), cutoff, refractory_s)
+    source = _MicroScores(engine, features or MicroWakeWordFeatures())
+    return ThresholdDetector(str(engine.id), source, cutoff, refractory_s)
 
 
 def _micro_bare_model(tflite: Path, threshold: float | None) -> Any:
@@ -215,8 +218,10 @@ def OpenWakeDetector(
     threshold: float | None = None,
     refractory_s: float = 2.0,
     where: Location = NO_LOCATION,
+    features: Any = None,
 ) -> ThresholdDetector:
-    """An openWakeWord detector: a bundled name or a `.tflite` classifier (the feature models are bundled)."""
+    """An openWakeWord detector: a bundled name or a `.tflite` classifier (the feature models are bundled);
+    `features`: a front end shared with other detectors (`frontend.py`), its own when None."""
     try:
         from pyopen_wakeword import Model, OpenWakeWord, OpenWakeWordFeatures
     except ImportError as exc:
@@ -226,17 +231,24 @@ def OpenWakeDetector(
     else:
         engine = OpenWakeWord.from_model(_custom_path(model, (".tflite",), where))
     cutoff = OPEN_DEFAULT_THRESHOLD if threshold is None else threshold
-    source = _OpenScores(engine, OpenWakeWordFeatures.from_builtin())
+    source = _OpenScores(engine, features or OpenWakeWordFeatures.from_builtin())
     return ThresholdDetector(str(engine.id), source, cutoff, refractory_s)
 
 
-def load_detector(wake: WakeWord, where: Location = NO_LOCATION, base_dir: Path | None = None) -> ThresholdDetector:
+def load_detector(
+    wake: WakeWord,
+    where: Location = NO_LOCATION,
+    base_dir: Path | None = None,
+    features_for: Callable[[str], Any] | None = None,
+) -> ThresholdDetector:
     """The detector an agent file asks for; an empty `threshold` means the model's recommended cutoff.
 
-    A relative model path is read from `base_dir` (the agent file's folder).
+    A relative model path is read from `base_dir` (the agent file's folder). `features_for(backend)` gives
+    a front end shared with the other agents on the microphone, or None (`frontend.shared_features_for`).
     """
     model = wake.model
     if base_dir is not None and model not in BUNDLED_MODELS and not Path(model).expanduser().is_absolute():
         model = str(base_dir / model)
     factory = MicroWakeDetector if wake.backend == "micro" else OpenWakeDetector
-    return factory(model, wake.threshold, wake.refractory_s, where)
+    features = features_for(wake.backend) if features_for is not None else None
+    return factory(model, wake.threshold, wake.refractory_s, where, features)

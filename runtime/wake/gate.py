@@ -29,6 +29,8 @@ from runtime.audio.ports import MIC_RATE_HZ, SAMPLE_BYTES, AudioIn, AudioOut
 from runtime.errors import Location
 from runtime.wake.detector import Detection, WakeDetector, load_detector
 from runtime.wake.earcons import load_earcon
+from runtime.wake.floor import ConversationFloor
+from runtime.wake.frontend import shared_features_for
 from runtime.wake.lifecycle import (
     ConversationEvent,
     ConversationListener,
@@ -90,6 +92,8 @@ class WakeGate:
         self._pending: deque[bytes] = deque()
         self._listeners: list[ConversationListener] = []
         self._frames_read = 0
+        self._floor: ConversationFloor | None = None
+        self._exclusive = True
         self._state = self._resting_state()
 
     @property
@@ -110,6 +114,11 @@ class WakeGate:
     def add_listener(self, listener: ConversationListener) -> None:
         """Be told of every transition (see `ConversationListener`)."""
         self._listeners.append(listener)
+
+    def join_floor(self, floor: ConversationFloor, exclusive: bool) -> None:
+        """Share a microphone with other agents' gates: `exclusive` keeps them from waking in a conversation."""
+        self._floor = floor
+        self._exclusive = exclusive
 
     def keep_awake(self) -> None:
         """Something is still going on that the microphone cannot hear (a tool call, a text reply)."""
@@ -132,6 +141,8 @@ class WakeGate:
 
     async def close(self) -> None:
         """Stop capturing; the detector is kept, so the gate can be opened again (a restarted session)."""
+        if self._floor is not None:
+            self._floor.leave(self.agent)
         await self._mic.close()
 
     async def read(self) -> bytes:
@@ -144,7 +155,7 @@ class WakeGate:
             speech = self._vad.is_speech(block)
             if self._state is ConversationState.LISTENING:
                 self._preroll.append(block)
-                if detections:
+                if detections and self._may_wake():
                     self._wake(detections[-1])
             elif self._still_talking(speech or bool(detections)):
                 return block
@@ -153,6 +164,12 @@ class WakeGate:
 
     def _resting_state(self) -> ConversationState:
         return ConversationState.MUTED if self._mute.muted else ConversationState.LISTENING
+
+    def _may_wake(self) -> bool:
+        blocker = None if self._floor is None else self._floor.blocker(self.agent)
+        if blocker is not None:
+            log.info("%s: wake word ignored, %s is in an exclusive conversation on this mic", self.agent, blocker)
+        return blocker is None
 
     def _wake(self, detection: Detection) -> None:
         self._pending.extend(self._preroll)
@@ -180,6 +197,11 @@ class WakeGate:
         if reason == "unmuted":
             self._detector.reset()  # its last audio is from before the mute: do not join the two
         self._state = state
+        if self._floor is not None:
+            if state is ConversationState.CONVERSATION:
+                self._floor.enter(self.agent, self._exclusive)
+            else:
+                self._floor.leave(self.agent)
         event = ConversationEvent(state, self.now_s, reason, score)
         log.info("%s: %s at %.2f s of audio (%s)", self.agent, state.value, event.at_s, reason)
         for listener in self._listeners:
@@ -202,5 +224,5 @@ def wake_gate_for(
         load_earcon(conversation.start_earcon, "start", agent_file.parent, where),
         load_earcon(conversation.end_earcon, "end", agent_file.parent, where),
     )
-    detector = load_detector(spec.activity.wake, where, agent_file.parent)
+    detector = load_detector(spec.activity.wake, where, agent_file.parent, shared_features_for(mic))
     return WakeGate(mic, detector, idle_timeout_s=conversation.idle_timeout_s, earcons=earcons, mute=mute, agent=agent)

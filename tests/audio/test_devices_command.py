@@ -43,3 +43,21 @@ def test_a_machine_without_sound_gets_a_message_not_a_traceback() -> None:
     assert result.returncode in (0, 1)
     assert "Traceback" not in result.stderr
     assert "no audio devices found" in result.stdout or "PortAudio is not available" in result.stderr
+
+
+@needs_rig
+def test_agents_sharing_a_device_are_shown_together(tmp_path: Path) -> None:
+    listed = json.loads(runtime_devices("--json").stdout)  # the command's view (this process's may be older)
+    default_in = next(record["index"] for record in listed if record["default_input"])
+    (tmp_path / "kitchen.yaml").write_text(AGENT.format(mic="default", speaker="default"))
+    (tmp_path / "house.yaml").write_text(AGENT.format(mic=default_in, speaker="default"))
+    (tmp_path / "hall.yaml").write_text(AGENT.format(mic="rig_micfeed", speaker='"file:out.wav"'))
+    table = runtime_devices(str(tmp_path))
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert f"shared microphone: default ({default_in}): house, kitchen" in lines, table.stdout
+    assert any(line.startswith("shared speaker: default (") and line.endswith(": house, kitchen") for line in lines)
+    assert not any(line.startswith("shared") and "hall" in line for line in lines)
+    records = json.loads(runtime_devices(str(tmp_path), "--json").stdout)
+    default = next(r for r in records if r["index"] == default_in)
+    assert default["shared_by"]["microphone"] == ["house", "kitchen"]

@@ -32,10 +32,33 @@ def test_examples_validate_with_exit_0() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert [line for line in result.stdout.splitlines() if not line.startswith("  hint:")] == [
         "agents/desk.yaml:7:11: notice: `gemini-3.8-live` replies in audio only: `response: text` is served as audio "
-        "with output transcription and the audio is discarded"
+        "with output transcription and the audio is discarded",
+        # Both `server`-mode examples use the default microphone: run together, both would answer everything.
+        "agents/kitchen.yaml: warning: agent 'kitchen' shares its microphone with minimal, all in `server` mode: "
+        "each would hear and answer everything said",
+        "agents/minimal.yaml: warning: agent 'minimal' shares its microphone with kitchen, all in `server` mode: "
+        "each would hear and answer everything said",
     ]
-    assert "3 files valid (1 notice)" in result.stderr
-    assert runtime("validate", "--strict", "agents/").returncode == 0, "a notice never fails, not even --strict"
+    assert "3 files valid (2 warnings, 1 notice)" in result.stderr
+    assert runtime("validate", "--strict", "agents/desk.yaml").returncode == 0, "a notice never fails, even --strict"
+    for example in ("kitchen", "minimal"):
+        assert runtime("validate", "--strict", f"agents/{example}.yaml").returncode == 0, "each valid on its own"
+
+
+def test_two_server_agents_on_one_microphone_get_a_warning_a_wake_word_agent_does_not(tmp_path: Path) -> None:
+    for name, mode in (("kitchen", "server"), ("house", "server"), ("hall", "push_to_talk")):
+        write(tmp_path, f"model: {MODEL}\nactivity: {{mode: {mode}}}\naudio: {{input: {{device: default}}}}\n",
+              name=f"{name}.yaml")
+    write(tmp_path, f"model: {MODEL}\naudio: {{input: {{device: 'file:in.wav'}}}}\n", name="files.yaml")
+    result = runtime("validate", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    warnings = [line for line in result.stdout.splitlines() if "shares its microphone" in line]
+    assert warnings == [
+        f"{tmp_path}/house.yaml: warning: agent 'house' shares its microphone with kitchen, all in `server` mode: "
+        "each would hear and answer everything said",
+        f"{tmp_path}/kitchen.yaml: warning: agent 'kitchen' shares its microphone with house, all in `server` mode: "
+        "each would hear and answer everything said",
+    ]
 
 
 def test_invalid_file_exits_1_with_a_located_error_and_hint(tmp_path: Path) -> None:
@@ -84,7 +107,11 @@ def test_json_format(tmp_path: Path) -> None:
 def test_json_format_of_valid_files_has_only_notices() -> None:
     result = runtime("validate", "--format", "json", "agents/")
     assert result.returncode == 0
-    assert [(item["path"], item["severity"]) for item in json.loads(result.stdout)] == [("agents/desk.yaml", "notice")]
+    assert [(item["path"], item["severity"]) for item in json.loads(result.stdout)] == [
+        ("agents/desk.yaml", "notice"),
+        ("agents/kitchen.yaml", "warning"),  # both server-mode examples on the default microphone
+        ("agents/minimal.yaml", "warning"),
+    ]
 
 
 def test_github_format(tmp_path: Path) -> None:
@@ -165,7 +192,8 @@ def test_validating_100_files_is_fast(tmp_path: Path) -> None:
     started = time.perf_counter()
     findings = check_files(agent_files(tmp_path), secrets_dir=None, strict=False)
     in_process = time.perf_counter() - started
-    assert findings == []
+    assert [finding for finding in findings if "shares its microphone" not in finding.message] == []
+    assert len(findings) == 100, "100 server-mode agents on one microphone: each is warned"
     started = time.perf_counter()
     result = runtime("validate", tmp_path)
     whole_command = time.perf_counter() - started

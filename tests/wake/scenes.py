@@ -177,11 +177,11 @@ class _ToneScores:
 
     window = 160
 
-    def __init__(self) -> None:
+    def __init__(self, hz: float = TONE_HZ) -> None:
         self._rest = np.zeros(0, np.float32)
         self._recent: list[float] = []
         t = np.arange(self.window) / RATE
-        self._probe = np.exp(-2j * np.pi * TONE_HZ * t)
+        self._probe = np.exp(-2j * np.pi * hz * t)
 
     def scores(self, pcm: bytes) -> Iterable[float]:
         samples = np.concatenate([self._rest, np.frombuffer(pcm, "<i2").astype(np.float32)])
@@ -200,9 +200,11 @@ class _ToneScores:
     def close(self) -> None: ...
 
 
-def tone_detector(refractory_s: float = 1.0) -> ThresholdDetector:
-    """A deterministic detector behind the real interface: fires on 150 ms of a steady 1 kHz tone."""
-    return ThresholdDetector("tone", _ToneScores(), 0.8, refractory_s)
+def tone_detector(refractory_s: float = 1.0, hz: float = TONE_HZ) -> ThresholdDetector:
+    """A deterministic detector behind the real interface: fires on 150 ms of a steady tone (1 kHz unless
+    `hz` says otherwise: one "wake word" per agent)."""
+    name = "tone" if hz == TONE_HZ else f"tone_{hz:g}"
+    return ThresholdDetector(name, _ToneScores(hz), 0.8, refractory_s)
 
 
 def espeak(text: str, voice: str = "en-us", speed: int = 160) -> np.ndarray | None:
