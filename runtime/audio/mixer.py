@@ -48,6 +48,10 @@ class MixerInput:
         """True while this input has audio queued that waits for another reply to end (`queue`)."""
         self.period: Samples = np.zeros(0, dtype=np.int16)
         """This input's part of the current period (the mixer's scratch, sized by it)."""
+        self.first = 0
+        """The buffer's read position (frames consumed) at the start of the last period rendered."""
+        self.played = 0
+        """Frames of reply the last period took from this input (0 while it waits its turn)."""
 
 
 class Mixer:
@@ -89,6 +93,7 @@ class Mixer:
     def _render_one(self, entry: MixerInput, inputs: list[MixerInput], now: float, frames: int) -> int | None:
         """Render `entry`'s buffer into its `period`; None when it is waiting its turn (nothing rendered)."""
         buffer = entry.buffer
+        entry.first, entry.played = buffer.ring.consumed, 0
         if len(entry.period) < frames:
             entry.period = np.zeros(frames, dtype=np.int16)  # once per input (or a larger period): not per call
         one = entry.period[:frames]
@@ -100,7 +105,8 @@ class Mixer:
             return None
         entry.flush_pending = False
         entry.waiting = False
-        return buffer.render(one, now)
+        entry.played = buffer.render(one, now)
+        return entry.played
 
     def _add(self, acc: npt.NDArray[np.float32], entry: MixerInput, target: float, frames: int, played: int) -> None:
         if played == 0 and entry.gain == target:

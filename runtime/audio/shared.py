@@ -140,6 +140,13 @@ class CaptureTap:
     def latency_s(self) -> float:
         return float(getattr(self.device.source, "latency_s", 0.0))
 
+    @property
+    def erle_db(self) -> float | None:
+        """The device's echo canceller's live ERLE (one canceller per device, whichever agents read it);
+        None without a canceller or before it has heard echo (`runtime_echo_erle_db`)."""
+        value = getattr(self.device.source, "erle_db", None)
+        return value if isinstance(value, float) else None
+
     def deliver(self, block: bytes, end_frame: int) -> None:
         """A block from the device, ending at device position `end_frame` (called by whichever tap read it)."""
         self.backlog.append((block, end_frame))

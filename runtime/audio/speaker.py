@@ -26,7 +26,7 @@ from runtime.audio.devices import (
 from runtime.audio.keeper import StreamKeeper
 from runtime.audio.mixer import Mixer, MixerInput, ShareMode
 from runtime.audio.playback import PlaybackBuffer
-from runtime.audio.ports import SPEAKER_RATE_HZ
+from runtime.audio.ports import SPEAKER_RATE_HZ, AudioObserver
 from runtime.audio.ring import Int16Ring, Samples
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,9 @@ class SharedSpeaker:
         self.played.write(mono)
         if status:
             self.xruns += 1
+        for tap in self.taps:
+            if tap.observer is not None:
+                tap.tell(tap.observer, now, self.rate_hz)
 
     def read_played(self, out: Samples) -> int:
         """Drain what the speaker played since the last call (device rate, all agents mixed)."""
@@ -120,7 +123,19 @@ class SpeakerTap:
         """24 kHz frames thrown away because the device was gone."""
         self.rate_hz = SPEAKER_RATE_HZ
         self.entry = MixerInput(self._new_buffer(SPEAKER_RATE_HZ), share)
+        self.observer: AudioObserver | None = None
+        """Told when this agent's samples are played and when its flush went silent (as a single agent's
+        speaker port does): the bench and `runtime_interrupt_to_silence_seconds` read it."""
         self._resampler: Any = None
+
+    def tell(self, observer: AudioObserver, now: float, rate_hz: int) -> None:
+        """Report the period just rendered to `observer` (from the output callback; no allocation)."""
+        entry, scale = self.entry, SPEAKER_RATE_HZ / rate_hz
+        if entry.played:
+            observer.samples_played(now, int(entry.first * scale), int(entry.played * scale))
+        if entry.buffer.flush_served:
+            entry.buffer.flush_served = False
+            observer.silence_after_flush(now + entry.played / rate_hz)
 
     def _new_buffer(self, rate_hz: int) -> PlaybackBuffer:
         return PlaybackBuffer(
