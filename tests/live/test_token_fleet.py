@@ -189,3 +189,27 @@ def test_a_reconnect_storm_of_50_devices_is_held_to_each_devices_bucket(tmp_path
     assert "runtime_token_server_tokens_minted_total 150.0" in page
     assert_no_secrets([*server.lines, page, *(json.dumps(body) for _, (s, body, _) in answers if s != 200)],
                       credentials)
+
+
+def test_the_daemon_parks_an_agent_its_device_may_not_run_and_a_revoked_device_stops_asking(tmp_path: Path) -> None:
+    agents = make_agents(tmp_path / "agents", ["kitchen", "hall"])
+    devices = tmp_path / "devices"
+    credential = cli_add_device(devices, "kitchen-pi", "kitchen")
+    (tmp_path / "credential").write_text(credential + "\n")
+    options = EmulatorOptions(port=0, api_key=API_KEY, go_away_after_s=1.0, connection_limit_s=2.0)
+    with EmulatorThread(options) as emulator, \
+            token_server(emulator, tmp_path, "--devices", str(devices), "--agents", str(agents)) as server:
+        daemon = start_daemon(agents, tmp_path, "--backend", "gemini", "--base-url", emulator.base_url,
+                              "--ca-file", str(emulator.ca_file), "--token-url", server.url,
+                              env={"RUNTIME_TOKEN_CREDENTIAL_FILE": str(tmp_path / "credential")})
+        try:
+            daemon.wait_line(r"hall.*parked as failed.*refused.*HTTP 403", timeout_s=60)
+            server.wait_line(r"minted a locked token for device=kitchen-pi agent=kitchen")
+            devices.write_text("")  # revoked while kitchen runs: its next reconnect (the emulator's go-away) fails
+            daemon.wait_line(r"kitchen.*parked as failed.*refused.*HTTP 401", timeout_s=60)
+            refusals = server.metrics()
+        finally:
+            daemon.stop()
+    assert 'runtime_token_server_refusals_total{reason="forbidden"} 1.0' in refusals  # hall asked once
+    assert 'runtime_token_server_refusals_total{reason="unauthorized"} 1.0' in refusals  # kitchen once, revoked
+    assert_no_secrets([*daemon.lines, *server.lines], [credential])
