@@ -67,6 +67,9 @@ class Endpoint:
     """Credential sent as `Authorization: Bearer ...` to the token URL: the device's own (`NAME.SECRET`, from the
     file `RUNTIME_TOKEN_CREDENTIAL_FILE` or the systemd credential `runtime-token-credential`) or the shared
     secret (env `RUNTIME_TOKEN_BEARER`). Never taken from the command line (ps would show it)."""
+    token_ca_file: Path | None = None
+    """PEM file to trust for `token_url` (env `RUNTIME_TOKEN_CA_FILE`): a token service with its own certificate
+    while the Live API keeps the system's trust; None: as `ca_file`."""
     fast_paths: FastPaths = field(default_factory=FastPaths)
     """How the runtime reads and writes this endpoint's socket around the SDK (runtime/live/sdk.py)."""
 
@@ -86,6 +89,7 @@ class Endpoint:
             ca_file=Path(ca) if ca else None,
             api_key=_read_api_key(environ),
             token_url=token_url or environ.get("RUNTIME_TOKEN_URL") or None,
+            token_ca_file=Path(environ["RUNTIME_TOKEN_CA_FILE"]) if environ.get("RUNTIME_TOKEN_CA_FILE") else None,
             token_bearer=_registered(_token_credential(environ) or environ.get("RUNTIME_TOKEN_BEARER") or None),
         )
 
@@ -98,6 +102,12 @@ class Endpoint:
             return None
         return ssl.create_default_context(cafile=str(self.ca_file))
 
+    def token_ssl_context(self) -> ssl.SSLContext | None:
+        """The trust for `token_url`: `token_ca_file`, else as the Live endpoint's."""
+        if self.token_ca_file is None:
+            return self.ssl_context()
+        return ssl.create_default_context(cafile=str(self.token_ca_file))
+
     async def client(self, agent: str | None = None) -> genai.Client:
         """A google-genai client for one connection (a fresh token per call when a token URL is set, asked for
         `agent`: the service locks it to that agent's model and configuration).
@@ -106,7 +116,8 @@ class Endpoint:
         thread and, with a long-lived key, once per endpoint.
         """
         if self.token_url:
-            token = await fetch_token(self.token_url, self.ssl_context(), bearer=self.token_bearer, agent=agent)
+            token = await fetch_token(self.token_url, self.token_ssl_context(), bearer=self.token_bearer,
+                                      agent=agent)
             return await anyio.to_thread.run_sync(_build_client, self.base_url, self.ca_file, token, TOKEN_API_VERSION)
         if not self.api_key:
             raise FatalSessionError(

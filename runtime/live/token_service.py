@@ -180,6 +180,8 @@ class TokenService:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 30.0  # a client that connects and says nothing (or stalls its TLS handshake) lets go
+
             def log_message(self, format: str, *args: Any) -> None:
                 logger.debug("%s %s", self.address_string(), format % args)
 

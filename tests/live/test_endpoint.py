@@ -111,3 +111,15 @@ async def test_refusals_raise_credential_refused_and_429_waits_out_retry_after(t
                 await fetch_token(url, None, bearer=credential, agent="kitchen")
     assert not isinstance(caught.value, FatalSessionError)  # a busy service is retried, not parked
     assert credential.split(".")[1] not in str(caught.value)
+
+
+def test_a_token_service_may_have_its_own_ca_while_the_live_api_keeps_the_systems_trust(tmp_path: Path) -> None:
+    from runtime.emulator.tls import write_self_signed
+
+    cert, _key = write_self_signed(tmp_path)
+    endpoint = Endpoint.from_env(environ={"RUNTIME_TOKEN_CA_FILE": str(cert), "RUNTIME_TOKEN_URL": "https://t/token"})
+    assert endpoint.ssl_context() is None and endpoint.token_ca_file == cert
+    context = endpoint.token_ssl_context()
+    assert context is not None and context.get_ca_certs()[0]["subject"] == ((("commonName", "runtime emulator"),),)
+    same = Endpoint(ca_file=cert)
+    assert same.token_ssl_context() is not None  # no token CA of its own: the Live endpoint's

@@ -213,3 +213,31 @@ def test_the_daemon_parks_an_agent_its_device_may_not_run_and_a_revoked_device_s
     assert 'runtime_token_server_refusals_total{reason="forbidden"} 1.0' in refusals  # hall asked once
     assert 'runtime_token_server_refusals_total{reason="unauthorized"} 1.0' in refusals  # kitchen once, revoked
     assert_no_secrets([*daemon.lines, *server.lines], [credential])
+
+
+def test_tls_built_in_serves_tokens_over_https_to_a_client_trusting_its_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    import anyio
+
+    from runtime.emulator.tls import write_self_signed
+    from runtime.errors import SessionError
+    from runtime.live.endpoint import fetch_token
+
+    cert, key = write_self_signed(tmp_path)
+    agents = make_agents(tmp_path / "agents", ["kitchen"])
+    devices = tmp_path / "devices"
+    credential = add_device(devices, "kitchen-pi", ["kitchen"])
+    with EmulatorThread(EmulatorOptions(port=0, api_key=API_KEY)) as emulator, \
+            token_server(emulator, tmp_path, "--devices", str(devices), "--agents", str(agents),
+                         "--tls-cert", str(cert), "--tls-key", str(key)) as server:
+        assert server.url.startswith("https://")
+        trusting = ssl.create_default_context(cafile=str(cert))
+        token = anyio.run(lambda: fetch_token(server.url, trusting, bearer=credential, agent="kitchen"))
+        assert token.startswith("auth_tokens/")
+        with pytest.raises(SessionError, match="unreachable"):  # the system's trust does not know this certificate
+            anyio.run(lambda: fetch_token(server.url, None, bearer=credential, agent="kitchen"))
+        plain = server.url.replace("https://", "http://")
+        with pytest.raises(SessionError):
+            anyio.run(lambda: fetch_token(plain, None, bearer=credential, agent="kitchen"))
+    assert_no_secrets(server.lines, [credential])
