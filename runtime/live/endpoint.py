@@ -221,8 +221,7 @@ async def fetch_token(
         raise SessionError(f"token service {token_url} sent no token: expected JSON {{\"token\": ...}}") from exc
     if not isinstance(token, str) or not token:
         raise SessionError(f"token service {token_url} sent an empty token")
-    register_secret(token)
-    return token
+    return token  # redacted by its shape (runtime.guards.redact.EPHEMERAL_TOKEN): one a connection, never registered
 
 
 async def _post_token(token_url: str, context: ssl.SSLContext | None, bearer: str | None,

@@ -29,6 +29,9 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SCRYPT = (1 << 14, 8, 1)
 """scrypt's n, r, p: 16 MiB and some tens of milliseconds per check (RFC 7914's interactive-login sizing)."""
 ANY_AGENT = "*"
+HASHING_AT_ONCE = threading.BoundedSemaphore(2)
+"""scrypt checks running at once: each takes 16 MiB, and a fleet reconnecting to a service that just started would
+otherwise run one per request thread (100 devices: 1.6 GiB). CPU-bound anyway, so two keep a 2-core host busy."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,9 @@ class DevicesFile:
             remembered = self._verified.get(device.secret_hash)
         if remembered is not None:
             return device if hmac.compare_digest(remembered, seen) else None
-        if not verify_secret(parts[1], device.secret_hash):
+        with HASHING_AT_ONCE:
+            matches = verify_secret(parts[1], device.secret_hash)
+        if not matches:
             return None
         with self._lock:
             self._verified[device.secret_hash] = seen
