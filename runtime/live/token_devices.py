@@ -21,7 +21,7 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,8 +117,10 @@ class DevicesFile:
                 self._verified = {stored: seen for stored, seen in self._verified.items() if stored in live}
             return self._devices
 
-    def authenticate(self, credential: str) -> Device | None:
-        """The device whose credential this is, or None."""
+    def authenticate(self, credential: str, before_hashing: Callable[[str], None] | None = None) -> Device | None:
+        """The device whose credential this is, or None. `before_hashing(name)` runs before a credential not
+        checked yet costs an scrypt (a throttle may raise there: a wrong secret is never remembered, so an
+        attacker who knows a device's name could otherwise spend the service's CPU at will)."""
         parts = split_credential(credential)
         if parts is None:
             return None
@@ -130,6 +132,8 @@ class DevicesFile:
             remembered = self._verified.get(device.secret_hash)
         if remembered is not None:
             return device if hmac.compare_digest(remembered, seen) else None
+        if before_hashing is not None:
+            before_hashing(device.name)
         with HASHING_AT_ONCE:
             matches = verify_secret(parts[1], device.secret_hash)
         if not matches:

@@ -58,6 +58,14 @@ class Lifetimes:
     new_session_s: float = 60.0
 
 
+class Throttled(Exception):
+    """Too many unverified credential checks for one device name: answer 429 with `Retry-After`."""
+
+    def __init__(self, wait_s: int) -> None:
+        super().__init__(f"retry after {wait_s} s")
+        self.wait_s = wait_s
+
+
 class TokenService:
     """Mints one token per request, synchronously (one HTTP thread per request)."""
 
@@ -112,7 +120,7 @@ class TokenService:
         credential = header.removeprefix("Bearer ").strip()
         if self.devices is not None and split_credential(credential) is not None:
             try:
-                device = self.devices.authenticate(credential)
+                device = self.devices.authenticate(credential, self._throttle_hashing)
             except (OSError, DevicesFileError) as exc:
                 logger.error("devices file %s unreadable, every device refused: %s", self.devices.path, exc)
                 device = None
@@ -121,6 +129,13 @@ class TokenService:
         if self.bearer is not None and hmac.compare_digest(credential.encode(), self.bearer.encode()):
             return SHARED
         return None
+
+    def _throttle_hashing(self, name: str) -> None:
+        """Checks of a credential not verified yet draw from a bucket of their own per device name (the first
+        check after a start, then only wrong secrets: a right one is remembered)."""
+        wait = self.limiter.take("unverified:" + name) if self.limiter is not None else 0
+        if wait:
+            raise Throttled(wait)
 
     def may_run(self, device: str, agent: str) -> bool:
         if device in (SHARED, ANONYMOUS) or self.devices is None:
@@ -131,7 +146,12 @@ class TokenService:
     def answer(self, header: str | None, body: bytes) -> Answer:
         """The whole decision for one request; logs and counts its outcome."""
         started = time.monotonic()
-        device = self.identify(header)
+        try:
+            device = self.identify(header)
+        except Throttled as throttled:
+            claimed = split_credential((header or "").removeprefix("Bearer ").strip())
+            return self._refuse("rate_limited", 429, (claimed[0] if claimed else "?") + " (unverified)", "?",
+                                "too many failed checks", {"Retry-After": str(throttled.wait_s)})
         if device is None:
             claimed = split_credential((header or "").removeprefix("Bearer ").strip())
             return self._refuse("unauthorized", 401, claimed[0] + " (unverified)" if claimed else "?", "?")

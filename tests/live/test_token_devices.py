@@ -89,3 +89,20 @@ def test_a_bucket_allows_its_burst_then_one_token_per_interval() -> None:
     assert limiter.take("kitchen") == 0
     now[0] = 10_000.0
     assert [limiter.take("kitchen") for _ in range(4)] == [0, 0, 0, 30]  # refills up to the burst, not beyond
+
+
+def test_wrong_secrets_for_a_known_name_are_throttled_before_they_cost_an_scrypt(tmp_path: Path) -> None:
+    from runtime.live.endpoint import Endpoint
+    from runtime.live.token_service import TokenService
+
+    kitchen = add_device(tmp_path / "devices", "kitchen", ["*"])
+    hall = add_device(tmp_path / "devices", "hall", ["*"])
+    service = TokenService(Endpoint(api_key="never-used"), devices=DevicesFile(tmp_path / "devices"),
+                           limiter=RateLimiter(burst=3, per_minute=1.0))
+    wrong = "kitchen.not-the-secret"
+    answers = [service.answer(f"Bearer {wrong}", b"") for _ in range(4)]
+    assert [answer.status for answer in answers] == [401, 401, 401, 429]
+    assert answers[-1].headers["Retry-After"] == "60" and "not-the-secret" not in str(answers[-1].body)
+    assert service.identify(f"Bearer {hall}") == "hall"  # another device is not held up
+    name, secret = split_credential(kitchen) or ("", "")
+    assert service.answer(f"Bearer {name}.{secret}", b"").status == 429  # until its bucket refills
