@@ -47,5 +47,10 @@ class FatalSessionError(SessionError):
     """Retrying will not help soon (bad key, quota, model not found): report clearly, retry slowly."""
 
 
+class CredentialRefused(FatalSessionError):
+    """The token service refused this device (revoked, or not allowed this agent): the agent is parked until a
+    reload, so that a revoked device does not keep asking."""
+
+
 class DeviceError(AgentRuntimeError):
     """An audio device is missing, busy or failed."""

@@ -151,6 +151,9 @@ class RunEnd(enum.Enum):
     """The watchdog saw no progress for `watchdog_s`."""
     DEVICE = "device"
     """The audio device is missing: waited for, never counted as a restart."""
+    REFUSED = "refused"
+    """The token service refused this device's credential or this agent: parked at once (a revoked device must
+    not keep asking); a reload (SIGHUP, an edited agent file) starts it again."""
 
 
 class Action(enum.Enum):
@@ -190,6 +193,8 @@ class RestartPolicy:
             return Decision(Action.WAIT_DEVICE, _at_least_first(self._device_waits, self.device_poll_s, 0.999),
                             "audio device missing")
         self._device_waits = 0
+        if ending is RunEnd.REFUSED:
+            return Decision(Action.PARK, reason="the token service refused this device or agent")
         if ran_s >= max(STABLE_RUN_S, max(rules.backoff_s)):
             self._failures = 0
         if rules.restart == "never" or (rules.restart == "on_failure" and ending is RunEnd.CLEAN):

@@ -18,7 +18,7 @@ import anyio.abc
 from runtime.agentfile.spec import Supervision
 from runtime.agentlog import CURRENT_AGENT
 from runtime.daemon.events import AgentState, AgentStateChanged, Publish, publish_nowhere
-from runtime.errors import AgentRuntimeError, DeviceError, FatalSessionError
+from runtime.errors import AgentRuntimeError, CredentialRefused, DeviceError, FatalSessionError
 from runtime.retry import DEVICE_POLL_S, Action, Decision, RestartPolicy, RunEnd
 
 log = logging.getLogger(__name__)
@@ -54,18 +54,21 @@ def classify(exc: BaseException) -> RunEnd:
     """The kind of ending an exception means; exception groups count by their most telling member."""
     if isinstance(exc, BaseExceptionGroup):
         members = exc.exceptions
-        for kind in (DeviceError, FatalSessionError):
+        for kind in (DeviceError, CredentialRefused, FatalSessionError):
             if any(classify(m) is _RUN_END[kind] for m in members):
                 return _RUN_END[kind]
         return RunEnd.ERROR
     if isinstance(exc, DeviceError):
         return RunEnd.DEVICE
+    if isinstance(exc, CredentialRefused):
+        return RunEnd.REFUSED
     if isinstance(exc, FatalSessionError):
         return RunEnd.FATAL
     return RunEnd.ERROR
 
 
-_RUN_END: dict[type[AgentRuntimeError], RunEnd] = {DeviceError: RunEnd.DEVICE, FatalSessionError: RunEnd.FATAL}
+_RUN_END: dict[type[AgentRuntimeError], RunEnd] = {DeviceError: RunEnd.DEVICE, CredentialRefused: RunEnd.REFUSED,
+                                                   FatalSessionError: RunEnd.FATAL}
 
 
 def error_summary(exc: BaseException) -> str:

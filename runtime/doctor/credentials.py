@@ -39,8 +39,11 @@ async def check_token_url(endpoint: Endpoint) -> Check:
     if not endpoint.token_url:
         return skipped(FAMILY, "token URL", "none configured")
     try:
-        token = await fetch_token(endpoint.token_url, endpoint.ssl_context(), bearer=endpoint.token_bearer)
+        token = await fetch_token(endpoint.token_url, endpoint.token_ssl_context(), bearer=endpoint.token_bearer)
     except SessionError as error:
-        hint = "check the URL, that `runtime token-server` runs there, and RUNTIME_TOKEN_BEARER"
+        if "HTTP 400" in str(error):  # the credential passed; a service with --agents wants an agent named
+            return passed(FAMILY, "token URL", "credential accepted; tokens are locked to agents (asked per agent)")
+        hint = ("check the URL, that `runtime token-server` runs there, and the device credential "
+                "(RUNTIME_TOKEN_CREDENTIAL_FILE or RUNTIME_TOKEN_BEARER)")
         return failed(FAMILY, "token URL", str(error), hint)
     return passed(FAMILY, "token URL", f"answered with a token ({len(token)} characters)")

@@ -122,13 +122,14 @@ def judge(probe: Probe) -> list[Check]:
     return checks
 
 
-async def _client(endpoint: Endpoint, connection_class: type[Any] | None) -> genai.Client:
+async def _client(endpoint: Endpoint, connection_class: type[Any] | None, agent: str | None = None) -> genai.Client:
     from google import genai
     from google.genai import types
 
     key, version = endpoint.api_key, endpoint.api_version
     if endpoint.token_url:
-        key = await fetch_token(endpoint.token_url, endpoint.ssl_context(), bearer=endpoint.token_bearer)
+        key = await fetch_token(endpoint.token_url, endpoint.token_ssl_context(), bearer=endpoint.token_bearer,
+                                agent=agent)
         version = TOKEN_API_VERSION
     context = endpoint.ssl_context()
     args: dict[str, Any] = {"ssl": context} if context is not None else {}
@@ -151,7 +152,7 @@ def _config(agent: LoadedAgent) -> types.LiveConnectConfig:
 
 async def _session(endpoint: Endpoint, agent: LoadedAgent, probe: Probe, writer: TraceWriter | None) -> None:
     conn = writer.connection() if writer is not None else 0
-    client = await _client(endpoint, recording_connection(writer, conn) if writer is not None else None)
+    client = await _client(endpoint, recording_connection(writer, conn) if writer is not None else None, agent.name)
     probe.started = time.monotonic()
     try:
         async with client.aio.live.connect(model=agent.spec.model, config=_config(agent)) as session:

@@ -97,12 +97,41 @@ def _compression(settings: dict[str, Any] | None, limit: int) -> tuple[int, int]
     return trigger, min(target, trigger)
 
 
-def merge_setup(client: dict[str, Any], locked: dict[str, Any]) -> dict[str, Any]:
-    """An ephemeral token's constraints win over what the client asks for."""
-    merged = dict(client)
-    for key, value in locked.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_setup(merged[key], value)
+def merge_setup(client: dict[str, Any], locked: dict[str, Any], field_mask: tuple[str, ...] | None = None
+                ) -> dict[str, Any]:
+    """The setup a session opened with an ephemeral token runs with: the token's constraints win.
+
+    As google-genai documents the service (google/genai/tokens.py, `Tokens.create`, and
+    `_convert_bidi_setup_to_token_setup`, which sends the constraints as `bidiGenerateContentSetup`):
+    - no constraints: the client's setup as it is (case 1);
+    - constraints and no `fieldMask` (`lock_additional_fields` unset): the whole setup is locked; what the client
+      sets beyond the constraints "will be ignored by the API" (case 2); only a model it names survives when the
+      constraints name none;
+    - a `fieldMask` (`lock_additional_fields=[]` or a list): the masked fields (`model`, `generationConfig.
+      temperature`...) take the constraints' value, or none when the constraints leave them unset; every other
+      field stays the client's (cases 3 and 4).
+    A locked field the client asks to change is overridden, not refused: the documentation says the change is
+    ignored and names no error.
+    """
+    if not locked:
+        return dict(client)
+    if field_mask is None:
+        merged = {"model": client["model"]} if "model" in client and "model" not in locked else {}
+        return {**merged, **locked}
+    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in client.items()}
+    touched = set()
+    for path in field_mask:
+        head, _, tail = path.partition(".")
+        touched.add(head)
+        source: Any = locked.get(head, {}) if tail else locked
+        target = merged.setdefault(head, {}) if tail else merged
+        if not isinstance(source, dict) or not isinstance(target, dict):
+            merged[head] = locked.get(head)
+            continue
+        key = tail or head
+        if key in source:
+            target[key] = source[key]
         else:
-            merged[key] = value
-    return merged
+            target.pop(key, None)
+    return {key: value for key, value in merged.items()
+            if key not in touched or (value is not None and (value != {} or key in client))}

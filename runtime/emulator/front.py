@@ -91,12 +91,26 @@ def mint_token(hub: Hub, headers: dict[str, str], body: bytes) -> tuple[int, dic
             expires_at=_timestamp(request.get("expireTime"), now + 1800),
             new_session_expires_at=_timestamp(request.get("newSessionExpireTime"), now + 60),
             setup=setup,
+            field_mask=_field_mask(request.get("fieldMask")),
         )
     except (ValueError, TypeError, AttributeError, ProtocolViolation) as error:
         message = error.reason if isinstance(error, ProtocolViolation) else str(error)
         return 400, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
     name = hub.tokens.mint(token)
     return 200, {"name": name}
+
+
+def _field_mask(value: Any) -> tuple[str, ...] | None:
+    """`fieldMask` as google-genai sends it: one comma-separated string (a FieldMask's JSON form)."""
+    if value is None:
+        return None
+    paths = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(normalize_path(str(path).strip()) for path in paths if str(path).strip())
+
+
+def normalize_path(path: str) -> str:
+    """`generation_config.temperature` → `generationConfig.temperature` (both spellings are valid JSON names)."""
+    return ".".join(re.sub(r"_([a-z])", lambda m: m.group(1).upper(), part) for part in path.split("."))
 
 
 def _timestamp(value: Any, default: float) -> float:

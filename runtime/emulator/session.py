@@ -109,7 +109,7 @@ class LiveSession:
         if self._admission.refusal:
             raise ProtocolViolation(POLICY_VIOLATION, self._admission.refusal)
         if self._admission.token is not None:
-            setup = merge_setup(setup, self._admission.token.setup)
+            setup = merge_setup(setup, self._admission.token.setup, self._admission.token.field_mask)
         options = self._hub.options
         try:
             config = read_setup(setup, version=self._admission.version, window_override=options.context_window_tokens,

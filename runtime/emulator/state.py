@@ -114,6 +114,8 @@ class EphemeralToken:
     new_session_expires_at: float
     setup: dict[str, Any]
     """Locked `bidiGenerateContentSetup` constraints, merged over the client's setup."""
+    field_mask: tuple[str, ...] | None = None
+    """The `fieldMask` the token was minted with: the fields locked (None: the whole setup)."""
 
 
 class TokenStore:

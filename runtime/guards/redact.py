@@ -51,6 +51,11 @@ MIN_SECRET_CHARS = 4
 """Shorter values are not registered: masking every `abc` or `1` would wreck logs, and the holes it leaves
 would themselves reveal where the value occurs. No real key or token is that short."""
 
+EPHEMERAL_TOKEN = re.compile(r"auth_tokens(?:/|%2[Ff])[A-Za-z0-9_.~-]{8,}")
+"""Ephemeral Live tokens (`auth_tokens/...`, raw or URL-encoded) are redacted by their shape rather than registered
+one by one: a token service mints one per connection and a daemon fetches one, and every registration recompiles
+the one pattern of all secrets (measured: 35 ms per mint after 300 tokens, growing without end)."""
+
 _MIN_FRAGMENT_CHARS = 8
 """Base64 fragments (a value encoded inside a longer base64 string) are only matched from this length on, so
 that short fragments do not mask unrelated base64 text such as audio."""
@@ -122,9 +127,11 @@ class Redactor:
     def redact(self, text: str) -> str:
         """`text` with every registered value, in any of its encoded forms, replaced by `***`."""
         pattern = self._pattern  # one read: a concurrent `add` swaps in a new pattern atomically
-        if pattern is None or not text:
+        if not text:
             return text
-        return pattern.sub(MASK, text)
+        if pattern is not None:
+            text = pattern.sub(MASK, text)
+        return EPHEMERAL_TOKEN.sub("auth_tokens/" + MASK, text) if "auth_tokens" in text else text
 
     def redact_value(self, value: Any) -> Any:
         """Redact strings inside JSON-like data (dicts, lists, tuples); other values are returned as they are."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from runtime.errors import FatalSessionError, SessionError
+from runtime.errors import CredentialRefused, FatalSessionError, SessionError
 from runtime.live import sdk
 from runtime.live.receive import MalformedCounter, MalformedMessage, ServerMessageParser, ServerMessages
 from runtime.live.resume import classify_close, goaway_deadline_s
@@ -116,9 +116,11 @@ class Connection:
 
     def __init__(
         self, endpoint: Endpoint, uplink: Uplink, handler: ConnectionHandler, *,
-        counter: MalformedCounter, timeouts: Timeouts,
+        counter: MalformedCounter, timeouts: Timeouts, agent: str | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.agent = agent
+        """The agent's name, sent to a token service (which locks the token to that agent)."""
         self.uplink = uplink
         self.handler = handler
         self.counter = counter
@@ -162,7 +164,7 @@ class Connection:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
         try:
-            client = await self.endpoint.client()
+            client = await self.endpoint.client(self.agent)
             with anyio.move_on_after(self.timeouts.setup_s) as setup:
                 live = await stack.enter_async_context(client.aio.live.connect(model=model, config=config))
             if setup.cancelled_caught:
@@ -177,6 +179,8 @@ class Connection:
             status = exc.response.status_code
             recovery = Recovery.FATAL if status in (401, 403, 404) else Recovery.RESUME
             return ConnectionEnd(recovery, None, f"HTTP {status} from the handshake")
+        except CredentialRefused:
+            raise  # the token service refused this device: no retry, the supervisor parks the agent
         except FatalSessionError as exc:
             return ConnectionEnd(Recovery.FATAL, None, str(exc))
         except (SessionError, InvalidHandshake, ConnectionClosed, OSError, TimeoutError) as exc:

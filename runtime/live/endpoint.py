@@ -20,15 +20,20 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from runtime.errors import FatalSessionError, SessionError
+from runtime.errors import CredentialRefused, FatalSessionError, SessionError
 from runtime.live.sdk import FastPaths
 
 if TYPE_CHECKING:
+    import httpx2
     from google import genai
 
 logger = logging.getLogger(__name__)
 
 CREDENTIAL_NAME = "gemini-api-key"
+TOKEN_CREDENTIAL_NAME = "runtime-token-credential"
+"""The systemd credential holding this device's token-service credential (`NAME.SECRET`)."""
+RETRY_AFTER_CAP_S = 300.0
+"""The longest `Retry-After` a token fetch waits out; a longer one fails the attempt (the session retries)."""
 TOKEN_API_VERSION = "v1alpha"
 """Ephemeral tokens only work on v1alpha (BidiGenerateContentConstrained)."""
 
@@ -59,7 +64,12 @@ class Endpoint:
     api_version: str = "v1beta"
     """API version of the WebSocket path."""
     token_bearer: str | None = field(default=None, repr=False)
-    """Secret sent as `Authorization: Bearer ...` to the token URL (env `RUNTIME_TOKEN_BEARER`)."""
+    """Credential sent as `Authorization: Bearer ...` to the token URL: the device's own (`NAME.SECRET`, from the
+    file `RUNTIME_TOKEN_CREDENTIAL_FILE` or the systemd credential `runtime-token-credential`) or the shared
+    secret (env `RUNTIME_TOKEN_BEARER`). Never taken from the command line (ps would show it)."""
+    token_ca_file: Path | None = None
+    """PEM file to trust for `token_url` (env `RUNTIME_TOKEN_CA_FILE`): a token service with its own certificate
+    while the Live API keeps the system's trust; None: as `ca_file`."""
     fast_paths: FastPaths = field(default_factory=FastPaths)
     """How the runtime reads and writes this endpoint's socket around the SDK (runtime/live/sdk.py)."""
 
@@ -79,7 +89,8 @@ class Endpoint:
             ca_file=Path(ca) if ca else None,
             api_key=_read_api_key(environ),
             token_url=token_url or environ.get("RUNTIME_TOKEN_URL") or None,
-            token_bearer=_registered(environ.get("RUNTIME_TOKEN_BEARER") or None),
+            token_ca_file=Path(environ["RUNTIME_TOKEN_CA_FILE"]) if environ.get("RUNTIME_TOKEN_CA_FILE") else None,
+            token_bearer=_registered(_token_credential(environ) or environ.get("RUNTIME_TOKEN_BEARER") or None),
         )
 
     def has_credentials(self) -> bool:
@@ -91,14 +102,22 @@ class Endpoint:
             return None
         return ssl.create_default_context(cafile=str(self.ca_file))
 
-    async def client(self) -> genai.Client:
-        """A google-genai client for one connection (a fresh token per call when a token URL is set).
+    def token_ssl_context(self) -> ssl.SSLContext | None:
+        """The trust for `token_url`: `token_ca_file`, else as the Live endpoint's."""
+        if self.token_ca_file is None:
+            return self.ssl_context()
+        return ssl.create_default_context(cafile=str(self.token_ca_file))
+
+    async def client(self, agent: str | None = None) -> genai.Client:
+        """A google-genai client for one connection (a fresh token per call when a token URL is set, asked for
+        `agent`: the service locks it to that agent's model and configuration).
 
         Building a client costs 100–500 ms of CPU (SSL contexts, HTTP clients), so it happens in a worker
         thread and, with a long-lived key, once per endpoint.
         """
         if self.token_url:
-            token = await fetch_token(self.token_url, self.ssl_context(), bearer=self.token_bearer)
+            token = await fetch_token(self.token_url, self.token_ssl_context(), bearer=self.token_bearer,
+                                      agent=agent)
             return await anyio.to_thread.run_sync(_build_client, self.base_url, self.ca_file, token, TOKEN_API_VERSION)
         if not self.api_key:
             raise FatalSessionError(
@@ -147,25 +166,53 @@ def _read_api_key(environ: Mapping[str, str]) -> str | None:
     return None
 
 
+def _token_credential(environ: Mapping[str, str]) -> str | None:
+    """The device's token-service credential from its file, if one is configured."""
+    named = environ.get("RUNTIME_TOKEN_CREDENTIAL_FILE")
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    path = Path(named) if named else Path(directory) / TOKEN_CREDENTIAL_NAME if directory else None
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        if named:
+            logger.warning("token credential file %s does not exist", path)
+        return None
+    except OSError as exc:
+        logger.warning("cannot read token credential %s: %s", path, exc)
+        return None
+
+
 def _registered(secret: str | None) -> str | None:
     if secret:
         register_secret(secret)
     return secret
 
 
-async def fetch_token(token_url: str, context: ssl.SSLContext | None, *, bearer: str | None = None) -> str:
-    """POST to the token service; it answers {"token": "auth_tokens/..."}."""
-    import httpx2
+async def fetch_token(
+    token_url: str, context: ssl.SSLContext | None, *, bearer: str | None = None, agent: str | None = None
+) -> str:
+    """POST `{"agent": NAME}` to the token service; it answers {"token": "auth_tokens/..."}.
 
-    verify: ssl.SSLContext | bool = context if context is not None else True
-    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    try:
-        async with httpx2.AsyncClient(timeout=10.0, verify=verify) as client:
-            response = await client.post(token_url, headers=headers)
-    except httpx2.HTTPError as exc:
-        raise SessionError(f"token service {token_url} unreachable: {exc}") from exc
+    401/403 raise `CredentialRefused` (a revoked device, an agent it may not run: retrying cannot help and must
+    not hammer the service); 429 waits out `Retry-After` (up to `RETRY_AFTER_CAP_S` in all), then asks again.
+    """
+    waited = 0.0
+    while True:
+        response = await _post_token(token_url, context, bearer, agent)
+        if response.status_code != 429:
+            break
+        delay = _retry_after(response.headers.get("Retry-After"))
+        if delay is None or waited + delay > RETRY_AFTER_CAP_S:
+            raise SessionError(f"token service {token_url} is rate limiting this device (HTTP 429)")
+        logger.warning("token service rate limited this device; asking again in %g s (Retry-After)", delay)
+        await anyio.sleep(delay)
+        waited += delay
     if response.status_code in (401, 403):
-        raise FatalSessionError(f"token service {token_url} refused this device (HTTP {response.status_code})")
+        why = "does not know this device's credential" if response.status_code == 401 else \
+            f"does not let this device run agent {agent or '(none named)'}"
+        raise CredentialRefused(f"token service {token_url} {why} (HTTP {response.status_code})")
     if response.status_code != 200:
         raise SessionError(f"token service {token_url} answered HTTP {response.status_code}")
     try:
@@ -174,5 +221,27 @@ async def fetch_token(token_url: str, context: ssl.SSLContext | None, *, bearer:
         raise SessionError(f"token service {token_url} sent no token: expected JSON {{\"token\": ...}}") from exc
     if not isinstance(token, str) or not token:
         raise SessionError(f"token service {token_url} sent an empty token")
-    register_secret(token)
-    return token
+    return token  # redacted by its shape (runtime.guards.redact.EPHEMERAL_TOKEN): one a connection, never registered
+
+
+async def _post_token(token_url: str, context: ssl.SSLContext | None, bearer: str | None,
+                      agent: str | None) -> httpx2.Response:
+    import httpx2
+
+    verify: ssl.SSLContext | bool = context if context is not None else True
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    body = {"agent": agent} if agent else {}
+    try:
+        async with httpx2.AsyncClient(timeout=10.0, verify=verify) as client:
+            return await client.post(token_url, headers=headers, json=body)
+    except httpx2.HTTPError as exc:
+        raise SessionError(f"token service {token_url} unreachable: {exc}") from exc
+
+
+def _retry_after(value: str | None) -> float | None:
+    """`Retry-After` in seconds (the service sends whole seconds; an HTTP date is not expected)."""
+    try:
+        delay = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return None if delay is None or delay < 0 else delay

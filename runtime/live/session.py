@@ -150,7 +150,7 @@ class AgentSession:
                 async with anyio.create_task_group() as group:
                     self._group = group
                     connection = Connection(self.endpoint, self.uplink, self, counter=self.stats,
-                                            timeouts=self.timeouts)
+                                            timeouts=self.timeouts, agent=self.name)
                     if mcp is not None:  # its servers start with the agent and stop with it
                         await group.start(mcp.run)
                         group.start_soon(redeclare_on_change, mcp, connection)

@@ -148,3 +148,16 @@ def test_a_server_never_reached_makes_the_session_give_up_and_one_setup_complete
     assert reconnects.after(Recovery.RESUME, ready=True, lasted_s=0.1, jitter=0.5).next is Next.RECONNECT
     steps = [reconnects.after(Recovery.RESUME, ready=False, lasted_s=0.1, jitter=0.5) for _ in range(3)]
     assert [s.next for s in steps] == [Next.RECONNECT, Next.RECONNECT, Next.GIVE_UP] and steps[-1].tries == 3
+
+
+def test_a_refused_credential_parks_the_agent_at_once_and_is_told_apart_from_other_fatal_errors() -> None:
+    from runtime.daemon.supervisor import classify
+    from runtime.errors import CredentialRefused, FatalSessionError
+    from runtime.retry import Action, RestartPolicy, RunEnd
+
+    policy = RestartPolicy(Supervision())
+    decision = policy.decide(RunEnd.REFUSED, ran_s=1.0, now=0.0, jitter=0.5)
+    assert decision.action is Action.PARK and "token service refused" in decision.reason
+    assert classify(CredentialRefused("revoked")) is RunEnd.REFUSED
+    assert classify(BaseExceptionGroup("g", [FatalSessionError("quota"), CredentialRefused("x")])) is RunEnd.REFUSED
+    assert classify(FatalSessionError("quota")) is RunEnd.FATAL

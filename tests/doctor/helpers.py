@@ -26,7 +26,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The environment without any key, token URL or base URL of the machine running the tests."""
     env = {name: value for name, value in os.environ.items()
            if name not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "CREDENTIALS_DIRECTORY", "RUNTIME_BASE_URL",
-                           "RUNTIME_CA_FILE", "RUNTIME_TOKEN_URL", "RUNTIME_TOKEN_BEARER", "RUNTIME_AGENTS")}
+                           "RUNTIME_CA_FILE", "RUNTIME_TOKEN_URL", "RUNTIME_TOKEN_BEARER", "RUNTIME_AGENTS",
+                           "RUNTIME_TOKEN_CREDENTIAL_FILE", "RUNTIME_TOKEN_CA_FILE")}
     env.update(extra)
     return env
 

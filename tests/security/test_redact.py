@@ -194,3 +194,12 @@ def test_uncaught_tracebacks_are_redacted_in_a_real_process(mode: str) -> None:
     assert result.returncode == 1
     assert "ValueError: thread saw" in result.stderr and "RuntimeError: main saw" in result.stderr
     assert leaks(result.stderr) == (mode == "plain"), result.stderr
+
+
+def test_ephemeral_tokens_are_redacted_by_their_shape_without_being_registered() -> None:
+    from runtime.guards.redact import Redactor
+
+    redactor = Redactor()
+    text = "connect with auth_tokens/AbC-123_xyz7890 (auth_tokens%2FAbC-123_xyz7890) not auth_tokens/x"
+    assert redactor.redact(text) == ("connect with auth_tokens/*** (auth_tokens/***) not auth_tokens/x")
+    assert len(redactor) == 0
