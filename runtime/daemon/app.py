@@ -23,7 +23,7 @@ from runtime.daemon.backend import ActiveBackend, BackendError, BackendOptions, 
 from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
-from runtime.daemon.events import EventChannel
+from runtime.daemon.events import EventChannel, SatelliteChanged
 from runtime.daemon.modes import ActivityModes, ModeTools, check_activity
 from runtime.daemon.mute_controls import MuteControls
 from runtime.daemon.supervisor import Runnable
@@ -72,7 +72,12 @@ def default_state_dir(env: Mapping[str, str], euid: int, home: Path) -> Path:
 
 
 def open_device_ports(agent: LoadedAgentLike) -> tuple[AudioIn, AudioOut]:
-    """The agent's microphone and speaker as its file says (`runtime.audio.factory`)."""
+    """The agent's microphone and speaker as its file says (`runtime.audio.factory`, or its satellite)."""
+    if agent.spec.audio.satellite is not None:
+        from runtime.satellite.ports import satellite_ports
+
+        mic, speaker, _link = satellite_ports(agent.spec.audio)
+        return mic, speaker
     try:
         factory: Any = importlib.import_module("runtime.audio.factory")
     except ImportError:
@@ -141,7 +146,15 @@ class SessionFactory:
             tools=agent.tools,
         )
         self.sessions[agent.name] = session
-        return mode.runnable(session)
+        runnable = mode.runnable(session)
+        if agent.spec.audio.satellite is not None:  # its connection runs beside the session
+            from runtime.satellite.ports import LinkedRunnable, SatelliteIn
+
+            if isinstance(mic, SatelliteIn):
+                publish, name = self.modes.tools.publish, agent.name
+                mic.link.on_status = lambda status: publish(SatelliteChanged(name, status))
+                return LinkedRunnable(runnable, mic.link)
+        return runnable
 
 
 def demo_ports(

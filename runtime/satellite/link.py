@@ -1,0 +1,251 @@
+"""One satellite, kept connected: its microphone chunks in, the agent's reply out, reconnected when it drops.
+
+The satellite is the server and we are its client, as in Home Assistant's Wyoming integration
+(homeassistant/components/wyoming/assist_satellite.py: `AsyncTcpClient(host, port)`, then `run-satellite`
+on every new connection; a lost connection is retried after a pause). wyoming-satellite answers
+`run-satellite` by streaming: continuously (`AlwaysStreamingSatellite`, which also sends `run-pipeline`
+with `start_stage: wake`, so the wake word is the server's business), or after its own wake word or voice
+detection (`WakeStreamingSatellite` / `VadStreamingSatellite`: `run-pipeline` with `start_stage: asr`).
+
+The link runs beside the session (`SatelliteSession`), not inside it: while the satellite is away the
+microphone simply delivers nothing and the Live session stays up; `status` says `waiting for satellite`.
+Reconnects wait `runtime.retry.backoff_delay_s` over `backoff_s`, starting over after a connection that
+delivered audio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+import anyio.abc
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
+from wyoming.ping import Ping, Pong
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.satellite import RunSatellite
+
+from runtime.audio.ports import SPEAKER_RATE_HZ
+from runtime.retry import backoff_delay_s
+from runtime.satellite.pacing import Chunk, Pacer, Send, Start, Stop
+from runtime.satellite.pcm import MicBlocks, PcmFormat
+from runtime.satellite.states import CONNECTED, WAITING
+
+log = logging.getLogger(__name__)
+
+MIC_QUEUE_BLOCKS = 100
+"""Converted microphone blocks held for the session (2 s of 20 ms blocks); older ones are dropped."""
+CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class SatelliteAddress:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, url: str) -> SatelliteAddress:
+        """`wyoming://HOST:PORT` (the agent file's `audio.satellite`, already checked by its pattern)."""
+        rest = url.removeprefix("wyoming://")
+        host, _, port = rest.rpartition(":")
+        return cls(host.strip("[]"), int(port))
+
+    def __str__(self) -> str:
+        return f"wyoming://{self.host}:{self.port}"
+
+
+class SatelliteLink:
+    """The connection to one satellite, shared by the agent's `SatelliteIn` and `SatelliteOut`."""
+
+    def __init__(
+        self, address: SatelliteAddress, *, block_frames: int = 320, backoff_s: tuple[float, float] = (0.5, 10.0),
+        pacer: Pacer | None = None, on_status: Callable[[str], None] | None = None,
+    ) -> None:
+        self.address = address
+        self.block_frames = block_frames
+        self.backoff_s = backoff_s
+        self.pacer = pacer or Pacer()
+        self.status = ""
+        """`satellite connected` or `waiting for satellite` (empty before the first attempt)."""
+        self.on_status: Callable[[str], None] = on_status or (lambda _status: None)
+        """Told each change of `status` (the daemon publishes it as `SatelliteChanged`)."""
+        self._blocks = MicBlocks(block_frames)
+        self._mic_send, self.mic_blocks = anyio.create_memory_object_stream[bytes](MIC_QUEUE_BLOCKS)
+        self._mic_format: PcmFormat | None = None
+        self._wake = anyio.Event()
+        self._outbox: list[Event] = []
+        self.local_wake = False
+        """The satellite detects its own wake word (its `run-pipeline` starts at `asr`)."""
+        self.connections = 0
+        self.dropped_blocks = 0
+        self.received_chunks = 0
+
+    # -- what the ports call (never blocks) ---------------------------------------------------------------
+
+    def play(self, pcm: bytes) -> None:
+        self.pacer.write(pcm)
+        self._wake.set()
+
+    def end_of_turn(self) -> None:
+        self.pacer.end_of_turn()
+        self._wake.set()
+
+    def flush(self) -> None:
+        self.pacer.flush()
+        self._wake.set()
+
+    def send(self, event: Event) -> None:
+        """Queue an event for the satellite (a transcript, an error); dropped while it is away."""
+        if self.status == CONNECTED:
+            self._outbox.append(event)
+            self._wake.set()
+
+    # -- the connection -----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect after every drop, until cancelled."""
+        attempt = 0
+        while True:
+            client = AsyncTcpClient(self.address.host, self.address.port, connect_timeout=CONNECT_TIMEOUT_S)
+            try:
+                await client.connect()
+            except (OSError, TimeoutError) as exc:
+                attempt += 1
+                self._set_status(WAITING, f"cannot connect to {self.address}: {exc}")
+                await anyio.sleep(backoff_delay_s(attempt, self.backoff_s, random.random()))
+                continue
+            received_before = self.received_chunks
+            try:
+                await self._serve(client)
+            except* (OSError, anyio.BrokenResourceError) as drops:  # ConnectionError is an OSError
+                self._set_status(WAITING, f"satellite {self.address} dropped: {drops.exceptions[0]}")
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await _disconnect(client)
+            attempt = 1 if self.received_chunks > received_before else attempt + 1
+            await anyio.sleep(backoff_delay_s(attempt, self.backoff_s, random.random()))
+
+    async def _serve(self, client: AsyncTcpClient) -> None:
+        self.connections += 1
+        self._blocks.reset()
+        self._outbox.clear()
+        # Home Assistant's order (assist_satellite.py `_connect` / `_run_pipeline_loop`): `run-satellite`
+        # first; the satellite then streams and says how (`run-pipeline`).
+        await client.write_event(RunSatellite().event())
+        self._set_status(CONNECTED, f"connected to satellite {self.address}")
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._send_loop, client)
+            while True:
+                event = await client.read_event()
+                if event is None:
+                    raise ConnectionError("the satellite closed the connection")
+                self._on_event(event)
+
+    async def _send_loop(self, client: AsyncTcpClient) -> None:
+        """The only writer of the socket: queued events first, then the reply at its play clock's pace."""
+        while True:
+            self._wake = anyio.Event()
+            outbox, self._outbox = self._outbox, []
+            for event in outbox:
+                await client.write_event(event)
+            for send in self.pacer.take(time.monotonic()):
+                await client.write_event(_event_for(send))
+            due_in = self.pacer.due_in(time.monotonic())
+            if self._outbox or due_in == 0.0:
+                continue
+            with anyio.move_on_after(due_in if due_in is not None else 3600.0):
+                await self._wake.wait()
+
+    # -- what the satellite sends -------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        handler = _HANDLERS.get(event.type)
+        if handler is None:
+            log.debug("satellite %s: %s (ignored)", self.address, event.type)
+            return
+        handler(self, event)
+
+    def _audio_chunk(self, event: Event) -> None:
+        chunk = AudioChunk.from_event(event)
+        self.received_chunks += 1
+        for block in self._blocks.push(chunk.audio, PcmFormat(chunk.rate, chunk.width, chunk.channels)):
+            try:
+                self._mic_send.send_nowait(block)
+            except anyio.WouldBlock:
+                self.dropped_blocks += 1  # nobody reads (the session is starting): the newest waits its turn
+
+    def _audio_start(self, event: Event) -> None:
+        start = AudioStart.from_event(event)
+        log.debug("satellite %s streams %d Hz, %d bytes, %d channel(s)", self.address, start.rate, start.width,
+                  start.channels)
+        self._blocks.reset()
+
+    def _audio_stop(self, event: Event) -> None:
+        log.debug("satellite %s stopped streaming", self.address)
+        self._blocks.reset()
+
+    def _run_pipeline(self, event: Event) -> None:
+        pipeline = RunPipeline.from_event(event)
+        self.local_wake = pipeline.start_stage != PipelineStage.WAKE
+        log.info("satellite %s streams (%s)", self.address,
+                 "its wake word heard" if self.local_wake else "continuously; wake word on this side")
+
+    def _ping(self, event: Event) -> None:
+        # Newer satellites (wyoming-satellite >= 1.2) ping the server and expect a pong (wyoming `ping.py`).
+        self._outbox.append(Pong(text=Ping.from_event(event).text).event())
+        self._wake.set()
+
+    def _set_status(self, status: str, message: str) -> None:
+        changed = status != self.status
+        if changed:
+            (log.info if status == CONNECTED else log.warning)("%s; %s", message, status)
+        else:
+            log.debug("%s", message)  # every failed attempt while away: once at WARNING is enough
+        self.status = status
+        if changed:
+            self.on_status(status)
+
+
+def _ignore(_link: SatelliteLink, _event: Event) -> None:
+    pass
+
+
+_HANDLERS: dict[str, Callable[[SatelliteLink, Event], None]] = {
+    "audio-chunk": SatelliteLink._audio_chunk,
+    "audio-start": SatelliteLink._audio_start,
+    "audio-stop": SatelliteLink._audio_stop,
+    "run-pipeline": SatelliteLink._run_pipeline,
+    "ping": SatelliteLink._ping,
+    "pong": _ignore,
+    "played": _ignore,
+    "info": _ignore,
+}
+"""What the satellite may send (wyoming-satellite `satellite.py`, `event_to_server` calls), one handler each."""
+
+
+def _event_for(send: Send) -> Event:
+    match send:
+        case Start():
+            return AudioStart(rate=SPEAKER_RATE_HZ, width=2, channels=1).event()
+        case Chunk(pcm=pcm):
+            return AudioChunk(rate=SPEAKER_RATE_HZ, width=2, channels=1, audio=pcm).event()
+        case Stop():
+            return AudioStop().event()
+    raise AssertionError(send)
+
+
+def transcript_event(text: str) -> Event:
+    """`transcript`: the user's words; a wake-word satellite goes back to listening for its wake word."""
+    return Transcript(text=text).event()
+
+
+async def _disconnect(client: AsyncTcpClient) -> None:
+    with contextlib.suppress(OSError):  # the peer is already gone: nothing left to close cleanly
+        await client.disconnect()
