@@ -1,0 +1,58 @@
+"""The issue's "done when": `runtime run` (a real daemon process, its built-in emulator) with an agent whose
+audio is a `wyoming-satellite` process answers a request spoken into the satellite and plays the reply
+through it; while the satellite is away, `STATUS=` says so and the agent keeps running."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.daemon.harness import MODEL, start_daemon
+from tests.live.conftest import speech_wav
+from tests.satellite.harness import raw_mic, running_satellite
+
+pytestmark = pytest.mark.slow
+
+SCENARIO = """\
+speech_transcripts: [what time is it]
+rules:
+  - when: {text: time}
+    then: [{say: "It is noon."}]
+"""
+REPLY_BYTES = len("It is noon.") * 60 * 48
+
+
+def test_runtime_run_answers_a_request_spoken_into_a_satellite_through_its_speaker(tmp_path: Path) -> None:
+    pcm = speech_wav(tmp_path / "request.wav", [("pause", 1.0), ("speech", 1.0), ("pause", 60.0)])
+    mic_raw = raw_mic(tmp_path / "mic.raw", pcm, 22_050, 1)
+    (tmp_path / "scenario.yaml").write_text(SCENARIO)
+    agents = tmp_path / "agents"
+    agents.mkdir(mode=0o755)
+    with running_satellite(tmp_path, mic_raw, rate_hz=22_050) as satellite:
+        (agents / "kitchen.yaml").write_text(
+            f"name: kitchen\nmodel: {MODEL}\ninstructions: Be brief.\naudio:\n  satellite: \"{satellite.url}\"\n"
+        )
+        daemon = start_daemon(agents, tmp_path, "--backend", "emulator", "--emulator-scenario",
+                              str(tmp_path / "scenario.yaml"))
+        try:
+            daemon.notify.expect("READY", timeout_s=30)
+            daemon.wait_line(r"kitchen.*connected to satellite", timeout_s=30)
+            _wait_for(lambda: len(satellite.played()) >= REPLY_BYTES)
+            satellite.process.terminate()
+            satellite.process.wait(timeout=10)
+            daemon.notify.expect_status("1 agent: 1 running; kitchen: waiting for satellite", timeout_s=30)
+        finally:
+            daemon.stop()
+            daemon.notify.close()
+    assert len(satellite.played()) == REPLY_BYTES
+    assert not daemon.matching(r"Traceback")
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the satellite did not play the reply"
+        time.sleep(0.05)
