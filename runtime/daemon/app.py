@@ -24,7 +24,7 @@ from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
 from runtime.daemon.events import EventChannel, SatelliteChanged
-from runtime.daemon.modes import ActivityModes, ModeTools, check_activity
+from runtime.daemon.modes import ActivityMode, ActivityModes, ModeTools, WakeWordMode, check_activity
 from runtime.daemon.mute_controls import MuteControls
 from runtime.daemon.supervisor import Runnable
 from runtime.errors import AgentRuntimeError, DeviceError
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from runtime.daemon.metrics_server import Metering
     from runtime.live.session import AgentSession
     from runtime.retry import RetryPolicy
+    from runtime.satellite.link import SatelliteLink
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,10 @@ class SessionFactory:
         mode = self.modes.for_agent(agent)
         audio_in = mode.microphone(mic, audio_out)
         self.outputs[agent.name] = audio_out
+        events = mode.events(self.events)
+        link = _satellite_link(mic)
+        if link is not None:
+            events = _satellite_feedback(link, mode, events, agent)
         session = AgentSession(
             agent.spec,
             name=agent.name,
@@ -141,20 +146,39 @@ class SessionFactory:
             audio_in=audio_in,
             audio_out=audio_out,
             state_dir=self.state_dir,
-            events=mode.events(self.events),
+            events=events,
             policy=self.retry,
             tools=agent.tools,
         )
         self.sessions[agent.name] = session
         runnable = mode.runnable(session)
-        if agent.spec.audio.satellite is not None:  # its connection runs beside the session
-            from runtime.satellite.ports import LinkedRunnable, SatelliteIn
+        if link is None:
+            return runnable
+        from runtime.satellite.ports import LinkedRunnable
 
-            if isinstance(mic, SatelliteIn):
-                publish, name = self.modes.tools.publish, agent.name
-                mic.link.on_status = lambda status: publish(SatelliteChanged(name, status))
-                return LinkedRunnable(runnable, mic.link)
-        return runnable
+        publish, name = self.modes.tools.publish, agent.name
+        link.on_status = lambda status: publish(SatelliteChanged(name, status))
+        return LinkedRunnable(runnable, link)  # its connection runs beside the session
+
+
+def _satellite_link(mic: AudioIn) -> SatelliteLink | None:
+    """The satellite behind an agent's microphone, if it has one (imported only then: `wyoming`)."""
+    if type(mic).__module__ != "runtime.satellite.ports":
+        return None
+    from runtime.satellite.ports import SatelliteIn
+
+    return mic.link if isinstance(mic, SatelliteIn) else None
+
+
+def _satellite_feedback(
+    link: SatelliteLink, mode: ActivityMode, events: SessionEvents, agent: LoadedAgentLike
+) -> SessionEvents:
+    """The conversation told back to the satellite (`runtime.daemon.satellite_feedback`)."""
+    from runtime.daemon.satellite_feedback import SatelliteFeedback, gate_feedback
+
+    if isinstance(mode, WakeWordMode) and mode.gate is not None:  # the wake word is heard here, on its stream
+        mode.gate.add_listener(gate_feedback(link, Path(agent.spec.activity.wake.model).stem))
+    return FanOut(events, SatelliteFeedback(link))
 
 
 def demo_ports(

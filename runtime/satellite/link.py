@@ -83,6 +83,9 @@ class SatelliteLink:
         self._outbox: list[Event] = []
         self.local_wake = False
         """The satellite detects its own wake word (its `run-pipeline` starts at `asr`)."""
+        self.pipelines = 0
+        """`run-pipeline` events received: conversations the satellite opened (or streams it started)."""
+        self._release: Event | None = None
         self.connections = 0
         self.dropped_blocks = 0
         self.received_chunks = 0
@@ -100,6 +103,14 @@ class SatelliteLink:
     def flush(self) -> None:
         self.pacer.flush()
         self._wake.set()
+
+    def exchange_done(self, user_text: str) -> None:
+        """The agent answered: a satellite that heard its own wake word gets `transcript` once the reply went
+        out, and goes back to listening for its wake word (wyoming-satellite `WakeStreamingSatellite`:
+        a `transcript` stops its streaming, as Home Assistant's STT result does)."""
+        if self.local_wake:
+            self._release = transcript_event(user_text)
+            self._wake.set()
 
     def send(self, event: Event) -> None:
         """Queue an event for the satellite (a transcript, an error); dropped while it is away."""
@@ -136,6 +147,7 @@ class SatelliteLink:
         self.connections += 1
         self._blocks.reset()
         self._outbox.clear()
+        self._release, self.local_wake = None, False
         # Home Assistant's order (assist_satellite.py `_connect` / `_run_pipeline_loop`): `run-satellite`
         # first; the satellite then streams and says how (`run-pipeline`).
         await client.write_event(RunSatellite().event())
@@ -157,6 +169,9 @@ class SatelliteLink:
                 await client.write_event(event)
             for send in self.pacer.take(time.monotonic()):
                 await client.write_event(_event_for(send))
+            if self._release is not None and self.pacer.idle:
+                release, self._release, self.local_wake = self._release, None, False
+                await client.write_event(release)
             due_in = self.pacer.due_in(time.monotonic())
             if self._outbox or due_in == 0.0:
                 continue
@@ -194,6 +209,7 @@ class SatelliteLink:
     def _run_pipeline(self, event: Event) -> None:
         pipeline = RunPipeline.from_event(event)
         self.local_wake = pipeline.start_stage != PipelineStage.WAKE
+        self.pipelines += 1
         log.info("satellite %s streams (%s)", self.address,
                  "its wake word heard" if self.local_wake else "continuously; wake word on this side")
 

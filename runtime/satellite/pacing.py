@@ -74,6 +74,11 @@ class Pacer:
         self._flushed = self._in_reply
         self._played_until = 0.0  # what the satellite still holds is past recall: not ours to wait for
 
+    @property
+    def idle(self) -> bool:
+        """No reply queued or in progress on this side (what was sent may still be sounding)."""
+        return not self._pending and not self._in_reply and not self._flushed
+
     def playing(self, now: float) -> bool:
         return bool(self._pending) or now < self._played_until
 

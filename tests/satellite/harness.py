@@ -68,9 +68,10 @@ def raw_mic(path: Path, pcm16k: bytes, rate_hz: int, channels: int) -> Path:
 @contextlib.contextmanager
 def running_satellite(
     work: Path, mic_raw: Path, *, rate_hz: int = 16_000, channels: int = 1, port: int | None = None,
-    name: str = "sat",
+    name: str = "sat", wake: bool = False,
 ) -> Iterator[Satellite]:
-    """`wyoming-satellite` streaming continuously (no wake word, no VAD), stopped on exit."""
+    """`wyoming-satellite` streaming continuously (no VAD), or after its own wake word (`wake`: loud audio
+    after a quiet spell, `wake_stub.py`), stopped on exit."""
     assert SATELLITE_PYTHON.exists(), "run scripts/setup.sh test (it installs wyoming-satellite)"
     port = port or free_port()
     speaker = work / f"{name}-speaker.raw"
@@ -83,6 +84,8 @@ def running_satellite(
         "--snd-command", f"{sys.executable} {HERE / 'snd_sink.py'} {speaker}",
         "--snd-command-rate", "24000", "--snd-command-channels", "1",
     ]
+    if wake:
+        command += ["--wake-command", f"{sys.executable} {HERE / 'wake_stub.py'}", "--wake-word-name", "okay_stub"]
     with stderr.open("ab") as err:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
     try:

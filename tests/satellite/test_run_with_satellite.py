@@ -56,3 +56,43 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the satellite did not play the reply"
         time.sleep(0.05)
+
+
+WAKE_SCENARIO = """\
+speech_transcripts: [what time is it, what time is it now]
+rules:
+  - when: {text: time}
+    then: [{say: "It is noon."}]
+"""
+
+
+def test_a_satellite_that_hears_its_own_wake_word_opens_each_exchange_and_is_released_after_the_reply(
+    tmp_path: Path,
+) -> None:
+    """Each burst of "speech" is wake word and request at once: the satellite streams after its wake word
+    (`run-pipeline` from `asr`), the agent answers, and the `transcript` sent after the reply puts the
+    satellite back to listening for its wake word, so the second burst opens a second exchange."""
+    pcm = speech_wav(tmp_path / "request.wav", [("pause", 1.0), ("speech", 1.0), ("pause", 4.0), ("speech", 1.0),
+                                                 ("pause", 60.0)])
+    mic_raw = raw_mic(tmp_path / "mic.raw", pcm, 16_000, 1)
+    (tmp_path / "scenario.yaml").write_text(WAKE_SCENARIO)
+    agents = tmp_path / "agents"
+    agents.mkdir(mode=0o755)
+    with running_satellite(tmp_path, mic_raw, wake=True) as satellite:
+        (agents / "kitchen.yaml").write_text(
+            f"name: kitchen\nmodel: {MODEL}\ninstructions: Be brief.\naudio:\n  satellite: \"{satellite.url}\"\n"
+        )
+        daemon = start_daemon(agents, tmp_path, "--backend", "emulator", "--emulator-scenario",
+                              str(tmp_path / "scenario.yaml"))
+        try:
+            daemon.notify.expect("READY", timeout_s=30)
+            first = daemon.wait_line(r"kitchen: satellite .* streams \(its wake word heard\)", timeout_s=30)
+            _wait_for(lambda: len(satellite.played()) >= REPLY_BYTES)
+            daemon.wait_line(r"kitchen: satellite .* streams \(its wake word heard\)", timeout_s=30,
+                             after=daemon.lines.index(first) + 1)
+            _wait_for(lambda: len(satellite.played()) >= 2 * REPLY_BYTES)
+        finally:
+            daemon.stop()
+            daemon.notify.close()
+    assert len(satellite.played()) == 2 * REPLY_BYTES
+    assert not daemon.matching(r"Traceback")
