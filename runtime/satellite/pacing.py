@@ -45,7 +45,7 @@ Send = Start | Chunk | Stop
 class Pacer:
     """The reply's queue and play clock; `take(now)` says what to send now, `due_in(now)` when to ask again."""
 
-    def __init__(self, *, lead_s: float = 0.12, chunk_s: float = 0.04) -> None:
+    def __init__(self, *, lead_s: float = 0.12, chunk_s: float = 0.02) -> None:
         self.lead_s = lead_s
         """How far ahead of the play clock audio is sent (seconds): the most a barge-in cannot take back."""
         self.chunk_bytes = int(chunk_s * SPEAKER_RATE_HZ) * SAMPLE_BYTES

@@ -68,7 +68,7 @@ def raw_mic(path: Path, pcm16k: bytes, rate_hz: int, channels: int) -> Path:
 @contextlib.contextmanager
 def running_satellite(
     work: Path, mic_raw: Path, *, rate_hz: int = 16_000, channels: int = 1, port: int | None = None,
-    name: str = "sat", wake: bool = False,
+    name: str = "sat", wake: bool = False, started_file: Path | None = None, chunk_frames: int = 1024,
 ) -> Iterator[Satellite]:
     """`wyoming-satellite` streaming continuously (no VAD), or after its own wake word (`wake`: loud audio
     after a quiet spell, `wake_stub.py`), stopped on exit."""
@@ -79,8 +79,10 @@ def running_satellite(
     command = [
         str(SATELLITE_PYTHON), "-m", "wyoming_satellite", "--uri", f"tcp://127.0.0.1:{port}", "--name", name,
         "--no-zeroconf", "--debug",
-        "--mic-command", f"{sys.executable} {HERE / 'mic_source.py'} {mic_raw} {rate_hz} {channels}",
+        "--mic-command", f"{sys.executable} {HERE / 'mic_source.py'} {mic_raw} {rate_hz} {channels}"
+        f" {started_file or '-'} {chunk_frames}",
         "--mic-command-rate", str(rate_hz), "--mic-command-channels", str(channels),
+        "--mic-command-samples-per-chunk", str(chunk_frames),
         "--snd-command", f"{sys.executable} {HERE / 'snd_sink.py'} {speaker}",
         "--snd-command-rate", "24000", "--snd-command-channels", "1",
     ]
