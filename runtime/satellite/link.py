@@ -15,7 +15,6 @@ delivered audio.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -26,7 +25,6 @@ import anyio
 import anyio.abc
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import PipelineStage, RunPipeline
@@ -35,8 +33,9 @@ from wyoming.satellite import RunSatellite
 from runtime.audio.ports import SPEAKER_RATE_HZ
 from runtime.retry import backoff_delay_s
 from runtime.satellite.pacing import Chunk, Pacer, Send, Start, Stop
-from runtime.satellite.pcm import MicBlocks, PcmFormat
+from runtime.satellite.pcm import MicBlocks, PcmFormat, plausible
 from runtime.satellite.states import CONNECTED, WAITING
+from runtime.satellite.wire import MalformedEvent, SatelliteConnection
 
 log = logging.getLogger(__name__)
 
@@ -124,26 +123,25 @@ class SatelliteLink:
         """Connect, serve, and reconnect after every drop, until cancelled."""
         attempt = 0
         while True:
-            client = AsyncTcpClient(self.address.host, self.address.port, connect_timeout=CONNECT_TIMEOUT_S)
             try:
-                await client.connect()
+                client = await SatelliteConnection.open(self.address.host, self.address.port, CONNECT_TIMEOUT_S)
             except (OSError, TimeoutError) as exc:
                 attempt += 1
-                self._set_status(WAITING, f"cannot connect to {self.address}: {exc}")
+                self._set_status(WAITING, f"cannot connect to {self.address}: {exc or type(exc).__name__}")
                 await anyio.sleep(backoff_delay_s(attempt, self.backoff_s, random.random()))
                 continue
             received_before = self.received_chunks
             try:
                 await self._serve(client)
-            except* (OSError, anyio.BrokenResourceError) as drops:  # ConnectionError is an OSError
+            except* (OSError, EOFError, anyio.BrokenResourceError) as drops:  # MalformedEvent is an OSError
                 self._set_status(WAITING, f"satellite {self.address} dropped: {drops.exceptions[0]}")
             finally:
                 with anyio.CancelScope(shield=True):
-                    await _disconnect(client)
+                    await client.close()
             attempt = 1 if self.received_chunks > received_before else attempt + 1
             await anyio.sleep(backoff_delay_s(attempt, self.backoff_s, random.random()))
 
-    async def _serve(self, client: AsyncTcpClient) -> None:
+    async def _serve(self, client: SatelliteConnection) -> None:
         self.connections += 1
         self._blocks.reset()
         self._outbox.clear()
@@ -160,7 +158,7 @@ class SatelliteLink:
                     raise ConnectionError("the satellite closed the connection")
                 self._on_event(event)
 
-    async def _send_loop(self, client: AsyncTcpClient) -> None:
+    async def _send_loop(self, client: SatelliteConnection) -> None:
         """The only writer of the socket: queued events first, then the reply at its play clock's pace."""
         while True:
             self._wake = anyio.Event()
@@ -185,12 +183,18 @@ class SatelliteLink:
         if handler is None:
             log.debug("satellite %s: %s (ignored)", self.address, event.type)
             return
-        handler(self, event)
+        try:
+            handler(self, event)
+        except (KeyError, TypeError, ValueError) as exc:  # an event whose fields are missing or wrong
+            raise MalformedEvent(f"malformed {event.type}: {type(exc).__name__}: {exc}") from exc
 
     def _audio_chunk(self, event: Event) -> None:
         chunk = AudioChunk.from_event(event)
+        fmt = PcmFormat(chunk.rate, chunk.width, chunk.channels)
+        if not plausible(fmt):
+            raise ValueError(f"{fmt} is no microphone format")
         self.received_chunks += 1
-        for block in self._blocks.push(chunk.audio, PcmFormat(chunk.rate, chunk.width, chunk.channels)):
+        for block in self._blocks.push(chunk.audio or b"", fmt):
             try:
                 self._mic_send.send_nowait(block)
             except anyio.WouldBlock:
@@ -260,8 +264,3 @@ def _event_for(send: Send) -> Event:
 def transcript_event(text: str) -> Event:
     """`transcript`: the user's words; a wake-word satellite goes back to listening for its wake word."""
     return Transcript(text=text).event()
-
-
-async def _disconnect(client: AsyncTcpClient) -> None:
-    with contextlib.suppress(OSError):  # the peer is already gone: nothing left to close cleanly
-        await client.disconnect()

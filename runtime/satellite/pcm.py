@@ -29,6 +29,11 @@ class PcmFormat:
 MIC_FORMAT = PcmFormat(MIC_RATE_HZ, SAMPLE_BYTES, 1)
 
 
+def plausible(fmt: PcmFormat) -> bool:
+    """A format a microphone can have (a peer's claim is checked before a resampler is built on it)."""
+    return 4_000 <= fmt.rate_hz <= 384_000 and fmt.width_bytes in (1, 2, 4) and 1 <= fmt.channels <= 16
+
+
 def to_float_mono(audio: bytes, fmt: PcmFormat) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Interleaved PCM of `fmt` as mono float32 in [-1, 1] (channels averaged)."""
     if fmt.width_bytes == 2:
