@@ -16,6 +16,7 @@ delivered audio.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 MIC_QUEUE_BLOCKS = 100
 """Converted microphone blocks held for the session (2 s of 20 ms blocks); older ones are dropped."""
 CONNECT_TIMEOUT_S = 5.0
+SILENCE_DROP_S = 10.0
+"""A continuously streaming satellite that sends nothing for this long is dropped and reconnected."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,10 @@ class SatelliteLink:
         self.local_wake = False
         """The satellite detects its own wake word (its `run-pipeline` starts at `asr`)."""
         self.pipelines = 0
-        """`run-pipeline` events received: conversations the satellite opened (or streams it started)."""
+        """`run-pipeline` events received on this connection (conversations opened, or streams started)."""
         self._release: Event | None = None
+        self._streaming = False
+        self.silence_drop_s = SILENCE_DROP_S
         self.connections = 0
         self.dropped_blocks = 0
         self.received_chunks = 0
@@ -107,7 +112,7 @@ class SatelliteLink:
         """The agent answered: a satellite that heard its own wake word gets `transcript` once the reply went
         out, and goes back to listening for its wake word (wyoming-satellite `WakeStreamingSatellite`:
         a `transcript` stops its streaming, as Home Assistant's STT result does)."""
-        if self.local_wake:
+        if self.local_wake and self._streaming:
             self._release = transcript_event(user_text)
             self._wake.set()
 
@@ -145,7 +150,7 @@ class SatelliteLink:
         self.connections += 1
         self._blocks.reset()
         self._outbox.clear()
-        self._release, self.local_wake = None, False
+        self._release, self.local_wake, self.pipelines, self._streaming = None, False, 0, False
         # Home Assistant's order (assist_satellite.py `_connect` / `_run_pipeline_loop`): `run-satellite`
         # first; the satellite then streams and says how (`run-pipeline`).
         await client.write_event(RunSatellite().event())
@@ -153,10 +158,19 @@ class SatelliteLink:
         async with anyio.create_task_group() as group:
             group.start_soon(self._send_loop, client)
             while True:
-                event = await client.read_event()
-                if event is None:
-                    raise ConnectionError("the satellite closed the connection")
-                self._on_event(event)
+                with anyio.move_on_after(self._read_deadline_s()):
+                    event = await client.read_event()
+                    if event is None:
+                        raise ConnectionError("the satellite closed the connection")
+                    self._on_event(event)
+                    continue
+                raise TimeoutError(f"the satellite streams continuously but sent nothing for {self.silence_drop_s} s")
+
+    def _read_deadline_s(self) -> float:
+        """How long the next event may take: a continuously streaming satellite that goes quiet is gone (a
+        crashed microphone program, a half-open connection); one that waits for its wake word may be quiet
+        for hours, and TCP keep-alive (`wire.keep_alive`) watches it instead."""
+        return self.silence_drop_s if self.pipelines and not self.local_wake else math.inf
 
     async def _send_loop(self, client: SatelliteConnection) -> None:
         """The only writer of the socket: queued events first, then the reply at its play clock's pace."""
@@ -168,7 +182,7 @@ class SatelliteLink:
             for send in self.pacer.take(time.monotonic()):
                 await client.write_event(_event_for(send))
             if self._release is not None and self.pacer.idle:
-                release, self._release, self.local_wake = self._release, None, False
+                release, self._release, self._streaming = self._release, None, False
                 await client.write_event(release)
             due_in = self.pacer.due_in(time.monotonic())
             if self._outbox or due_in == 0.0:
@@ -214,6 +228,7 @@ class SatelliteLink:
         pipeline = RunPipeline.from_event(event)
         self.local_wake = pipeline.start_stage != PipelineStage.WAKE
         self.pipelines += 1
+        self._streaming = True
         log.info("satellite %s streams (%s)", self.address,
                  "its wake word heard" if self.local_wake else "continuously; wake word on this side")
 

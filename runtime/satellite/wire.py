@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from typing import Any
 
 from wyoming.event import Event, async_write_event
@@ -65,6 +66,22 @@ def _length(header: dict[str, Any], key: str, limit: int) -> int:
     return value
 
 
+KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_PROBES = 10, 5, 3
+USER_TIMEOUT_MS = 20_000
+
+
+def keep_alive(sock: socket.socket) -> None:
+    """A satellite that leaves the Wi-Fi sends no FIN: TCP keep-alive finds it gone within ~25 s while we only
+    listen, and TCP_USER_TIMEOUT within 20 s while a reply is being sent (Linux; elsewhere the defaults,
+    minutes to hours). wyoming-satellite 1.0.0 answers no `ping`, so the protocol cannot do this for us."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE_S), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+                        ("TCP_KEEPCNT", KEEPALIVE_PROBES), ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS)):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 class SatelliteConnection:
     """One TCP connection to a satellite: bounded reads (above), the library's writer."""
 
@@ -77,6 +94,9 @@ class SatelliteConnection:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, limit=MAX_HEADER_BYTES), timeout=timeout_s
         )
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            keep_alive(sock)
         return cls(reader, writer)
 
     async def read_event(self) -> Event | None:

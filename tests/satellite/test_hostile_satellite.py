@@ -64,3 +64,33 @@ async def test_a_hostile_peer_is_dropped_and_a_good_satellite_after_it_is_served
     assert block == (bytes(range(256)) * 5)[:640]
     assert link.connections == len(HOSTILE) + 1
     assert all(b'"run-satellite"' in first for first in connections)
+
+
+async def test_a_continuously_streaming_satellite_that_goes_quiet_is_dropped_and_reconnected() -> None:
+    """A half-open connection (the satellite left the Wi-Fi) or a dead microphone program: the stream stops
+    but the socket stays open. A continuous stream (`run-pipeline` from `wake`) may not pause for long."""
+    connections = 0
+
+    async def serve(client: anyio.abc.SocketStream) -> None:
+        nonlocal connections
+        async with client:
+            with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                await client.receive()
+                connections += 1
+                await client.send(frame("run-pipeline", {"start_stage": "wake", "end_stage": "tts"}))
+                await client.send(frame("audio-chunk", CHUNK, bytes(640)))
+                with anyio.move_on_after(30):
+                    await client.receive()  # silent from here on, until the link hangs up
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    link = SatelliteLink(SatelliteAddress("127.0.0.1", port), backoff_s=(0.01, 0.05))
+    link.silence_drop_s = 0.3
+    async with listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, serve)
+        group.start_soon(link.run)
+        with anyio.fail_after(30):
+            for _ in range(3):
+                await link.mic_blocks.receive()  # one block per connection
+        group.cancel_scope.cancel()
+    assert connections >= 3 and link.connections >= 3
