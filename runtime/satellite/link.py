@@ -63,6 +63,33 @@ class SatelliteAddress:
         return f"wyoming://{self.host}:{self.port}"
 
 
+@dataclass
+class LinkCounts:
+    connections: int = 0
+    received_chunks: int = 0
+    dropped_blocks: int = 0
+    """Converted blocks nobody read in time (the session was not reading yet)."""
+
+
+@dataclass
+class Pipeline:
+    """What the satellite said about its stream on this connection (`run-pipeline`), and what it is owed."""
+
+    local_wake: bool = False
+    """The satellite detects its own wake word (its `run-pipeline` starts at `asr`)."""
+    started: int = 0
+    """`run-pipeline` events received (conversations opened, or streams started)."""
+    streaming: bool = False
+    release: Event | None = None
+    """The `transcript` to send once the reply went out (a wake-word satellite's exchange is over)."""
+
+    def read_deadline_s(self, silence_drop_s: float) -> float:
+        """How long the next event may take: a continuously streaming satellite that goes quiet is gone (a
+        crashed microphone program, a half-open connection); one that waits for its wake word may be quiet
+        for hours, and TCP keep-alive (`wire.keep_alive`) watches it instead."""
+        return silence_drop_s if self.started and not self.local_wake else math.inf
+
+
 class SatelliteLink:
     """The connection to one satellite, shared by the agent's `SatelliteIn` and `SatelliteOut`."""
 
@@ -80,19 +107,11 @@ class SatelliteLink:
         """Told each change of `status` (the daemon publishes it as `SatelliteChanged`)."""
         self._blocks = MicBlocks(block_frames)
         self._mic_send, self.mic_blocks = anyio.create_memory_object_stream[bytes](MIC_QUEUE_BLOCKS)
-        self._mic_format: PcmFormat | None = None
         self._wake = anyio.Event()
         self._outbox: list[Event] = []
-        self.local_wake = False
-        """The satellite detects its own wake word (its `run-pipeline` starts at `asr`)."""
-        self.pipelines = 0
-        """`run-pipeline` events received on this connection (conversations opened, or streams started)."""
-        self._release: Event | None = None
-        self._streaming = False
+        self.pipeline = Pipeline()
         self.silence_drop_s = SILENCE_DROP_S
-        self.connections = 0
-        self.dropped_blocks = 0
-        self.received_chunks = 0
+        self.counts = LinkCounts()
 
     # -- what the ports call (never blocks) ---------------------------------------------------------------
 
@@ -112,8 +131,8 @@ class SatelliteLink:
         """The agent answered: a satellite that heard its own wake word gets `transcript` once the reply went
         out, and goes back to listening for its wake word (wyoming-satellite `WakeStreamingSatellite`:
         a `transcript` stops its streaming, as Home Assistant's STT result does)."""
-        if self.local_wake and self._streaming:
-            self._release = transcript_event(user_text)
+        if self.pipeline.local_wake and self.pipeline.streaming:
+            self.pipeline.release = transcript_event(user_text)
             self._wake.set()
 
     def send(self, event: Event) -> None:
@@ -135,7 +154,7 @@ class SatelliteLink:
                 self._set_status(WAITING, f"cannot connect to {self.address}: {exc or type(exc).__name__}")
                 await anyio.sleep(backoff_delay_s(attempt, self.backoff_s, random.random()))
                 continue
-            received_before = self.received_chunks
+            received_before = self.counts.received_chunks
             try:
                 await self._serve(client)
             except* (OSError, EOFError, anyio.BrokenResourceError) as drops:  # MalformedEvent is an OSError
@@ -143,14 +162,14 @@ class SatelliteLink:
             finally:
                 with anyio.CancelScope(shield=True):
                     await client.close()
-            attempt = 1 if self.received_chunks > received_before else attempt + 1
+            attempt = 1 if self.counts.received_chunks > received_before else attempt + 1
             await anyio.sleep(backoff_delay_s(attempt, self.backoff_s, random.random()))
 
     async def _serve(self, client: SatelliteConnection) -> None:
-        self.connections += 1
+        self.counts.connections += 1
         self._blocks.reset()
         self._outbox.clear()
-        self._release, self.local_wake, self.pipelines, self._streaming = None, False, 0, False
+        self.pipeline = Pipeline()
         # Home Assistant's order (assist_satellite.py `_connect` / `_run_pipeline_loop`): `run-satellite`
         # first; the satellite then streams and says how (`run-pipeline`).
         await client.write_event(RunSatellite().event())
@@ -158,19 +177,13 @@ class SatelliteLink:
         async with anyio.create_task_group() as group:
             group.start_soon(self._send_loop, client)
             while True:
-                with anyio.move_on_after(self._read_deadline_s()):
+                with anyio.move_on_after(self.pipeline.read_deadline_s(self.silence_drop_s)):
                     event = await client.read_event()
                     if event is None:
                         raise ConnectionError("the satellite closed the connection")
                     self._on_event(event)
                     continue
                 raise TimeoutError(f"the satellite streams continuously but sent nothing for {self.silence_drop_s} s")
-
-    def _read_deadline_s(self) -> float:
-        """How long the next event may take: a continuously streaming satellite that goes quiet is gone (a
-        crashed microphone program, a half-open connection); one that waits for its wake word may be quiet
-        for hours, and TCP keep-alive (`wire.keep_alive`) watches it instead."""
-        return self.silence_drop_s if self.pipelines and not self.local_wake else math.inf
 
     async def _send_loop(self, client: SatelliteConnection) -> None:
         """The only writer of the socket: queued events first, then the reply at its play clock's pace."""
@@ -181,8 +194,9 @@ class SatelliteLink:
                 await client.write_event(event)
             for send in self.pacer.take(time.monotonic()):
                 await client.write_event(_event_for(send))
-            if self._release is not None and self.pacer.idle:
-                release, self._release, self._streaming = self._release, None, False
+            release = self.pipeline.release
+            if release is not None and self.pacer.idle:
+                self.pipeline.release, self.pipeline.streaming = None, False
                 await client.write_event(release)
             due_in = self.pacer.due_in(time.monotonic())
             if self._outbox or due_in == 0.0:
@@ -207,12 +221,12 @@ class SatelliteLink:
         fmt = PcmFormat(chunk.rate, chunk.width, chunk.channels)
         if not plausible(fmt):
             raise ValueError(f"{fmt} is no microphone format")
-        self.received_chunks += 1
+        self.counts.received_chunks += 1
         for block in self._blocks.push(chunk.audio or b"", fmt):
             try:
                 self._mic_send.send_nowait(block)
             except anyio.WouldBlock:
-                self.dropped_blocks += 1  # nobody reads (the session is starting): the newest waits its turn
+                self.counts.dropped_blocks += 1  # nobody reads yet (the session is starting): the newest is lost
 
     def _audio_start(self, event: Event) -> None:
         start = AudioStart.from_event(event)
@@ -226,11 +240,11 @@ class SatelliteLink:
 
     def _run_pipeline(self, event: Event) -> None:
         pipeline = RunPipeline.from_event(event)
-        self.local_wake = pipeline.start_stage != PipelineStage.WAKE
-        self.pipelines += 1
-        self._streaming = True
+        local_wake = pipeline.start_stage != PipelineStage.WAKE
+        self.pipeline.local_wake, self.pipeline.streaming = local_wake, True
+        self.pipeline.started += 1
         log.info("satellite %s streams (%s)", self.address,
-                 "its wake word heard" if self.local_wake else "continuously; wake word on this side")
+                 "its wake word heard" if local_wake else "continuously; wake word on this side")
 
     def _ping(self, event: Event) -> None:
         # Newer satellites (wyoming-satellite >= 1.2) ping the server and expect a pong (wyoming `ping.py`).

@@ -62,7 +62,7 @@ async def test_a_hostile_peer_is_dropped_and_a_good_satellite_after_it_is_served
         assert link.status == CONNECTED
         group.cancel_scope.cancel()
     assert block == (bytes(range(256)) * 5)[:640]
-    assert link.connections == len(HOSTILE) + 1
+    assert link.counts.connections == len(HOSTILE) + 1
     assert all(b'"run-satellite"' in first for first in connections)
 
 
@@ -93,4 +93,4 @@ async def test_a_continuously_streaming_satellite_that_goes_quiet_is_dropped_and
             for _ in range(3):
                 await link.mic_blocks.receive()  # one block per connection
         group.cancel_scope.cancel()
-    assert connections >= 3 and link.connections >= 3
+    assert connections >= 3 and link.counts.connections >= 3

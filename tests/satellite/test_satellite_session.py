@@ -63,7 +63,7 @@ async def satellite_agent(
 
 
 async def test_a_request_spoken_into_the_satellite_is_answered_through_its_speaker(tmp_path: Path) -> None:
-    pcm = speech_wav(tmp_path / "request.wav", [("pause", 0.5), ("speech", 1.0), ("pause", 30.0)])
+    pcm = speech_wav(tmp_path / "request.wav", [("pause", 1.5), ("speech", 1.0), ("pause", 30.0)])
     mic_raw = raw_mic(tmp_path / "mic.raw", pcm, 48_000, 2)  # converted on our side to 16 kHz mono
     events = Recorder()
     options = EmulatorOptions(scenario_obj=parse_scenario(SCENARIO))
@@ -147,7 +147,7 @@ def _heard_in(received: bytes, pcm: bytes) -> bytes:
 
 
 async def test_a_satellite_restart_is_survived_by_the_same_live_session(tmp_path: Path) -> None:
-    pcm = speech_wav(tmp_path / "request.wav", [("pause", 0.5), ("speech", 1.0), ("pause", 30.0)])
+    pcm = speech_wav(tmp_path / "request.wav", [("pause", 1.5), ("speech", 1.0), ("pause", 30.0)])
     mic_raw = raw_mic(tmp_path / "mic.raw", pcm, 16_000, 1)
     events = Recorder()
     statuses: list[str] = []
@@ -168,6 +168,6 @@ async def test_a_satellite_restart_is_survived_by_the_same_live_session(tmp_path
                 told = list(statuses)
             connections = emulator.connections
     assert told[-2:] == [WAITING, CONNECTED], "`waiting for satellite` while it was away"
-    assert mic.link.connections == 2
+    assert mic.link.counts.connections == 2
     assert connections == 1, "the Live session stayed up while the satellite was away"
     assert session.stats.handovers == []
