@@ -69,9 +69,11 @@ def raw_mic(path: Path, pcm16k: bytes, rate_hz: int, channels: int) -> Path:
 def running_satellite(
     work: Path, mic_raw: Path, *, rate_hz: int = 16_000, channels: int = 1, port: int | None = None,
     name: str = "sat", wake: bool = False, started_file: Path | None = None, chunk_frames: int = 1024,
+    event_log: Path | None = None,
 ) -> Iterator[Satellite]:
     """`wyoming-satellite` streaming continuously (no VAD), or after its own wake word (`wake`: loud audio
-    after a quiet spell, `wake_stub.py`), stopped on exit."""
+    after a quiet spell, `wake_stub.py`), stopped on exit. `event_log` gets a line for each `detection` and
+    `transcript` the server sends (its `--detection-command` and `--transcript-command`)."""
     assert SATELLITE_PYTHON.exists(), "run scripts/setup.sh test (it installs wyoming-satellite)"
     port = port or free_port()
     speaker = work / f"{name}-speaker.raw"
@@ -86,6 +88,9 @@ def running_satellite(
         "--snd-command", f"{sys.executable} {HERE / 'snd_sink.py'} {speaker}",
         "--snd-command-rate", "24000", "--snd-command-channels", "1",
     ]
+    if event_log is not None:  # what the server told it, as its LED programs would see it
+        command += ["--detection-command", f"sh -c 'echo detection $(cat) >> {event_log}'",
+                    "--transcript-command", f"sh -c 'echo transcript >> {event_log}'"]
     if wake:
         command += ["--wake-command", f"{sys.executable} {HERE / 'wake_stub.py'}", "--wake-word-name", "okay_stub"]
     with stderr.open("ab") as err:
