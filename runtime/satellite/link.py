@@ -69,6 +69,8 @@ class LinkCounts:
     received_chunks: int = 0
     dropped_blocks: int = 0
     """Converted blocks nobody read in time (the session was not reading yet)."""
+    dropped_reply_bytes: int = 0
+    """Reply audio that came while the satellite was away."""
 
 
 @dataclass
@@ -116,6 +118,9 @@ class SatelliteLink:
     # -- what the ports call (never blocks) ---------------------------------------------------------------
 
     def play(self, pcm: bytes) -> None:
+        if self.status != CONNECTED:
+            self.counts.dropped_reply_bytes += len(pcm)  # nobody to hear it; a late reply would only confuse
+            return
         self.pacer.write(pcm)
         self._wake.set()
 
@@ -160,6 +165,7 @@ class SatelliteLink:
             except* (OSError, EOFError, anyio.BrokenResourceError) as drops:  # MalformedEvent is an OSError
                 self._set_status(WAITING, f"satellite {self.address} dropped: {drops.exceptions[0]}")
             finally:
+                self.pacer.forget()
                 with anyio.CancelScope(shield=True):
                     await client.close()
             attempt = 1 if self.counts.received_chunks > received_before else attempt + 1
@@ -169,6 +175,7 @@ class SatelliteLink:
         self.counts.connections += 1
         self._blocks.reset()
         self._outbox.clear()
+        self.pacer.forget()
         self.pipeline = Pipeline()
         # Home Assistant's order (assist_satellite.py `_connect` / `_run_pipeline_loop`): `run-satellite`
         # first; the satellite then streams and says how (`run-pipeline`).

@@ -74,6 +74,13 @@ class Pacer:
         self._flushed = self._in_reply
         self._played_until = 0.0  # what the satellite still holds is past recall: not ours to wait for
 
+    def forget(self) -> None:
+        """A new connection: whatever was queued or sent before is gone with the old one (no `audio-stop` owed)."""
+        self.flushed_bytes += len(self._pending)
+        self._pending.clear()
+        self._in_reply = self._turn_ended = self._flushed = False
+        self._played_until = 0.0
+
     @property
     def idle(self) -> bool:
         """No reply queued or in progress on this side (what was sent may still be sounding)."""

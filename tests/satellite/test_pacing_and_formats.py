@@ -99,3 +99,11 @@ def test_16_khz_mono_passes_through_untouched() -> None:
 def test_satellite_addresses() -> None:
     assert SatelliteAddress.parse("wyoming://kitchen-sat.local:10700") == SatelliteAddress("kitchen-sat.local", 10700)
     assert SatelliteAddress.parse("wyoming://[fe80::1]:10700") == SatelliteAddress("fe80::1", 10700)
+
+
+def test_a_new_connection_starts_with_nothing_owed() -> None:
+    pacer = Pacer(lead_s=0.1, chunk_s=0.02)
+    pacer.write(bytes(BYTES_PER_S))
+    pacer.take(now=0.0)
+    pacer.forget()
+    assert pacer.take(now=0.05) == [] and pacer.idle and not pacer.playing(now=0.05)
