@@ -29,6 +29,15 @@ extras="aec,wake"
 echo "[setup] pip install -e .[$extras]" >&2
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 
+if [ "$want" = test ] && [ ! -f .venv-wyoming-satellite/installed-1.0.0 ]; then
+    # The satellite tests (tests/satellite) run the real `wyoming-satellite` from PyPI. Its one release there
+    # (1.0.0) pins wyoming==1.4.1 and zeroconf==0.88.0, older than what runtime uses: it gets a venv of its own.
+    echo "[setup] wyoming-satellite 1.0.0 -> .venv-wyoming-satellite/" >&2
+    [ -x .venv-wyoming-satellite/bin/python ] || "$python" -m venv .venv-wyoming-satellite
+    .venv-wyoming-satellite/bin/python -m pip install -q --disable-pip-version-check "wyoming-satellite==1.0.0"
+    touch .venv-wyoming-satellite/installed-1.0.0
+fi
+
 if [ "$want" = test ] && [ ! -x .venv/bin/promtool ]; then
     # promtool checks the metrics page and the alert rules. Debian ships it only inside the `prometheus` package,
     # whose installation would also start a Prometheus server on this machine: take the one binary out of the

@@ -31,15 +31,17 @@ from runtime.agentfile.spec_tools import (
 )
 
 __all__ = [
-    "BUILTIN_TOOLS", "ENTRY_POINT_PATTERN", "NULL_DEVICE", "SLUG_PATTERN", "SWITCH", "TOOL_KINDS", "Activity",
-    "AgentSpec", "Audio", "AudioInput", "AudioOutput", "Behavior", "CodeExecution", "CodeExecutionTool", "Compression",
-    "Context", "Conversation", "Generation", "GoogleSearch", "GoogleSearchTool", "HttpCall", "McpServer",
+    "BUILTIN_TOOLS", "ENTRY_POINT_PATTERN", "NULL_DEVICE", "SATELLITE_PATTERN", "SLUG_PATTERN", "SWITCH", "TOOL_KINDS",
+    "Activity", "AgentSpec", "Audio", "AudioInput", "AudioOutput", "Behavior", "CodeExecution", "CodeExecutionTool",
+    "Compression", "Context", "Conversation", "Generation", "GoogleSearch", "GoogleSearchTool", "HttpCall", "McpServer",
     "McpToolOverride", "McpTools", "PushToTalk", "Scheduling", "Section", "Session", "Supervision", "Tool", "ToolEntry",
     "Transcription", "Voice", "WakeWord", "json_schema",
 ]
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 NULL_DEVICE = "null"
+SATELLITE_PATTERN = r"^wyoming://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$"
+"""`wyoming://HOST:PORT`, HOST a name, an IPv4 address or a bracketed IPv6 address."""
 """The device setting that means no device: nothing is streamed from the microphone, the reply is discarded."""
 
 
@@ -108,6 +110,13 @@ class Audio(Section):
     echo: Literal["auto", "cancel", "half_duplex", "none"] = "auto"
     """Echo handling: `cancel` (WebRTC AEC, needs the `[aec]` extra), `half_duplex` (gate the mic while the
     speaker plays), `none` (headset or hardware AEC), `auto` (cancel when available, else half_duplex)."""
+    satellite: str | None = Field(
+        default=None, pattern=SATELLITE_PATTERN,
+        examples=["wyoming://kitchen-sat.local:10700", "wyoming://192.168.1.40:10700"],
+    )
+    """A Wyoming satellite (`wyoming-satellite` on a Pi, or any Wyoming satellite) as the microphone and speaker:
+    `wyoming://HOST:PORT`. The daemon connects to it as Home Assistant does; `input.device` and `output.device`
+    are then not used. The protocol is unauthenticated: keep satellites on a trusted network (docs/satellites.md)."""
 
 
 class PushToTalk(Section):

@@ -23,8 +23,8 @@ from runtime.daemon.backend import ActiveBackend, BackendError, BackendOptions, 
 from runtime.daemon.console import ConversationPrinter, FanOut, LogEvents
 from runtime.daemon.daemon import Daemon, DaemonSettings
 from runtime.daemon.demo import DemoProgress, pick_demo_agent, run_demo
-from runtime.daemon.events import EventChannel
-from runtime.daemon.modes import ActivityModes, ModeTools, check_activity
+from runtime.daemon.events import EventChannel, SatelliteChanged
+from runtime.daemon.modes import ActivityMode, ActivityModes, ModeTools, WakeWordMode, check_activity
 from runtime.daemon.mute_controls import MuteControls
 from runtime.daemon.supervisor import Runnable
 from runtime.errors import AgentRuntimeError, DeviceError
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from runtime.daemon.metrics_server import Metering
     from runtime.live.session import AgentSession
     from runtime.retry import RetryPolicy
+    from runtime.satellite.link import SatelliteLink
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,13 @@ def default_state_dir(env: Mapping[str, str], euid: int, home: Path) -> Path:
 
 
 def open_device_ports(agent: LoadedAgentLike, hub: DeviceHub | None = None) -> tuple[AudioIn, AudioOut]:
-    """The agent's microphone and speaker as its file says (`runtime.audio.factory`); with the daemon's
-    `hub`, a sound card named by several agents is opened once for all of them."""
+    """The agent's microphone and speaker as its file says (`runtime.audio.factory`, or its satellite); with
+    the daemon's `hub`, a sound card named by several agents is opened once for all of them."""
+    if agent.spec.audio.satellite is not None:
+        from runtime.satellite.ports import satellite_ports
+
+        mic, speaker, _link = satellite_ports(agent.spec.audio)
+        return mic, speaker
     try:
         factory: Any = importlib.import_module("runtime.audio.factory")
     except ImportError:
@@ -141,6 +147,10 @@ class SessionFactory:
         audio_in = mode.microphone(mic, audio_out)
         self.outputs[agent.name] = audio_out
         self.microphones[agent.name] = mic
+        events = mode.events(self.events)
+        link = _satellite_link(mic)
+        if link is not None:
+            events = _satellite_feedback(link, mode, events, agent)
         session = AgentSession(
             agent.spec,
             name=agent.name,
@@ -149,12 +159,39 @@ class SessionFactory:
             audio_in=audio_in,
             audio_out=audio_out,
             state_dir=self.state_dir,
-            events=mode.events(self.events),
+            events=events,
             policy=self.retry,
             tools=agent.tools,
         )
         self.sessions[agent.name] = session
-        return mode.runnable(session)
+        runnable = mode.runnable(session)
+        if link is None:
+            return runnable
+        from runtime.satellite.ports import LinkedRunnable
+
+        publish, name = self.modes.tools.publish, agent.name
+        link.on_status = lambda status: publish(SatelliteChanged(name, status))
+        return LinkedRunnable(runnable, link)  # its connection runs beside the session
+
+
+def _satellite_link(mic: AudioIn) -> SatelliteLink | None:
+    """The satellite behind an agent's microphone, if it has one (imported only then: `wyoming`)."""
+    if type(mic).__module__ != "runtime.satellite.ports":
+        return None
+    from runtime.satellite.ports import SatelliteIn
+
+    return mic.link if isinstance(mic, SatelliteIn) else None
+
+
+def _satellite_feedback(
+    link: SatelliteLink, mode: ActivityMode, events: SessionEvents, agent: LoadedAgentLike
+) -> SessionEvents:
+    """The conversation told back to the satellite (`runtime.daemon.satellite_feedback`)."""
+    from runtime.daemon.satellite_feedback import SatelliteFeedback, gate_feedback
+
+    if isinstance(mode, WakeWordMode) and mode.gate is not None:  # the wake word is heard here, on its stream
+        mode.gate.add_listener(gate_feedback(link, Path(agent.spec.activity.wake.model).stem))
+    return FanOut(events, SatelliteFeedback(link))
 
 
 def demo_ports(

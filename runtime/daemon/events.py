@@ -89,6 +89,15 @@ class GateChanged:
 
 
 @dataclass(frozen=True)
+class SatelliteChanged:
+    """An agent's Wyoming satellite connected or went away (`runtime.satellite.link`)."""
+
+    agent: str
+    status: str
+    """`satellite connected` or `waiting for satellite`."""
+
+
+@dataclass(frozen=True)
 class MuteToggled:
     """The mute switch was flipped (by SIGUSR1, a button, or any thread)."""
 
@@ -131,8 +140,8 @@ class Flush:
 
 
 DaemonEvent: TypeAlias = (
-    AgentStateChanged | AgentStopped | FilesRead | AgentsHosted | GateBuilt | GateChanged | MuteToggled
-    | Starting | Reloading | Ready | Stopping | Flush
+    AgentStateChanged | AgentStopped | FilesRead | AgentsHosted | GateBuilt | GateChanged | SatelliteChanged
+    | MuteToggled | Starting | Reloading | Ready | Stopping | Flush
 )
 Publish = Callable[[DaemonEvent], None]
 

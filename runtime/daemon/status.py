@@ -27,10 +27,12 @@ from runtime.daemon.events import (
     MuteToggled,
     Ready,
     Reloading,
+    SatelliteChanged,
     Starting,
     Stopping,
 )
 from runtime.daemon.mute_controls import MuteControls, mute_buttons
+from runtime.satellite.states import WAITING as WAITING_FOR_SATELLITE
 from runtime.wake.mute import mute_status_text
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class StatusBoard:
     muted: bool = False
     gates: dict[str, str] = field(default_factory=dict)
     """Each wake-word agent's gate phrase (`listening for okay_nabu`, `in conversation`)."""
+    satellites: dict[str, str] = field(default_factory=dict)
+    """Each satellite agent's link: `waiting for satellite` is told; `satellite connected` is not."""
 
     def apply(self, event: DaemonEvent) -> None:
         """Take in an event (those that say nothing about the status are ignored)."""
@@ -76,10 +80,13 @@ class StatusBoard:
             case AgentStopped(agent=agent):
                 self.states.pop(agent, None)
                 self.gates.pop(agent, None)
+                self.satellites.pop(agent, None)
             case FilesRead(invalid_files=count):
                 self.invalid_files = count
             case GateBuilt(agent=agent, status=phrase) | GateChanged(agent=agent, status=phrase):
                 self.gates[agent] = phrase
+            case SatelliteChanged(agent=agent, status=phrase):
+                self.satellites[agent] = phrase
             case MuteToggled(muted=muted):
                 self.muted = muted
 
@@ -89,6 +96,8 @@ class StatusBoard:
             parts = [mute_status_text(True)]
         else:
             parts = [f"{name}: {phrase}" for name, phrase in sorted(self.gates.items()) if name in self.states]
+        parts += [f"{name}: {phrase}" for name, phrase in sorted(self.satellites.items())
+                  if name in self.states and phrase == WAITING_FOR_SATELLITE]
         return "; ".join([summarize(self.states, self.invalid_files), *parts])
 
 
@@ -98,7 +107,7 @@ class EventWatcher(Protocol):
     def apply(self, event: DaemonEvent) -> None: ...
 
 
-TOLD_AT_ONCE = (AgentStateChanged, AgentStopped, GateChanged, MuteToggled)
+TOLD_AT_ONCE = (AgentStateChanged, AgentStopped, GateChanged, SatelliteChanged, MuteToggled)
 """Changes sent as `STATUS=` when they change it; the others wait for the next one (or `READY=1`)."""
 
 
