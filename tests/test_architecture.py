@@ -45,6 +45,8 @@ def test_the_contracts_hold() -> None:
         ("live/planted.py", "import runtime.emulator.server", "The emulator and the Live client never import"),
         ("agentfile/planted.py", "import runtime.live.session", "The agent file knows no session"),
         ("audio/planted.py", "import runtime.live.uplink", "Audio knows nothing of Live"),
+        ("video/planted.py", "import runtime.live.uplink", "Video knows nothing of Live"),
+        ("video/planted.py", "import runtime.audio.ring", "Layers"),
         ("guards/planted.py", "import runtime.agentfile.spec", "Layers"),
         ("live/connection_helper.py", "import runtime.live.session", "No import cycle"),
     ],

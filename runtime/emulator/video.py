@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import struct
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from runtime.agentfile.video_tokens import VIDEO_FRAME_TOKENS, VIDEO_FRAME_TOKENS_LOW
+from runtime.video.jpeg import image_size
 
 LOW_RESOLUTION = "MEDIA_RESOLUTION_LOW"
-_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
 @dataclass(frozen=True)
@@ -59,26 +58,3 @@ def read_frame(blob: dict[str, Any], *, conn: int, started: float, tokens: int) 
 
 def _padded(text: str) -> str:
     return text + "=" * (-len(text) % 4)
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from a JPEG's start-of-frame or a PNG's header; (0, 0) when neither is readable."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    if not data.startswith(b"\xff\xd8"):
-        return 0, 0
-    at = 2
-    while at + 4 <= len(data):
-        if data[at] != 0xFF:
-            return 0, 0
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-            continue
-        (length,) = struct.unpack(">H", data[at + 2:at + 4])
-        if marker in _SOF_MARKERS and at + 9 <= len(data):
-            height, width = struct.unpack(">HH", data[at + 5:at + 9])
-            return int(width), int(height)
-        at += 2 + length
-    return 0, 0

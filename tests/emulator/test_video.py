@@ -10,7 +10,7 @@ import pytest
 from google.genai import errors, types
 
 from runtime.emulator.scenario import parse_scenario
-from runtime.emulator.video import image_size
+from runtime.video.jpeg import image_size
 from tests.emulator.helpers import collect_until, lenient_live, text_of, turn_complete
 
 pytestmark = pytest.mark.anyio

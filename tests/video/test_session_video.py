@@ -1,0 +1,83 @@
+"""A wake-word agent with a camera, whole: the real `AgentSession` over the real SDK against the emulator, the
+wake-word mode's own listener opening and closing the camera. The emulator's record of frames is the proof."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from pathlib import Path
+
+import anyio
+import pytest
+
+from runtime.agentfile.spec import AgentSpec
+from runtime.audio.files import NullIn, NullOut
+from runtime.daemon.modes import camera_with_conversation
+from runtime.emulator import EmulatorOptions, EmulatorThread
+from runtime.emulator.server import Emulator
+from runtime.live.endpoint import Endpoint
+from runtime.live.session import AgentSession
+from runtime.retry import RetryPolicy
+from runtime.wake.lifecycle import ConversationEvent, ConversationState
+from tests.video.images import write_image
+
+pytestmark = pytest.mark.anyio
+
+FPS = 5.0
+
+
+def session_for(spec: AgentSpec, emulator: Emulator, tmp_path: Path) -> AgentSession:
+    return AgentSession(
+        spec, name="kiosk", base_dir=tmp_path,
+        endpoint=Endpoint(base_url=emulator.base_url, ca_file=emulator.ca_file, api_key="test-key"),
+        audio_in=NullIn(), audio_out=NullOut(), state_dir=tmp_path / "state",
+        policy=RetryPolicy(first_backoff_s=0.05, longest_backoff_s=0.2),
+    )
+
+
+async def until(condition: object, timeout_s: float = 20.0) -> None:
+    with anyio.fail_after(timeout_s):
+        while not condition():  # type: ignore[operator]
+            await anyio.sleep(0.02)  # the emulator runs in its own thread and has no event to wait on
+
+
+def texts(emulator: Emulator) -> int:
+    """Text turns received (the SDK writes `realtime_input`; the service takes both spellings)."""
+    inputs = (record["msg"].get("realtime_input") or record["msg"].get("realtimeInput") or {}
+              for record in emulator.records)
+    return sum(1 for realtime in inputs if "text" in realtime)
+
+
+async def test_frames_flow_at_fps_only_while_a_conversation_is_open(tmp_path: Path) -> None:
+    write_image(tmp_path / "shelf.jpg", 2048, 1536)
+    spec = AgentSpec.model_validate({
+        "model": "gemini-3.8-live", "activity": {"mode": "wake_word"},
+        "video": {"source": "file:shelf.jpg", "fps": FPS},
+    })
+    with EmulatorThread(EmulatorOptions()) as emulator:
+        session = session_for(spec, emulator, tmp_path)
+        assert session.video is not None
+        conversation = camera_with_conversation(session.video)
+        async with anyio.create_task_group() as group:
+            await group.start(session.run)
+            await anyio.sleep(0.5)  # before any conversation: the camera stays shut
+            assert emulator.frames == [] and session.video.opened == 0
+            for number in (1, 2):
+                conversation(ConversationEvent(ConversationState.CONVERSATION, 0.0, "wake"))
+                await until(lambda n=number: len([f for f in emulator.frames if f.t > 0]) >= 4 * n)
+                conversation(ConversationEvent(ConversationState.LISTENING, 0.0, "idle"))
+                await until(lambda: not session.video.is_open)
+                # A text turn queued now reaches the emulator after every frame queued before it.
+                await session.send_text(f"marker {number}")
+                await until(lambda n=number: texts(emulator) >= n)
+                if number == 1:
+                    first = list(emulator.frames)
+                    await anyio.sleep(0.6)  # three frame intervals between conversations: nothing is sent
+                    assert emulator.frames == first
+            group.cancel_scope.cancel()
+        frames = list(emulator.frames)
+    assert session.video.opened == 2
+    assert {(f.width_px, f.height_px, f.mime_type) for f in frames} == {(1024, 768, "image/jpeg")}
+    gaps = [later.t - earlier.t for earlier, later in itertools.pairwise(first)]  # one conversation's frames
+    print(f"\n{len(frames)} frames in two conversations; median gap {statistics.median(gaps):.3f} s at {FPS} fps")
+    assert statistics.median(gaps) >= 0.8 / FPS, "never faster than fps"
