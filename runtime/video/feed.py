@@ -2,7 +2,8 @@
 
 `want(False)` closes the camera within one frame interval (its LED goes out); `want(True)` opens it again. A
 source that is gone (a camera unplugged, a file removed) is closed and tried again every `retry_s`, like an
-audio device: the session keeps its audio, video resumes when the source is back.
+audio device: the session keeps its audio, video resumes when the source is back. The daemon's privacy
+switch (`follow`) closes the camera as it closes the microphones.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import anyio
 
@@ -20,6 +22,13 @@ logger = logging.getLogger(__name__)
 
 RETRY_S = 1.0
 """Seconds between attempts to open a source that is gone."""
+
+
+class PrivacySwitch(Protocol):
+    """The daemon's mute switch as the camera sees it (`runtime.wake.mute.MuteSwitch` is one)."""
+
+    @property
+    def muted(self) -> bool: ...
 
 
 class VideoFeed:
@@ -35,6 +44,7 @@ class VideoFeed:
         self._wanted = wanted
         self._changed = anyio.Event()
         self._gone = False
+        self._privacy: PrivacySwitch | None = None
         self.opened = 0
         """How often the source was opened (a test reads it: the camera is open only while wanted)."""
         self.is_open = False
@@ -42,6 +52,16 @@ class VideoFeed:
     @property
     def wanted(self) -> bool:
         return self._wanted
+
+    def follow(self, switch: PrivacySwitch) -> None:
+        """Close the camera while `switch` is muted. The switch flips on any thread (a signal, a button): it is
+        read once a frame interval, so the camera closes within one interval of a mute, and no callback crosses
+        threads."""
+        self._privacy = switch
+
+    @property
+    def muted(self) -> bool:
+        return self._privacy is not None and self._privacy.muted
 
     def want(self, wanted: bool) -> None:
         """Frames from now on, or none (the source closes)."""
@@ -55,6 +75,9 @@ class VideoFeed:
         while True:
             if not self._wanted:
                 await self._changed.wait()
+                continue
+            if self.muted:
+                await self._pause(self.interval_s)
                 continue
             if await self._open():
                 try:
@@ -82,7 +105,7 @@ class VideoFeed:
     async def _stream(self, send: Callable[[bytes], None]) -> None:
         """Frames at `fps` while wanted; returns when not wanted, or when the source is gone."""
         next_at = time.monotonic()
-        while self._wanted:
+        while self._wanted and not self.muted:
             try:
                 frame = await anyio.to_thread.run_sync(self._read_fitted)
             except SourceGone as gone:

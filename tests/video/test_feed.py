@@ -60,3 +60,25 @@ async def test_a_file_that_disappears_and_returns_is_an_unplugged_camera(tmp_pat
         group.cancel_scope.cancel()
     assert feed.opened == 2
     assert frames[0] != frames[-1]  # the new file's frames
+
+
+async def test_the_privacy_switch_closes_the_camera_and_reopens_it(tmp_path: Path) -> None:
+    from runtime.wake.mute import MuteSwitch
+
+    image = write_image(tmp_path / "shelf.jpg", 320, 240)
+    mute = MuteSwitch()
+    feed = VideoFeed(FileSource(image), fps=20, max_size_px=1024, wanted=True)
+    feed.follow(mute)
+    frames: list[bytes] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(feed.run, frames.append)
+        await until(lambda: len(frames) >= 2)
+        await anyio.to_thread.run_sync(mute.set, True, "test")  # flipped on another thread, as a button does
+        await until(lambda: not feed.is_open)
+        muted_at = len(frames)
+        await anyio.sleep(0.2)
+        assert len(frames) == muted_at and not feed.is_open
+        mute.set(False, "test")
+        await until(lambda: len(frames) >= muted_at + 2)
+        group.cancel_scope.cancel()
+    assert feed.opened == 2
