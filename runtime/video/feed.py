@@ -114,7 +114,8 @@ class VideoFeed:
             except FrameError as bad:
                 logger.warning("frame from %s skipped: %s", self.source.name, bad)
             else:
-                send(frame)
+                if self._wanted and not self.muted:  # not a frame read as the conversation ended, or a mute came
+                    send(frame)
             next_at = max(next_at + self.interval_s, time.monotonic())
             await self._pause(next_at - time.monotonic())
 
