@@ -213,7 +213,8 @@ class Video(Section):
     """Where frames come from: `v4l2:/dev/videoN`, a camera name substring, `file:PATH` (a JPEG or PNG image,
     or a folder of them, cycled in name order), or empty for no camera."""
     fps: float = Field(default=1.0, gt=0, le=5)
-    """Frames sent per second; the service samples about one a second and counts every frame it is sent."""
+    """Frames sent per second; Gemini samples video at about one a second. Each frame sent is counted as 258
+    tokens by `runtime validate` (an upper bound if the service drops frames beyond that: not documented)."""
     max_size_px: int = Field(default=1024, ge=64, le=4096)
     """Longest side of a frame (pixels); a larger frame is scaled down, a smaller JPEG goes as it is."""
     when: Literal["conversation", "always"] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from runtime.agentfile import catalogue
@@ -21,6 +22,8 @@ class Reporter(Protocol):
 
     spec: AgentSpec
     model: catalogue.ModelInfo | None
+    base_dir: Path
+    """The agent file's folder: `file:` sources are relative to it."""
 
     def error(self, loc: KeyPath, message: str, hint: str = "", *, key: bool = False) -> None: ...
 
@@ -48,9 +51,25 @@ def check_video(c: Reporter) -> None:
         c.error(loc, "an audio+video session without context compression ends after 2 minutes",
                 "turn `context.compression` on, or remove `video.source`")
         return
+    _check_source(c)
     if c.model is None:
         return
     _check_headroom(c, c.model.context_window_tokens, compression.trigger_tokens, compression.target_tokens)
+
+
+def _check_source(c: Reporter) -> None:
+    """A `file:` source that is not there yet only warns (frames start when it appears, as a camera plugged in
+    later does); `when: conversation` needs a mode that has conversations."""
+    video = c.spec.video
+    source = video.source or ""
+    if source.startswith("file:"):
+        path = Path(source.removeprefix("file:")).expanduser()
+        if not (path if path.is_absolute() else c.base_dir / path).exists():
+            c.warn(("video", "source"), f"`{path}` does not exist (yet): no frames are sent until it does",
+                   "a path relative to the agent file's folder, to an image or a folder of images")
+    if video.when == "conversation" and c.spec.activity.mode == "server":
+        c.warn(("video", "when"), "`server` mode has no conversation of its own: frames flow the whole session",
+               "use `when: always`, or `activity.mode: wake_word` or `push_to_talk`")
 
 
 def _check_headroom(c: Reporter, window: int, trigger: int, target: int) -> None:

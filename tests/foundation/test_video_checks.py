@@ -33,13 +33,20 @@ def test_video_without_compression_is_refused_by_runtime_validate_with_a_positio
     assert "hint: turn `context.compression` on" in result.stdout
 
 
+def shelf(directory: Path) -> Path:
+    (directory / "shelf.jpg").write_bytes(b"\xff\xd8")  # only its presence is checked
+    return directory
+
+
 def test_video_with_default_compression_on_a_128k_model_is_valid(tmp_path: Path) -> None:
+    shelf(tmp_path)
     agent = load_agent(write(tmp_path, M + "video: {source: 'file:shelf.jpg'}\n"))
     assert agent.warnings == []
     assert agent.spec.video.fps == 1.0 and agent.spec.video.max_size_px == 1024
 
 
 def test_a_frame_rate_that_outruns_compression_warns(tmp_path: Path) -> None:
+    shelf(tmp_path)
     # 131072 - 125000 = 6072 tokens of room at 283 tokens/s (258 a frame + 25 of audio) last 21 s.
     agent = load_agent(write(tmp_path, M + HIGH_TRIGGER + "video: {source: 'file:shelf.jpg'}\n"))
     assert [position(w) for w in agent.warnings] == ["3:8"]
@@ -48,21 +55,31 @@ def test_a_frame_rate_that_outruns_compression_warns(tmp_path: Path) -> None:
 
 
 def test_a_lower_trigger_silences_the_warning(tmp_path: Path) -> None:
-    text = M + HIGH_TRIGGER + "video: {source: 'file:x.jpg', fps: 0.1}\n"  # 6072 / 50.8 = 120 s
+    shelf(tmp_path)
+    text = M + HIGH_TRIGGER + "video: {source: 'file:shelf.jpg', fps: 0.1}\n"  # 6072 / 50.8 = 120 s
     assert load_agent(write(tmp_path, text)).warnings == []
 
 
 def test_fps_warning_points_at_fps_when_written(tmp_path: Path) -> None:
-    agent = load_agent(write(tmp_path, M + "video:\n  source: 'file:x.jpg'\n  fps: 5\n"
+    shelf(tmp_path)
+    agent = load_agent(write(tmp_path, M + "video:\n  source: 'file:shelf.jpg'\n  fps: 5\n"
                              + HIGH_TRIGGER))
     assert [position(w) for w in agent.warnings] == ["4:8"]
 
 
+def test_a_missing_file_source_warns_and_conversation_in_server_mode_warns(tmp_path: Path) -> None:
+    agent = load_agent(write(tmp_path, M + "video:\n  source: 'file:photos/'\n  when: conversation\n"))
+    assert [(position(w), w.message) for w in agent.warnings] == [
+        ("3:11", "`photos` does not exist (yet): no frames are sent until it does"),
+        ("4:9", "`server` mode has no conversation of its own: frames flow the whole session"),
+    ]
+
+
 def test_when_defaults_to_conversation_in_wake_word_and_push_to_talk() -> None:
-    spec = AgentSpec.model_validate({"model": MODEL, "video": {"source": "file:x.jpg"}})
+    spec = AgentSpec.model_validate({"model": MODEL, "video": {"source": "file:shelf.jpg"}})
     assert [spec.video.frames_when(m) for m in ("wake_word", "push_to_talk", "server", "manual")] == [
         "conversation", "conversation", "always", "always"]
-    always = AgentSpec.model_validate({"model": MODEL, "video": {"source": "file:x.jpg", "when": "always"}})
+    always = AgentSpec.model_validate({"model": MODEL, "video": {"source": "file:shelf.jpg", "when": "always"}})
     assert always.video.frames_when("wake_word") == "always"
 
 
