@@ -211,7 +211,7 @@ class Video(Section):
         default=None, examples=["v4l2:/dev/video0", "USB Camera", "file:shelf.jpg", "file:photos/", None]
     )
     """Where frames come from: `v4l2:/dev/videoN`, a camera name substring, `file:PATH` (a JPEG or PNG image,
-    or a folder of them, cycled in name order), or empty for no camera."""
+    a folder of them cycled in name order, or a video file played in a loop), or empty for no camera."""
     fps: float = Field(default=1.0, gt=0, le=5)
     """Frames sent per second; Gemini samples video at about one a second. Each frame sent is counted as 258
     tokens by `runtime validate` (an upper bound if the service drops frames beyond that: not documented)."""

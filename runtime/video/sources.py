@@ -1,8 +1,9 @@
 """Where frames come from: a `FrameSource` opens, reads one frame, closes (the camera's LED is the user's
 privacy signal, so it is open only while frames are wanted).
 
-`file:PATH` names an image or a folder of images (cycled in name order); `v4l2:/dev/videoN` or a camera name
-substring names a V4L2 camera (`runtime.video.v4l2`). A source that is gone raises `SourceGone`, as an
+`file:PATH` names an image or a folder of images (cycled in name order), or a video file
+(`runtime.video.clip`); `v4l2:/dev/videoN` or a camera name substring names a V4L2 camera
+(`runtime.video.v4l2`). A source that is gone raises `SourceGone`, as an
 unplugged device does: the feed closes it and tries again later.
 """
 
