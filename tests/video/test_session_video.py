@@ -143,3 +143,30 @@ async def test_a_real_wake_gate_opens_the_camera_for_its_conversation_only(tmp_p
     assert len(woke_at) == 1 and len(frames) == len(video_at) > 0, "one conversation, with frames"
     assert min(video_at) >= woke_at[0], "no frame before the wake word"
     assert max(video_at) < text_at[0], "no frame after the conversation ended"
+
+
+async def test_push_to_talk_opens_the_camera_while_talking(tmp_path: Path) -> None:
+    write_image(tmp_path / "shelf.jpg", 640, 480)
+    spec = AgentSpec.model_validate({
+        "model": "gemini-3.8-live", "activity": {"mode": "push_to_talk"},
+        "video": {"source": "file:shelf.jpg", "fps": FPS},
+    })
+    with EmulatorThread(EmulatorOptions()) as emulator:
+        session = session_for(spec, emulator, tmp_path)
+        assert session.video is not None
+        async with anyio.create_task_group() as group:
+            await group.start(session.run)
+            assert not session.video.wanted
+            session.set_talking(True)  # the button pressed
+            await until(lambda: len(emulator.frames) >= 3)
+            session.set_talking(False)  # released
+            await until(lambda: not session.video.is_open)
+            await session.send_text("released")
+            await until(lambda: texts(emulator) >= 1)
+            group.cancel_scope.cancel()
+        inputs = [realtime_input(record) for record in emulator.records]
+    kinds = [key for realtime in inputs for key in realtime if key in ("video", "text", "activity_start",
+                                                                         "activity_end", "activityStart",
+                                                                         "activityEnd")]
+    assert kinds[0] in ("activity_start", "activityStart") and kinds[-1] == "text"
+    assert "video" not in kinds[kinds.index(next(k for k in kinds if k in ("activity_end", "activityEnd"))) + 1:]
