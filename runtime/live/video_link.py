@@ -28,8 +28,8 @@ def video_feed(spec: AgentSpec, base_dir: Path) -> VideoFeed | None:
         return None
     mode = spec.activity.mode
     wanted = video.frames_when(mode) == "always" or mode == "server"
-    return VideoFeed(open_source(video.source, base_dir), fps=video.fps, max_size_px=video.max_size_px,
-                     wanted=wanted)
+    source = open_source(video.source, base_dir, video.max_size_px)
+    return VideoFeed(source, fps=video.fps, max_size_px=video.max_size_px, wanted=wanted)
 
 
 class FrameSender:

@@ -23,8 +23,11 @@ from runtime.video.sources import SourceGone
 logger = logging.getLogger(__name__)
 
 SYSFS = Path("/sys/class/video4linux")
-CAPTURE_SIZE = (1280, 720)
-"""What the camera is asked for; it picks its nearest MJPEG size (fit_jpeg scales it to max_size_px)."""
+def capture_size(max_size_px: int) -> tuple[int, int]:
+    """What the camera is asked for: 16:9 with the long side at `max_size_px`, so that the MJPEG size the driver
+    picks (the nearest it has: 1024x576, 960x540, ...) usually passes through without re-encoding; a larger
+    one is scaled by `fit_jpeg`."""
+    return max_size_px, max_size_px * 9 // 16
 
 
 def find_camera(source: str, sysfs: Path = SYSFS) -> Path:
@@ -48,8 +51,9 @@ def find_camera(source: str, sysfs: Path = SYSFS) -> Path:
 class V4l2Source:
     """One V4L2 capture device, opened for MJPEG streaming while frames are wanted."""
 
-    def __init__(self, source: str, sysfs: Path = SYSFS) -> None:
+    def __init__(self, source: str, sysfs: Path = SYSFS, max_size_px: int = 1024) -> None:
         self.name = source
+        self._size = capture_size(max_size_px)
         self._source = source
         self._sysfs = sysfs
         self._device: Any = None
@@ -68,7 +72,7 @@ class V4l2Source:
         try:
             device = Device(str(path), blocking=True)
             device.open()
-            device.set_format(BufferType.VIDEO_CAPTURE, *CAPTURE_SIZE, "MJPG")
+            device.set_format(BufferType.VIDEO_CAPTURE, *self._size, "MJPG")
             capture = VideoCapture(device)
             capture.open()
         except OSError as error:

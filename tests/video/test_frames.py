@@ -61,3 +61,10 @@ def test_a_v4l2_camera_that_is_not_there_is_gone(tmp_path: Path) -> None:
     # No camera exists on the machines this runs on: capture itself is untested here (docs/video.md).
     with pytest.raises(SourceGone, match="no such camera"):
         V4l2Source("v4l2:/dev/video99", tmp_path).open()
+
+
+def test_a_camera_is_asked_for_a_size_that_passes_through() -> None:
+    from runtime.video.v4l2 import capture_size
+
+    assert capture_size(1024) == (1024, 576)
+    assert capture_size(640) == (640, 360)
