@@ -25,7 +25,7 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 extras="aec,wake"
-[ "$want" = test ] && extras="aec,wake,test,bench"
+[ "$want" = test ] && extras="aec,wake,test,bench,video"
 echo "[setup] pip install -e .[$extras]" >&2
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 

@@ -47,6 +47,8 @@ def test_the_contracts_hold() -> None:
         ("audio/planted.py", "import runtime.live.uplink", "Audio knows nothing of Live"),
         ("satellite/planted.py", "import runtime.live.uplink", "A satellite is a pair of audio ports"),
         ("audio/planted.py", "import runtime.satellite.link", "Layers"),
+        ("video/planted.py", "import runtime.live.uplink", "Video knows nothing of Live"),
+        ("video/planted.py", "import runtime.audio.ring", "Layers"),
         ("guards/planted.py", "import runtime.agentfile.spec", "Layers"),
         ("live/connection_helper.py", "import runtime.live.session", "No import cycle"),
     ],

@@ -20,6 +20,7 @@ from runtime.agentfile.http_checks import check_http
 from runtime.agentfile.mcp_checks import check_builtin_tools, check_mcp_servers
 from runtime.agentfile.resolved_tools import ResolvedTool, declared, resolve_tool
 from runtime.agentfile.spec import AgentSpec, Tool
+from runtime.agentfile.video_checks import check_video
 from runtime.errors import Location, RuntimeConfigError
 
 __all__ = ["CheckOutcome", "Locator", "check_agent", "derive_parameters", "resolve_entry_point"]
@@ -60,6 +61,9 @@ class _Context:
     def warn(self, loc: KeyPath, message: str, hint: str = "", *, key: bool = False) -> None:
         location = self.where.locate(loc, key=key)
         self.outcome.findings.append(RuntimeConfigError(location, message, hint, "warning"))
+
+    def has(self, loc: KeyPath) -> bool:
+        return self.where.has(loc)
 
     def notice(self, loc: KeyPath, message: str, hint: str = "") -> None:
         """What will happen, not a mistake: shown by `runtime validate`, never fails it (not even --strict)."""
@@ -133,12 +137,7 @@ def _capable(feature: Callable[[catalogue.ModelInfo], bool]) -> str:
 
 def _check_features(c: _Context) -> None:
     model, session = c.model, c.spec.session
-    if session.video:
-        c.error(
-            ("session", "video"),
-            "this runtime has no camera input yet, so `video` cannot be turned on",
-            "remove `video: true`",
-        )
+    check_video(c)
     if model is None:
         return
     features = model.features

@@ -35,7 +35,7 @@ __all__ = [
     "Activity", "AgentSpec", "Audio", "AudioInput", "AudioOutput", "Behavior", "CodeExecution", "CodeExecutionTool",
     "Compression", "Context", "Conversation", "Generation", "GoogleSearch", "GoogleSearchTool", "HttpCall", "McpServer",
     "McpToolOverride", "McpTools", "PushToTalk", "Scheduling", "Section", "Session", "Supervision", "Tool", "ToolEntry",
-    "Transcription", "Voice", "WakeWord", "json_schema",
+    "Transcription", "Video", "Voice", "WakeWord", "json_schema",
 ]
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -217,7 +217,31 @@ class Session(Section):
     proactive_audio: bool = False
     """Let the model stay silent when the input is not meant for it (native-audio models only)."""
     video: bool = False
-    """Send camera frames; this runtime has no camera input yet, so `true` is refused by `runtime validate`."""
+    """The old switch for camera frames: the `video:` section (its `source`) turns the camera on now."""
+
+
+class Video(Section):
+    """Camera frames sent to the model as JPEG in `realtimeInput.video` (docs/video.md)."""
+
+    source: str | None = Field(
+        default=None, examples=["v4l2:/dev/video0", "USB Camera", "file:shelf.jpg", "file:photos/", None]
+    )
+    """Where frames come from: `v4l2:/dev/videoN`, a camera name substring, `file:PATH` (a JPEG or PNG image,
+    a folder of them cycled in name order, or a video file played in a loop), or empty for no camera."""
+    fps: float = Field(default=1.0, gt=0, le=5)
+    """Frames sent per second; Gemini samples video at about one a second. Each frame sent is counted as 258
+    tokens by `runtime validate` (an upper bound if the service drops frames beyond that: not documented)."""
+    max_size_px: int = Field(default=1024, ge=64, le=4096)
+    """Longest side of a frame (pixels); a larger frame is scaled down, a smaller JPEG goes as it is."""
+    when: Literal["conversation", "always"] | None = None
+    """`conversation`: frames (and the camera) only while a conversation is open, the default in `wake_word`
+    and `push_to_talk` modes; `always`: for the whole session, the default in `server` and `manual` modes."""
+
+    def frames_when(self, mode: str) -> Literal["conversation", "always"]:
+        """`when`, with the default of the activity mode filled in."""
+        if self.when is not None:
+            return self.when
+        return "conversation" if mode in ("wake_word", "push_to_talk") else "always"
 
 
 class Generation(Section):
@@ -298,6 +322,9 @@ class AgentSpec(Section):
     """Resumption, transcription and model features."""
     generation: Generation = Generation()
     """Sampling parameters."""
+    video: Video = Video()
+    """Camera frames for the model (needs context compression: an audio+video session ends after 2 minutes
+    without it)."""
     tools: list[ToolEntry] = []
     """What the model can call: functions (`python`, `http`), MCP servers (`mcp`), and Gemini's own
     `google_search` and `code_execution`."""

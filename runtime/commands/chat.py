@@ -16,6 +16,7 @@ from runtime.live.events import SessionState
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED = 0, 1, 3
 QUIT_WORDS = ("/quit", "/exit")
+IMAGE_COMMAND = "/image"
 REPLY_WAIT_S = 30.0
 """How long to wait for the replies still due: before sending the next line, and after end of input."""
 
@@ -116,7 +117,9 @@ async def _type_lines(session: Any, tracker: _TurnTracker) -> None:
         line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
         if not line or line.strip() in QUIT_WORDS:
             break
-        if line.strip():
+        if line.strip().startswith(IMAGE_COMMAND):
+            await _send_image(session, line.strip().removeprefix(IMAGE_COMMAND).strip())
+        elif line.strip():
             # A typed turn interrupts the model like speech; a line typed while the agent still answers waits
             # for that answer, so a script of lines gets every answer whole.
             with anyio.move_on_after(REPLY_WAIT_S):
@@ -125,6 +128,29 @@ async def _type_lines(session: Any, tracker: _TurnTracker) -> None:
             await session.send_text(line.strip())
     with anyio.move_on_after(REPLY_WAIT_S):
         await tracker.all_answered()
+
+
+async def _send_image(session: Any, path_text: str) -> None:
+    """`/image PATH`: the image goes into the conversation as one camera frame (`realtimeInput.video`, scaled
+    to the agent's `video.max_size_px`); the model sees it with the next thing said or typed."""
+    import anyio
+
+    from runtime.errors import DeviceError
+    from runtime.live.video_link import FrameSender
+    from runtime.video.jpeg import fit_jpeg
+
+    path = Path(path_text).expanduser()
+    try:
+        data = await anyio.to_thread.run_sync(path.read_bytes)
+        jpeg = await anyio.to_thread.run_sync(fit_jpeg, data, session.spec.video.max_size_px)
+    except OSError as error:
+        print(f"runtime chat: {path}: {error.strerror or error}", file=sys.stderr, flush=True)
+        return
+    except DeviceError as error:
+        print(f"runtime chat: {path}: {error}", file=sys.stderr, flush=True)
+        return
+    FrameSender(session.uplink)(jpeg)
+    print(f"(image {path.name} sent, {len(jpeg)} bytes)", file=sys.stderr, flush=True)
 
 
 async def _usable_speaker(mic: Any, speaker: Any) -> tuple[Any, Any]:

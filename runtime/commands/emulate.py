@@ -17,6 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--connection-limit", type=float, metavar="SECONDS", help="close connections with 1011 after this long"
     )
     parser.add_argument(
+        "--video-session-limit",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="end audio+video sessions without context compression after this long (default 120)",
+    )
+    parser.add_argument(
         "--session-limit",
         type=float,
         default=900.0,
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             go_away_after_s=args.go_away_after,
             connection_limit_s=args.connection_limit,
             session_limit_s=args.session_limit,
+            video_session_limit_s=args.video_session_limit,
             faults=load_faults(args.faults) if args.faults else (),
             api_key=args.api_key,
             record_path=args.record,

@@ -164,6 +164,8 @@ class SessionFactory:
             tools=agent.tools,
         )
         self.sessions[agent.name] = session
+        if session.video is not None:  # the privacy switch shuts the camera with the microphones
+            session.video.follow(self.modes.tools.mute)
         runnable = mode.runnable(session)
         if link is None:
             return runnable

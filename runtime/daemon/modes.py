@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from runtime.daemon.supervisor import Runnable
     from runtime.live.session import AgentSession
+    from runtime.video.feed import VideoFeed
     from runtime.wake.gate import WakeGate
     from runtime.wake.lifecycle import ConversationEvent, ConversationListener
 
@@ -164,6 +165,8 @@ class WakeWordMode:
         """The session, its gate's conversations ending in `audioStreamEnd`. (The watchdog needs nothing: a
         session counts as stalled only while the service owes it an answer, never between conversations.)"""
         self._gate().add_listener(stream_end_on_leave(session))
+        if session.video is not None and session.spec.video.frames_when("wake_word") == "conversation":
+            self._gate().add_listener(camera_with_conversation(session.video))
         return session
 
     def _gate(self) -> WakeGate:
@@ -274,6 +277,17 @@ def stream_end_on_leave(session: AgentSession) -> ConversationListener:
             in_conversation = False
             session.uplink.push_mark(Message("audio_stream_end", _send_stream_end))
             log.debug("audioStreamEnd queued (%s)", event.reason)
+
+    return listener
+
+
+def camera_with_conversation(video: VideoFeed) -> ConversationListener:
+    """A gate listener that opens the camera when a conversation opens and closes it when it ends (`video.when:
+    conversation`): the camera's LED is lit only while the agent is listening to someone."""
+    from runtime.wake.lifecycle import ConversationState
+
+    def listener(event: ConversationEvent) -> None:
+        video.want(event.state is ConversationState.CONVERSATION)
 
     return listener
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.agentfile.catalogue import ModelInfo
+from runtime.agentfile.video_tokens import VIDEO_FRAME_TOKENS
 from runtime.emulator.rules import builtin_tools, check_setup, non_blocking_default, resolve_model
 from runtime.emulator.vad import VadSettings
+from runtime.emulator.video import frame_tokens
 from runtime.emulator.wire import INVALID_ARGUMENT, ProtocolViolation
 
 
@@ -37,6 +39,8 @@ class SessionConfig:
     """(trigger tokens, target tokens) when context window compression is on."""
     initial_history: bool
     """`historyConfig.initialHistoryInClientContent`: `clientContent` may seed the history before real-time input."""
+    frame_tokens: int = VIDEO_FRAME_TOKENS
+    """What one `realtimeInput.video` frame costs under the setup's media resolution (runtime/emulator/video.py)."""
 
 
 def read_setup(
@@ -79,6 +83,7 @@ def read_setup(
         context_limit=limit,
         compression=_compression(setup.get("contextWindowCompression"), limit),
         initial_history=bool(setup.get("historyConfig", {}).get("initialHistoryInClientContent", False)),
+        frame_tokens=frame_tokens(setup),
     )
 
 

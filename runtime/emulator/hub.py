@@ -11,6 +11,7 @@ from typing import IO, Any
 from runtime.emulator.options import EmulatorOptions, Fault
 from runtime.emulator.scenario import Scenario
 from runtime.emulator.state import SessionStore, TokenStore
+from runtime.emulator.video import FrameSeen
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ class Traffic:
     records: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
     audio_chunks: list[bytes] = field(default_factory=list)
+    frames: list[FrameSeen] = field(default_factory=list)
+    """Every camera frame received (size, time; runtime/emulator/video.py)."""
     record_file: IO[str] | None = None
 
     def client_message(self, conn: int, message: Any) -> None:
@@ -39,6 +42,10 @@ class Traffic:
         if self.keep:
             now = time.monotonic()
             self.sent.append({"conn": conn, "t": round(now - self.started, 6), "msg": message, "mono": now})
+
+    def frame(self, frame: FrameSeen) -> None:
+        if self.keep:
+            self.frames.append(frame)
 
     def audio(self, pcm: bytes) -> None:
         if self.keep:

@@ -62,6 +62,9 @@ class EmulatorOptions:
     """Connections close with 1011 "Deadline expired before operation could complete." after this."""
     session_limit_s: float = 900.0
     """An audio session without context compression ends after this (the service: 15 minutes)."""
+    video_session_limit_s: float = 120.0
+    """An audio+video session (a frame arrived) without context compression ends after this (the service: 2
+    minutes)."""
     faults: tuple[Fault, ...] = ()
     api_key: str | None = None
     """When set, any other key is refused with close code 1008."""

@@ -58,11 +58,13 @@ class Replier:
         self.pending: dict[str, PendingCall] = {}
         self._response_tokens = 0
         self._prompt_tokens = (0, 0)
+        self._prompt_video = 0
 
     async def play(self, steps: tuple[Step, ...]) -> None:
         """Send the turn's content, then generationComplete and turnComplete with usage."""
         self._response_tokens = 0
         self._prompt_tokens = self._conversation.modality_tokens()
+        self._prompt_video = self._conversation.video_tokens()
         if self._output.usage_before_first_turn:
             # models.yaml <model>.output.usage_before_first_turn: gemini-3.1-flash-live-preview sends a serverContent
             # with nothing but usageMetadata before the first modelTurn (livekit/agents#5238: a client that took it
@@ -100,11 +102,11 @@ class Replier:
         # models.yaml <model>.output.prompt_token_overhead: the promptTokenCount of a one-word first turn is a few
         # hundred tokens above the visible input (pydantic/pydantic-ai#7269, googleapis/python-genai#1917).
         prompt_text += self._output.prompt_token_overhead
-        prompt = prompt_text + prompt_audio
+        prompt = prompt_text + prompt_audio + self._prompt_video
         response = self._response_tokens + unsent_response_tokens
         details = [
             {"modality": modality, "tokenCount": count}
-            for modality, count in (("TEXT", prompt_text), ("AUDIO", prompt_audio))
+            for modality, count in (("TEXT", prompt_text), ("AUDIO", prompt_audio), ("VIDEO", self._prompt_video))
             if count
         ]
         return {

@@ -56,10 +56,12 @@ Step = Say | CallTool | SayToolResult | Search | RunCode
 
 @dataclass(frozen=True)
 class Rule:
-    """First rule whose `text` is a case-insensitive substring of the user's words wins."""
+    """First rule whose `text` is a case-insensitive substring of the user's words wins; an `image` rule
+    (`when: {image: true}`) answers the first camera frame after each user turn instead."""
 
     text: str
     steps: tuple[Step, ...]
+    image: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,16 @@ class Scenario:
     def reply(self, user_text: str, spoken: bool) -> tuple[Step, ...]:
         lowered = user_text.lower()
         for rule in self.rules:
-            if rule.text.lower() in lowered:
+            if not rule.image and rule.text.lower() in lowered:
                 return rule.steps
         if spoken:
             return (Say("I heard you."),)
         return (Say(f"You said: {user_text}"),)
+
+
+    def on_image(self) -> tuple[Step, ...]:
+        """The steps of the first `image` rule; none when no rule answers frames."""
+        return next((rule.steps for rule in self.rules if rule.image), ())
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -108,12 +115,15 @@ def parse_scenario(document: Any, where: str = "scenario") -> Scenario:
 
 
 def _rule(rule: Any, where: str) -> Rule:
-    if not isinstance(rule, dict) or not isinstance(rule.get("when"), dict) or "text" not in rule["when"]:
-        raise RuntimeConfigError(Location(where), "a rule needs `when: {text: ...}`", "and a `then:` list of steps")
+    when = rule.get("when") if isinstance(rule, dict) else None
+    if not isinstance(when, dict) or ("text" not in when and when.get("image") is not True):
+        raise RuntimeConfigError(Location(where), "a rule needs `when: {text: ...}` or `when: {image: true}`",
+                                 "and a `then:` list of steps")
     steps = rule.get("then") or []
     if not isinstance(steps, list):
         steps = [steps]
-    return Rule(text=str(rule["when"]["text"]), steps=tuple(_step(step, f"{where}.then") for step in steps))
+    return Rule(text=str(when.get("text", "")), steps=tuple(_step(step, f"{where}.then") for step in steps),
+                image="text" not in when)
 
 
 def _step(step: Any, where: str) -> Step:

@@ -22,6 +22,7 @@ from runtime.emulator.options import EmulatorOptions
 from runtime.emulator.scenario import Scenario, load_scenario
 from runtime.emulator.session import LiveSession
 from runtime.emulator.tls import write_self_signed
+from runtime.emulator.video import FrameSeen
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ class Emulator:
     @property
     def connections(self) -> int:
         return self._hub.connections
+
+    @property
+    def frames(self) -> list[FrameSeen]:
+        """Every camera frame received (size, time), in arrival order."""
+        return self._hub.traffic.frames
 
     def audio_bytes_received(self) -> bytes:
         """All realtimeInput audio, in arrival order."""

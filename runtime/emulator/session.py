@@ -24,8 +24,9 @@ from runtime.emulator.replies import Replier
 from runtime.emulator.rules import InputRules, SetupUnanswered
 from runtime.emulator.scenario import SayToolResult, Step
 from runtime.emulator.state import Conversation, Turn, text_tokens
-from runtime.emulator.timers import faults_for, run_timers
+from runtime.emulator.timers import SESSION_LIMIT, faults_for, run_timers
 from runtime.emulator.turns import UserInput, pcm_rate_hz
+from runtime.emulator.video import read_frame
 from runtime.emulator.wire import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -58,6 +59,10 @@ class LiveSession:
         self._generating = False
         self._late_turn_end: dict[str, Any] | None = None
         """An interrupted turn's turnComplete held back by the `late_turn_complete` fault."""
+        self._video_seen = False
+        """A camera frame arrived on this connection: the audio+video session limit applies."""
+        self._image_answered = False
+        """The scenario's image rule answered a frame since the user's last turn."""
         self._closing = False
         """Our close frame is out: the receive loop only records what still arrives, until the socket ends."""
 
@@ -182,7 +187,11 @@ class LiveSession:
     async def _on_realtime_input(self, realtime: dict[str, Any]) -> None:
         blobs = [realtime["audio"]] if "audio" in realtime else []
         # The deprecated `mediaChunks` also carries video frames: only its audio is audio.
-        blobs += [chunk for chunk in realtime.get("mediaChunks", []) if str(chunk.get("mimeType")).startswith("audio/")]
+        chunks = realtime.get("mediaChunks", [])
+        blobs += [chunk for chunk in chunks if str(chunk.get("mimeType")).startswith("audio/")]
+        frames = [realtime["video"]] if "video" in realtime else []
+        for frame in frames + [chunk for chunk in chunks if str(chunk.get("mimeType")).startswith("image/")]:
+            await self._on_video(frame)
         for blob in blobs:
             rate_hz = pcm_rate_hz(blob.get("mimeType"))
             await self._on_speech_events(self._input.audio(str(blob.get("data", "")), rate_hz))
@@ -197,11 +206,29 @@ class LiveSession:
         if realtime.get("audioStreamEnd"):
             await self._on_speech_events(self._input.stream_ended())
 
+    async def _on_video(self, blob: dict[str, Any]) -> None:
+        """A camera frame: priced and recorded (runtime/emulator/video.py); the 2-minute audio+video limit
+        without compression counts from the session's start, so a first frame past it ends the session."""
+        frame = read_frame(blob, conn=self._number, started=self._hub.traffic.started, tokens=self._config.frame_tokens)
+        self._hub.traffic.frame(frame)
+        self._video_seen = True
+        lasted_s = time.monotonic() - self._conversation.started
+        if self._config.compression is None and lasted_s >= self._hub.options.video_session_limit_s:
+            raise ProtocolViolation(INTERNAL_ERROR, SESSION_LIMIT)
+        self._conversation.history.append(Turn("user", "", video_tokens=frame.tokens))
+        self._enforce_context()
+        steps = self._hub.scenario.on_image()
+        if steps and not self._image_answered:
+            self._image_answered = True
+            await self._interrupt(cancel_calls=True)
+            self._start_reply(steps)
+
     async def _on_speech_events(self, events: list[str]) -> None:
         for event in events:
             if event == "started" and self._config.interrupts:
                 await self._interrupt(cancel_calls=True)
             elif event == "ended":
+                self._image_answered = False
                 transcript = self._input.finish_speech_turn()
                 self._enforce_context()
                 if self._config.transcribe_input and transcript:
@@ -347,6 +374,10 @@ class LiveSession:
     @property
     def audio_session(self) -> bool:
         return self._config.audio_out or self._input.heard_audio
+
+    @property
+    def video_session(self) -> bool:
+        return self._video_seen
 
     async def inject(self, fault: Fault) -> None:
         if not self._hub.claim(fault):  # a `once` fault that already fired on another connection

@@ -30,10 +30,12 @@ class Turn:
     text: str
     text_tokens: int = 0
     audio_tokens: int = 0
+    video_tokens: int = 0
+    """Camera frames (`realtimeInput.video`; runtime/emulator/video.py)."""
 
     @property
     def tokens(self) -> int:
-        return self.text_tokens + self.audio_tokens
+        return self.text_tokens + self.audio_tokens + self.video_tokens
 
 
 @dataclass
@@ -58,6 +60,10 @@ class Conversation:
     def modality_tokens(self) -> tuple[int, int]:
         """(text, audio) tokens in the context."""
         return sum(t.text_tokens for t in self.history), sum(t.audio_tokens for t in self.history)
+
+    def video_tokens(self) -> int:
+        """Tokens of the camera frames in the context."""
+        return sum(t.video_tokens for t in self.history)
 
     def compress(self, compression: tuple[int, int] | None) -> int:
         """Sliding-window compression (trigger, target tokens): past the trigger, trim to the target."""

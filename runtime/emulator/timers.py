@@ -24,6 +24,10 @@ class Peer(Protocol):
     def audio_session(self) -> bool:
         """Audio went either way: the session-length limit applies."""
 
+    @property
+    def video_session(self) -> bool:
+        """A camera frame arrived: the shorter audio+video limit applies."""
+
     async def send(self, message: dict[str, Any]) -> None: ...
 
     async def close(self, code: int, reason: str) -> None: ...
@@ -47,6 +51,7 @@ async def run_timers(
         plan.append((options.connection_limit_s, partial(peer.close, INTERNAL_ERROR, DEADLINE)))
     if not compressed:  # counted from the session's first connection, across resumptions
         plan.append((session_started + options.session_limit_s - opened, partial(_end_audio_session, peer)))
+        plan.append((session_started + options.video_session_limit_s - opened, partial(_end_video_session, peer)))
     plan += [(fault.at, partial(peer.inject, fault)) for fault in faults_for(options, conn, *TIMED_FAULTS)]
     for at, action in sorted(plan, key=lambda entry: entry[0]):
         await anyio.sleep(max(0.0, opened + at - time.monotonic()))
@@ -56,6 +61,13 @@ async def run_timers(
 async def _end_audio_session(peer: Peer) -> None:
     """The session-length limit applies to audio sessions (audio in or out) without compression."""
     if peer.audio_session:
+        await peer.close(INTERNAL_ERROR, SESSION_LIMIT)
+
+
+async def _end_video_session(peer: Peer) -> None:
+    """An audio+video session without compression ends after 2 minutes (runtime/emulator/video.py); a first
+    frame after that ends it when it arrives (LiveSession)."""
+    if peer.video_session:
         await peer.close(INTERNAL_ERROR, SESSION_LIMIT)
 
 

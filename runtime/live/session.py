@@ -32,6 +32,7 @@ from runtime.live.mcp_link import mcp_toolset, redeclare_on_change
 from runtime.live.resume import HandleStore
 from runtime.live.sdk import check_sdk
 from runtime.live.uplink import Frame, Message, Uplink, is_voice
+from runtime.live.video_link import FrameSender, video_feed
 from runtime.retry import Next, Reconnect, Reconnects, Recovery, RetryPolicy
 
 if TYPE_CHECKING:
@@ -108,6 +109,8 @@ class AgentSession:
         self._handover_started: float | None = None
         self._last_voice_at = 0.0
         self._on_first_ready: anyio.abc.TaskStatus[None] | None = None
+        self.video = video_feed(spec, base_dir)
+        """The camera (None without `video.source`); the activity mode turns it on with a conversation."""
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -155,6 +158,8 @@ class AgentSession:
                         await group.start(mcp.run)
                         group.start_soon(redeclare_on_change, mcp, connection)
                     group.start_soon(self._capture)
+                    if self.video is not None:
+                        group.start_soon(self.video.run, FrameSender(self.uplink))
                     await self._connections(connection, task_status)
             except BaseExceptionGroup as errors:
                 raise _first_runtime_error(errors) from None
@@ -178,6 +183,8 @@ class AgentSession:
         if not self._client_marks_activity() or talking == self._talking:
             return
         self._talking = talking
+        if self.video is not None and self.spec.video.frames_when(self.spec.activity.mode) == "conversation":
+            self.video.want(talking)
         from google.genai import types
 
         async def send(live: AsyncSession) -> None:

@@ -119,7 +119,7 @@ CASES = [
         "8:17",
         "not a valid JSON Schema",
     ),
-    ("video", M + "session:\n  video: true\n", "3:10", "no camera input yet"),
+    ("video-switch-without-source", M + "session:\n  video: true\n", "3:10", "does not say where frames come from"),
     (
         "affective-dialog-on-3.8",
         M + "session: {affective_dialog: true}\n",
