@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench import analysis, load, plans, silences, startup
+from bench import analysis, load, plans, silences, startup, starved
 from bench.baselines import environment
 from bench.runs import RunResult, Unavailable, run_plan
 from bench.stats import percentiles, ratios, unavailable
@@ -127,6 +127,13 @@ def all_latency_metrics(kinds: tuple[str, ...], quick: bool, samples: Samples) -
         return dict(zip(kinds, pool.map(lambda kind: latency_metrics(kind, quick, samples), kinds), strict=True))
 
 
+def starved_metrics(cpu_pct_one_agent: Any, quick: bool) -> dict[str, Any]:
+    """One agent on a starved CPU (`bench.starved`): in a full run only."""
+    if quick:
+        return {"starved": unavailable("full run only (python -m bench without --quick)")}
+    return guarded("starved", ("starved",), lambda: {"starved": starved.starved_figures(cpu_pct_one_agent, quick)})
+
+
 def runtime_startup(quick: bool) -> dict[str, Any]:
     repeats = 3 if quick else 10
     figures = guarded("help", ("help_s",), lambda: {"help_s": startup.help_s(repeats)})
@@ -187,6 +194,7 @@ def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, 
     figures = all_latency_metrics(kinds, quick, samples)
     for kind, by_load in load_metrics(kinds, quick).items():
         figures[kind] |= by_load
+    figures["runtime"] |= starved_metrics(figures["runtime"].get("cpu_pct", {}).get("1"), quick)
     for kind in kinds:
         connect_s = figures[kind].get("connect_s", unavailable("the load run failed"))
         figures[kind] |= runtime_startup(quick) if kind == "runtime" else baseline_startup(kind, connect_s)
