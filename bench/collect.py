@@ -39,6 +39,7 @@ SHAPES: dict[str, tuple[str, ...]] = {
     "cpu_pct": ("1", "4", "16"),
     "cpu_pct_spread": ("1", "4", "16"),
     "rss_mb": ("1", "4", "16"),
+    "idle_wake_word": ("cpu_pct", "rss_mb"),
 }
 """The fields of each metric, kept (as null) when the metric is not available, so the JSON has one shape."""
 
@@ -134,6 +135,14 @@ def starved_metrics(cpu_pct_one_agent: Any, quick: bool) -> dict[str, Any]:
     return guarded("starved", ("starved",), lambda: {"starved": starved.starved_figures(cpu_pct_one_agent, quick)})
 
 
+def idle_metrics(quick: bool) -> dict[str, Any]:
+    """An idle `wake_word` agent's CPU and memory (`bench.idle`)."""
+    from bench import idle
+
+    return guarded("idle", ("idle_wake_word",),
+                   lambda: {"idle_wake_word": idle.idle_wake_word_pct(10.0 if quick else 20.0)})
+
+
 def runtime_startup(quick: bool) -> dict[str, Any]:
     repeats = 3 if quick else 10
     figures = guarded("help", ("help_s",), lambda: {"help_s": startup.help_s(repeats)})
@@ -194,6 +203,7 @@ def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, 
     figures = all_latency_metrics(kinds, quick, samples)
     for kind, by_load in load_metrics(kinds, quick).items():
         figures[kind] |= by_load
+    figures["runtime"] |= idle_metrics(quick)
     figures["runtime"] |= starved_metrics(figures["runtime"].get("cpu_pct", {}).get("1"), quick)
     for kind in kinds:
         connect_s = figures[kind].get("connect_s", unavailable("the load run failed"))

@@ -18,6 +18,7 @@ TARGETS = {
     "cpu_pct": "≤ 3 % for 1 agent, +2 % per extra agent",
     "cpu_pct_spread": "—",
     "rss_mb": "≤ 80 MB for 1 agent, +15 MB per extra agent",
+    "idle_wake_word": "cpu_pct ≤ 0.5 % (issue 18)",
     "cold_start_s": "≤ 1.5 s",
     "reload_s": "≤ 0.3 s",
     "validate_100_s": "≤ 1 s",
@@ -33,6 +34,8 @@ TITLES = {
     "cpu_pct": "CPU, % of one core, for N agents streaming at once (whole client process; median of the windows)",
     "cpu_pct_spread": "CPU spread: lowest–highest window, % of one core (the median is in the table above)",
     "rss_mb": "Resident memory, MB, for N agents streaming at once (whole client process)",
+    "idle_wake_word": "Idle `wake_word` agent (`runtime run`, detector running, nothing streamed): CPU % of one "
+    "core, RSS MB",
     "cold_start_s": "Cold start, s (runtime: process start → READY=1; baselines: process start → connected)",
     "reload_s": "Hot reload, s (agent file saved → new session's setupComplete)",
     "validate_100_s": "`runtime validate` on 100 agent files, s",
