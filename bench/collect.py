@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench import analysis, load, plans, silences, startup
+from bench import analysis, load, plans, silences, startup, starved
 from bench.baselines import environment
 from bench.runs import RunResult, Unavailable, run_plan
 from bench.stats import percentiles, ratios, unavailable
@@ -39,6 +39,7 @@ SHAPES: dict[str, tuple[str, ...]] = {
     "cpu_pct": ("1", "4", "16"),
     "cpu_pct_spread": ("1", "4", "16"),
     "rss_mb": ("1", "4", "16"),
+    "idle_wake_word": ("cpu_pct", "rss_mb"),
 }
 """The fields of each metric, kept (as null) when the metric is not available, so the JSON has one shape."""
 
@@ -127,6 +128,21 @@ def all_latency_metrics(kinds: tuple[str, ...], quick: bool, samples: Samples) -
         return dict(zip(kinds, pool.map(lambda kind: latency_metrics(kind, quick, samples), kinds), strict=True))
 
 
+def starved_metrics(cpu_pct_one_agent: Any, quick: bool) -> dict[str, Any]:
+    """One agent on a starved CPU (`bench.starved`): in a full run only."""
+    if quick:
+        return {"starved": unavailable("full run only (python -m bench without --quick)")}
+    return guarded("starved", ("starved",), lambda: {"starved": starved.starved_figures(cpu_pct_one_agent, quick)})
+
+
+def idle_metrics(quick: bool) -> dict[str, Any]:
+    """An idle `wake_word` agent's CPU and memory (`bench.idle`)."""
+    from bench import idle
+
+    return guarded("idle", ("idle_wake_word",),
+                   lambda: {"idle_wake_word": idle.idle_wake_word_pct(10.0 if quick else 20.0)})
+
+
 def runtime_startup(quick: bool) -> dict[str, Any]:
     repeats = 3 if quick else 10
     figures = guarded("help", ("help_s",), lambda: {"help_s": startup.help_s(repeats)})
@@ -187,6 +203,8 @@ def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, 
     figures = all_latency_metrics(kinds, quick, samples)
     for kind, by_load in load_metrics(kinds, quick).items():
         figures[kind] |= by_load
+    figures["runtime"] |= idle_metrics(quick)
+    figures["runtime"] |= starved_metrics(figures["runtime"].get("cpu_pct", {}).get("1"), quick)
     for kind in kinds:
         connect_s = figures[kind].get("connect_s", unavailable("the load run failed"))
         figures[kind] |= runtime_startup(quick) if kind == "runtime" else baseline_startup(kind, connect_s)

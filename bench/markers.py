@@ -21,6 +21,8 @@ CHECK_KEY = 0x55
 MARKER_SAMPLES = 5
 MAX_INDEX = 1 << 16
 """Indices wrap here (65536 blocks of 20 ms = 22 minutes)."""
+TONE_HZ = 220
+"""The "speech" tone (a whole number of hertz: `bench.devices.MicScript` relies on its phase repeating)."""
 
 Pcm = npt.NDArray[np.int16]
 
@@ -32,7 +34,7 @@ def marker(index: int) -> list[int]:
 
 
 def numbered_blocks(
-    first: int, count: int, block_frames: int, rate_hz: int, tone_amplitude: int = 0, tone_hz: float = 220.0
+    first: int, count: int, block_frames: int, rate_hz: int, tone_amplitude: int = 0, tone_hz: float = TONE_HZ
 ) -> Pcm:
     """`count` consecutive blocks from index `first`, each a marker followed by a tone (or silence)."""
     frames = np.arange(first * block_frames, (first + count) * block_frames)

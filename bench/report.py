@@ -18,6 +18,7 @@ TARGETS = {
     "cpu_pct": "≤ 3 % for 1 agent, +2 % per extra agent",
     "cpu_pct_spread": "—",
     "rss_mb": "≤ 80 MB for 1 agent, +15 MB per extra agent",
+    "idle_wake_word": "cpu_pct ≤ 0.5 % (issue 18)",
     "cold_start_s": "≤ 1.5 s",
     "reload_s": "≤ 0.3 s",
     "validate_100_s": "≤ 1 s",
@@ -33,6 +34,8 @@ TITLES = {
     "cpu_pct": "CPU, % of one core, for N agents streaming at once (whole client process; median of the windows)",
     "cpu_pct_spread": "CPU spread: lowest–highest window, % of one core (the median is in the table above)",
     "rss_mb": "Resident memory, MB, for N agents streaming at once (whole client process)",
+    "idle_wake_word": "Idle `wake_word` agent (`runtime run`, detector running, nothing streamed): CPU % of one "
+    "core, RSS MB",
     "cold_start_s": "Cold start, s (runtime: process start → READY=1; baselines: process start → connected)",
     "reload_s": "Hot reload, s (agent file saved → new session's setupComplete)",
     "validate_100_s": "`runtime validate` on 100 agent files, s",
@@ -151,4 +154,36 @@ def markdown(result: Mapping[str, Any], samples: Samples, path: Path) -> None:
         lines += [f"![latency histograms]({png.name})", ""]
     for key in TARGETS:
         lines += table(key, result)
+    lines += starved_table(result.get("starved"))
     path.write_text("\n".join(lines))
+
+
+STARVED_ROWS = (
+    ("quota, % of one core (3 × one agent's CPU)", ("quota_pct",)),
+    ("periods throttled by the quota", ("throttled_periods",)),
+    ("microphone blocks lost", ("lost_frames",)),
+    ("microphone blocks duplicated", ("duplicated_frames",)),
+    ("speaker underruns", ("underruns", "count")),
+    ("reconnects", ("reconnects",)),
+    ("interrupt to silence p50 / p95, ms", ("interrupt_to_silence_ms", "p50"), ("interrupt_to_silence_ms", "p95")),
+    ("uplink added p50 / p95, ms", ("uplink_added_ms", "p50"), ("uplink_added_ms", "p95")),
+    ("downlink added p50 / p95, ms", ("downlink_added_ms", "p50"), ("downlink_added_ms", "p95")),
+)
+
+
+def starved_table(starved: Any) -> list[str]:
+    """The runtime alone in a cgroup beside a CPU hog (`bench.starved`)."""
+    lines = ["### Starved CPU: one agent on a quota of 3 × its use, a CPU hog on its core (conversation run)", "",
+             "Target: 0 lost, 0 underruns, 0 reconnects, interrupt to silence p95 ≤ 30 ms", ""]
+    if not isinstance(starved, Mapping) or starved.get("available") is False:
+        return [*lines, cell(starved), ""]
+    lines += ["|  | runtime |", "|---|---|"]
+    for label, *paths in STARVED_ROWS:
+        values = []
+        for path in paths:
+            value: Any = starved
+            for name in path:
+                value = value.get(name) if isinstance(value, Mapping) else None
+            values.append(cell(value))
+        lines.append(f"| {label} | {' / '.join(values)} |")
+    return [*lines, ""]

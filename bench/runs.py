@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,11 +93,12 @@ def paused_gc() -> Iterator[None]:
         gc.enable()
 
 
-def run_plan(kind: str, plan: plans.Plan, quick: bool) -> RunResult:
-    """One client through one plan; raises `Unavailable` when the client could not run."""
+def run_plan(kind: str, plan: plans.Plan, quick: bool, prefix: Sequence[str] = ()) -> RunResult:
+    """One client through one plan (its command after `prefix`: a cgroup, a CPU pin); raises `Unavailable`
+    when the client could not run."""
     from runtime.emulator import EmulatorThread
 
-    command = client_command(kind)
+    command = [*prefix, *client_command(kind)]
     with paused_gc(), tempfile.TemporaryDirectory(prefix="bench-run-") as tmp, EmulatorThread(
         emulator_options(plan)
     ) as emu:

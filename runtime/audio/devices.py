@@ -1,11 +1,15 @@
 """Real microphones and speakers through sounddevice (PortAudio callbacks).
 
 The callbacks run on PortAudio's threads and never block: they copy samples into preallocated rings
-(`ring.py`), render the playback buffer (`playback.py`) and wake the event loop with
-`call_soon_threadsafe` only when a reader is waiting. Rate conversion (soxr) happens on the event loop
-side, so a callback does nothing but copy. A device that disappears is handled by `keeper.py`: while it is
-gone the microphone yields silence at real-time pace (the Live session keeps streaming and stays up) and
-the speaker drops what it is given; both resume by themselves when the device returns.
+(`ring.py`) and render the playback buffer (`playback.py`). A microphone reader that finds the ring empty
+does not ask the callback to wake it: it sets a loop timer for when the next block is due (the previous
+callback's time plus its period, plus `WAKE_MARGIN_S`), so the callback thread makes no system call and the
+loop no self-pipe read per block. Only when the block is late at that moment (jitter, a stalled device) does
+the reader fall back to a wake-up from the callback (`call_soon_threadsafe`). Rate conversion (soxr)
+happens on the event loop side, so a callback does nothing but copy. A device that disappears is handled
+by `keeper.py`: while it is gone the microphone yields silence at real-time pace (the Live session keeps
+streaming and stays up) and the speaker drops what it is given; both resume by themselves when the device
+returns.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from runtime.audio.selection import Kind, choose_device, choose_format
 from runtime.errors import DeviceError
 
 READ_POLL_S = 0.25
-"""A waiting `read` re-checks the device at least this often."""
+"""A `read` waiting on a late block re-checks the device at least this often."""
+WAKE_MARGIN_S = 0.001
+"""A reader's timer fires this long after the next block is due: a callback a little late is still found,
+at the cost of this much uplink latency (bench/README.md, "Where one streaming agent's CPU goes")."""
 START_DELAY_MS = 5
 """A turn's first audio waits this long (or until `buffer_ms` is queued) before it plays; grows after underruns.
 With the callback's period on top, the next chunk of a server sending at real-time pace has 5-25 ms of margin."""
@@ -131,6 +138,11 @@ class _Capture:
         self.resampler = _Resampler(rate_hz, MIC_RATE_HZ)
 
 
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class SoundDeviceIn:
     """A microphone: 16 kHz mono int16 blocks from any PortAudio input device."""
 
@@ -159,6 +171,9 @@ class SoundDeviceIn:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._data_ready = asyncio.Event()
         self._waiting = False
+        self._next_block_at = 0.0  # time.monotonic() the next callback is due (set by the callback)
+        self.late_blocks = 0
+        """Reads whose timer found the next block not there yet (they waited for the callback's wake-up)."""
         self._silence_deadline = 0.0
         self._opened = False
 
@@ -191,8 +206,10 @@ class SoundDeviceIn:
         return stream
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
-        self._capture.ring.write(indata[:, 0])
+        capture = self._capture
+        capture.ring.write(indata[:, 0])
         now = self._keeper.beat()
+        self._next_block_at = now + frames / capture.rate_hz
         if status:
             self.xruns += 1
         observer = self.observer
@@ -221,13 +238,27 @@ class SoundDeviceIn:
         return block
 
     async def _wait_for_data(self, capture: _Capture) -> None:
+        """Until the ring holds samples: first on a timer for when the next block is due, then (the block is
+        late) on a wake-up from the callback, re-checking the device every `READ_POLL_S`."""
+        loop = asyncio.get_running_loop()
+        due_in = self._next_block_at + WAKE_MARGIN_S - loop.time()
+        if 0 < due_in <= READ_POLL_S:
+            waiter = loop.create_future()
+            timer = loop.call_later(due_in, _resolve, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+            if capture.ring.available:
+                return
+            self.late_blocks += 1
         self._data_ready.clear()
         self._waiting = True
         if capture.ring.available:
             self._waiting = False
             return
-        # A plain loop timer rather than a cancel scope per 20 ms block (cheaper; the poll catches a lost device).
-        poll = asyncio.get_running_loop().call_later(READ_POLL_S, self._data_ready.set)
+        # A plain loop timer rather than a cancel scope (cheaper; the poll catches a lost device).
+        poll = loop.call_later(READ_POLL_S, self._data_ready.set)
         try:
             await self._data_ready.wait()
         finally:
