@@ -17,6 +17,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from runtime.emulator.config import SessionConfig, merge_setup, read_setup
+from runtime.emulator.context import compress, conversation_for, enforce_context
 from runtime.emulator.front import Admission
 from runtime.emulator.hub import Hub
 from runtime.emulator.options import Fault
@@ -39,7 +40,6 @@ from runtime.emulator.wire import (
 
 logger = logging.getLogger(__name__)
 
-NOT_FOUND = "BidiGenerateContent session not found"
 UNSUPPORTED = "Operation is not implemented, or supported, or enabled."
 
 
@@ -122,14 +122,7 @@ class LiveSession:
         except SetupUnanswered:  # as the service: no setupComplete, no close, until the client gives up
             await self._ws.wait_closed()
             raise ConnectionClosed(None, None) from None
-        conversation = Conversation()
-        if config.resume_handle:
-            found = self._hub.sessions.find(config.resume_handle)
-            if found is None:
-                raise ProtocolViolation(POLICY_VIOLATION, NOT_FOUND)
-            if found.open_conn is not None:
-                raise ProtocolViolation(INTERNAL_ERROR, "Internal error encountered.")
-            conversation = found
+        conversation = conversation_for(self._hub, config)
         conversation.open_conn, conversation.ended_at = self._number, None
         system = setup.get("systemInstruction", {}).get("parts", [])
         if system and not conversation.history:
@@ -337,20 +330,10 @@ class LiveSession:
             await self._end_turn(late)
 
     def _compress(self) -> None:
-        """Sliding-window compression: past the trigger, the oldest turns go until the target fits."""
-        dropped = self._conversation.compress(self._config.compression)
-        if dropped:
-            logger.info("connection %d: context compressed, %d turns dropped", self._number, dropped)
+        compress(self._conversation, self._config, self._number)
 
     def _enforce_context(self) -> None:
-        """New input must fit the context window: compression makes room, without it the session ends."""
-        self._compress()
-        total, limit = self._conversation.context_tokens(), self._config.context_limit
-        if self._config.compression is None and total > limit:
-            raise ProtocolViolation(
-                INVALID_ARGUMENT,
-                f"The input token count ({total}) exceeds the maximum number of tokens allowed ({limit}).",
-            )
+        enforce_context(self._conversation, self._config, self._number)
 
     async def _send_handle(self, conversation: Conversation, resumable: bool) -> None:
         # No lastConsumedClientMessageIndex: the published v1beta SessionResumptionUpdate has no such field.
