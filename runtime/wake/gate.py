@@ -37,6 +37,7 @@ from runtime.wake.lifecycle import (
     ConversationState,
     EnergyVad,
     IdleTimer,
+    block_dbfs,
 )
 from runtime.wake.mute import MutedAudioIn, MuteSwitch
 
@@ -151,8 +152,9 @@ class WakeGate:
                 return self._pending.popleft()
             block = await self._mic.read()
             self._frames_read += len(block) // SAMPLE_BYTES
-            detections = self._detector.process(block)
-            speech = self._vad.is_speech(block)
+            level = block_dbfs(block)  # measured once for the detector's pre-gate and the VAD
+            detections = self._detector.process(block, level)
+            speech = self._vad.is_speech(block, level)
             if self._state is ConversationState.LISTENING:
                 self._preroll.append(block)
                 if detections and self._may_wake():
