@@ -7,13 +7,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import anyio
 import numpy as np
 import pytest
 
+from runtime.audio.files import WavFileIn
+from runtime.audio.ports import ready_frames
 from runtime.wake.detector import MicroWakeDetector, OpenWakeDetector, ThresholdDetector
 from runtime.wake.gate import WakeGate
 from runtime.wake.lifecycle import ConversationState, block_dbfs
 from runtime.wake.micro import MicroScores
+from runtime.wake.mute import MutedAudioIn, MuteSwitch
 from runtime.wake.pregate import EnergyPreGate
 from tests.wake.gating import run_gate
 from tests.wake.scenes import BLOCK, RATE, Scene, WavMic, espeak, noise
@@ -158,3 +162,49 @@ async def test_okay_nabu_after_half_a_minute_of_silence_opens_the_gate_with_its_
     assert wake_end < woke.at_s < wake_end + 1.0
     assert start <= scene.marks["request"], "the gate's pre-roll still holds the start of the request"
     assert detector.pregate is not None and detector.pregate.skipped_frames > 25 * RATE
+
+
+# --- the gate naps in a silent room (real time: a WAV-file microphone at its real pace) ---------------------
+
+
+@needs_espeak
+@pytest.mark.anyio
+async def test_in_a_silent_room_the_gate_reads_in_bursts_and_still_wakes_on_the_word(tmp_path: Path) -> None:
+    wake = espeak("Okay Nabu")
+    assert wake is not None
+    scene = Scene(6.0, noise_dbfs=-80.0)
+    wake_end = scene.add(3.5, wake, "wake")
+    mic = WavFileIn(scene.write(tmp_path / "mic.wav"))
+    gate = WakeGate(mic, MicroWakeDetector("okay_nabu"), idle_timeout_s=1.0)
+    woke = anyio.Event()
+    gate.add_listener(lambda event: woke.set() if event.state is ConversationState.CONVERSATION else None)
+    await gate.open()
+    with anyio.fail_after(60):  # generous: the scene plays at real time (6 s)
+        async with anyio.create_task_group() as tasks:
+
+            async def reader() -> None:
+                while True:
+                    await gate.read()
+
+            tasks.start_soon(reader)
+            await woke.wait()
+            tasks.cancel_scope.cancel()
+    await gate.close()
+    assert gate.naps >= 5  # 3 s of silence, minus the pre-gate's hang second, read in bursts
+    assert wake_end < gate.now_s < wake_end + 1.0  # woke on the word, every block read in order
+
+
+@pytest.mark.anyio
+async def test_microphones_say_what_they_hold_and_one_that_cannot_is_read_block_by_block(tmp_path: Path) -> None:
+    path = Scene(1.0).write(tmp_path / "mic.wav")
+    mic = WavFileIn(path)
+    muted = MutedAudioIn(mic, MuteSwitch())
+    assert ready_frames(mic) == 0 and ready_frames(muted) == 0  # not open
+    await muted.open()
+    with anyio.fail_after(10):
+        while ready_frames(mic) < BLOCK:  # the file "captures" at real time from open()
+            await anyio.sleep(0.005)
+    assert ready_frames(muted) >= BLOCK  # what the file holds, through the mute switch
+    await muted.read()
+    await muted.close()
+    assert ready_frames(WavMic(path)) is None  # the tests' audio-time microphone cannot tell: no naps
