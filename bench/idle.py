@@ -1,6 +1,6 @@
 """CPU of an idle `wake_word` agent: `runtime run` with one agent listening for its wake word, nothing said.
 
-    .venv/bin/python -m bench.idle [--seconds 20]
+    .venv/bin/python -m bench.idle [--seconds 20] [--noise-dbfs -50]
 
 The agent's microphone is a silent WAV file (`file:` device: blocks at real-time pace, then silence forever),
 its speaker a WAV file; the detector runs on every block and the Live session stays closed, as between two
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,12 @@ audio:
 """
 
 
-def idle_wake_word_pct(seconds: float, settle_s: float = 3.0, profile: Path | None = None) -> dict[str, Any]:
+def idle_wake_word_pct(
+    seconds: float, settle_s: float = 3.0, profile: Path | None = None, noise_dbfs: float | None = None
+) -> dict[str, Any]:
     """{"cpu_pct": % of one core, "rss_mb": resident memory} of the idle daemon over `seconds`; with `profile`,
-    py-spy records the window there (collapsed stacks of the thread holding the GIL)."""
+    py-spy records the window there (collapsed stacks of the thread holding the GIL). `noise_dbfs`: the
+    microphone hears white noise at that level (a fan, a fridge) instead of a silent room."""
     import psutil  # type: ignore[import-untyped]
 
     from runtime.emulator import EmulatorOptions, EmulatorThread
@@ -45,7 +49,10 @@ def idle_wake_word_pct(seconds: float, settle_s: float = 3.0, profile: Path | No
         root = Path(tmp)
         agents, notify_path = root / "agents", root / "notify.sock"
         agents.mkdir()
-        silent_wav(root / "mic.wav", 1.0)
+        if noise_dbfs is None:
+            silent_wav(root / "mic.wav", 1.0)
+        else:  # enough noise for start-up, settling and the window (a file microphone is silent after its end)
+            noise_wav(root / "mic.wav", settle_s + seconds + 60.0, noise_dbfs)
         (agents / "idle.yaml").write_text(AGENT.format(mic=root / "mic.wav", out=root / "out.wav"))
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(str(notify_path))
@@ -84,12 +91,25 @@ def idle_wake_word_pct(seconds: float, settle_s: float = 3.0, profile: Path | No
             log.close()
 
 
+def noise_wav(path: Path, seconds: float, dbfs: float) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    samples = rng.normal(0.0, 32768 * 10 ** (dbfs / 20), int(seconds * 16_000))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16_000)
+        wav.writeframes(np.clip(samples, -32768, 32767).astype("<i2").tobytes())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.idle", description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--noise-dbfs", type=float, help="white noise at this level instead of silence (e.g. -50)")
     parser.add_argument("--profile", type=Path, metavar="FILE", help="py-spy's collapsed stacks of the window")
     args = parser.parse_args(argv)
-    print(json.dumps(idle_wake_word_pct(args.seconds, profile=args.profile)))
+    print(json.dumps(idle_wake_word_pct(args.seconds, profile=args.profile, noise_dbfs=args.noise_dbfs)))
     if args.profile and args.profile.suffix != ".data":
         from bench.profile import summary
 

@@ -44,7 +44,7 @@ def microphones(count: int, shared: bool, device: str) -> list[AudioIn]:
 def detector(backend: str, index: int, mic: AudioIn, share_front_end: bool) -> ThresholdDetector:
     factory = MicroWakeDetector if backend == "micro" else OpenWakeDetector
     features = shared_features_for(mic)(backend) if share_front_end else None
-    return factory(MODELS[index % len(MODELS)], features=features)
+    return factory(MODELS[index % len(MODELS)], features=features, pregate=False)  # the detectors themselves
 
 
 CASES = {

@@ -237,6 +237,13 @@ class SoundDeviceIn:
         del self._pending[:need]
         return block
 
+    def ready_frames(self) -> int:
+        """16 kHz frames a `read` could return without waiting (0 while the device is lost or closed)."""
+        if not self._opened or self._keeper.lost:
+            return 0
+        capture = self._capture
+        return len(self._pending) // 2 + capture.ring.available * MIC_RATE_HZ // capture.rate_hz
+
     async def _wait_for_data(self, capture: _Capture) -> None:
         """Until the ring holds samples: first on a timer for when the next block is due, then (the block is
         late) on a wake-up from the callback, re-checking the device every `READ_POLL_S`."""

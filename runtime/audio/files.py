@@ -106,6 +106,13 @@ class WavFileIn:
             self.finished.set()
         return block + bytes(self.block_bytes - len(block))
 
+    def ready_frames(self) -> int:
+        """Frames "captured" and not read yet (the file plays at real-time pace from `open`)."""
+        if not self._open or self._started_at is None:
+            return 0
+        captured = int((time.monotonic() - self._started_at) * MIC_RATE_HZ)
+        return max(0, captured - self._blocks_read * self.block_frames)
+
     async def close(self) -> None:
         self._open = False
 

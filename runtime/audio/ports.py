@@ -30,6 +30,19 @@ class AudioIn(Protocol):
         """Stop capturing and release the device; safe to call twice."""
 
 
+def ready_frames(mic: AudioIn) -> int | None:
+    """16 kHz frames `mic.read()` could return now without waiting, or None when the microphone cannot tell.
+
+    An optional method (`ready_frames()`) of the file, PortAudio and shared microphones: the wake gate uses it
+    to read a silent room in bursts (`runtime/wake/gate.py`, `NAP_BLOCKS`).
+    """
+    method = getattr(mic, "ready_frames", None)
+    if not callable(method):
+        return None
+    ready = method()
+    return None if ready is None else int(ready)
+
+
 class AudioOut(Protocol):
     """A speaker: queued 24 kHz mono int16 audio, played at the device's pace."""
 

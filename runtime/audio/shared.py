@@ -176,6 +176,12 @@ class CaptureTap:
         self.position_frames = self._pending_end - len(self._pending) // 2
         return out
 
+    def ready_frames(self) -> int:
+        """Frames this tap could read without waiting: its own backlog and what the device holds."""
+        method = getattr(self.device.source, "ready_frames", None)
+        held = int(method()) if callable(method) and not self.device.lost else 0
+        return len(self._pending) // 2 + self._backlog_bytes // 2 + held
+
     async def close(self) -> None:
         await self.device.detach(self)
 

@@ -18,6 +18,9 @@ from typing import Any, Protocol
 from runtime.agentfile.spec import WakeWord
 from runtime.audio.ports import MIC_RATE_HZ, SAMPLE_BYTES
 from runtime.errors import Location, RuntimeConfigError
+from runtime.wake.lifecycle import block_dbfs
+from runtime.wake.micro import MicroScores
+from runtime.wake.pregate import EnergyPreGate
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,9 @@ class WakeDetector(Protocol):
     model: str
     """The model's name, for logs and `STATUS=`."""
 
-    def process(self, pcm: bytes) -> list[Detection]:
-        """Analyse 16 kHz mono int16 little-endian audio (any length, even an odd split of a block)."""
+    def process(self, pcm: bytes, level_dbfs: float | None = None) -> list[Detection]:
+        """Analyse 16 kHz mono int16 little-endian audio (any length, even an odd split of a block);
+        `level_dbfs`: the block's level when the caller has it (`lifecycle.block_dbfs`), to save measuring."""
         ...
 
     def reset(self) -> None:
@@ -73,24 +77,42 @@ class ScoreSource(Protocol):
 
 
 class ThresholdDetector:
-    """Turns a stream of scores into detections: threshold, then a refractory period in audio time."""
+    """Turns a stream of scores into detections: threshold, then a refractory period in audio time.
 
-    def __init__(self, model: str, source: ScoreSource, threshold: float, refractory_s: float) -> None:
+    `pregate` (on by default) keeps the model from running while the room is silent (`pregate.py`).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        source: ScoreSource,
+        threshold: float,
+        refractory_s: float,
+        pregate: EnergyPreGate | None = None,
+    ) -> None:
         self.model = model
         self.threshold = threshold
         self.refractory_s = refractory_s
+        self.pregate = pregate
         self._source = source
         self._frames = 0
         self._quiet_until_s = 0.0
         self._odd_byte = b""
 
-    def process(self, pcm: bytes) -> list[Detection]:
+    def process(self, pcm: bytes, level_dbfs: float | None = None) -> list[Detection]:
         pcm = self._odd_byte + pcm
         usable = len(pcm) - len(pcm) % SAMPLE_BYTES
         pcm, self._odd_byte = pcm[:usable], pcm[usable:]
         self._frames += usable // SAMPLE_BYTES
         now_s = self._frames / MIC_RATE_HZ
+        if self.pregate is not None and pcm:
+            admitted = self.pregate.admit(pcm, block_dbfs(pcm) if level_dbfs is None else level_dbfs)
+            if admitted.resumed:
+                self._source.reset()
+            pcm = admitted.audio
         detections: list[Detection] = []
+        if not pcm:  # skipped, or an odd byte kept for the next block (openWakeWord fails on no audio)
+            return detections
         for score in self._source.scores(pcm):
             if score > self.threshold and now_s >= self._quiet_until_s:
                 detections.append(Detection(self.model, float(score), now_s))
@@ -101,30 +123,11 @@ class ThresholdDetector:
     def reset(self) -> None:
         self._source.reset()
         self._odd_byte = b""
+        if self.pregate is not None:
+            self.pregate.reset()
 
     def close(self) -> None:
         self._source.close()
-
-
-class _MicroScores:
-    """microWakeWord: micro-frontend features every 10 ms, the model every `stride` features."""
-
-    def __init__(self, model: Any, features: Any) -> None:
-        self._model = model
-        self._features = features
-
-    def scores(self, pcm: bytes) -> Iterable[float]:
-        for feature in self._features.process_streaming(pcm):
-            score = self._model.process_streaming_prob(feature)
-            if score is not None:
-                yield float(score)
-
-    def reset(self) -> None:
-        self._features.reset()
-        self._model.reset()
-
-    def close(self) -> None:
-        self._model.close()
 
 
 class _OpenScores:
@@ -175,6 +178,7 @@ def MicroWakeDetector(
     refractory_s: float = 2.0,
     where: Location = NO_LOCATION,
     features: Any = None,
+    pregate: bool = True,
 ) -> ThresholdDetector:
     """A microWakeWord detector: a bundled name, a `.json` model manifest, or a bare `.tflite` file.
 
@@ -192,8 +196,8 @@ def MicroWakeDetector(
         is_manifest = path.suffix == ".json"
         engine = MicroWakeWord.from_config(path) if is_manifest else _micro_bare_model(path, threshold)
     cutoff = float(engine.probability_cutoff) if threshold is None else threshold
-    source = _MicroScores(engine, features or MicroWakeWordFeatures())
-    return ThresholdDetector(str(engine.id), source, cutoff, refractory_s)
+    source = MicroScores(engine, features or MicroWakeWordFeatures())
+    return ThresholdDetector(str(engine.id), source, cutoff, refractory_s, EnergyPreGate() if pregate else None)
 
 
 def _micro_bare_model(tflite: Path, threshold: float | None) -> Any:
@@ -219,6 +223,7 @@ def OpenWakeDetector(
     refractory_s: float = 2.0,
     where: Location = NO_LOCATION,
     features: Any = None,
+    pregate: bool = True,
 ) -> ThresholdDetector:
     """An openWakeWord detector: a bundled name or a `.tflite` classifier (the feature models are bundled);
     `features`: a front end shared with other detectors (`frontend.py`), its own when None."""
@@ -232,7 +237,7 @@ def OpenWakeDetector(
         engine = OpenWakeWord.from_model(_custom_path(model, (".tflite",), where))
     cutoff = OPEN_DEFAULT_THRESHOLD if threshold is None else threshold
     source = _OpenScores(engine, features or OpenWakeWordFeatures.from_builtin())
-    return ThresholdDetector(str(engine.id), source, cutoff, refractory_s)
+    return ThresholdDetector(str(engine.id), source, cutoff, refractory_s, EnergyPreGate() if pregate else None)
 
 
 def load_detector(

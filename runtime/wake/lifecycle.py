@@ -70,9 +70,10 @@ class EnergyVad:
     def floor_dbfs(self) -> float:
         return min(self._levels, default=-120.0)
 
-    def is_speech(self, pcm: bytes) -> bool:
-        """Feed one block (every block, speech or not, so the floor keeps tracking the room)."""
-        level = block_dbfs(pcm)
+    def is_speech(self, pcm: bytes, level_dbfs: float | None = None) -> bool:
+        """Feed one block (every block, speech or not, so the floor keeps tracking the room); `level_dbfs`:
+        its `block_dbfs` when the caller has measured it already."""
+        level = block_dbfs(pcm) if level_dbfs is None else level_dbfs
         frames = len(pcm) // 2
         if self._levels.maxlen is None and frames:
             self._levels = deque(self._levels, maxlen=max(1, round(self.window_s * MIC_RATE_HZ / frames)))

@@ -18,7 +18,7 @@ import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 
-from runtime.audio.ports import AudioIn
+from runtime.audio.ports import AudioIn, ready_frames
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,12 @@ class MutedAudioIn:
             block = await self._mic.read()
             if not self._mute.muted:
                 return block
+
+    def ready_frames(self) -> int | None:
+        """What the microphone holds (0 while muted), None when it cannot tell (`ports.ready_frames`)."""
+        if self._mute.muted or not self._capturing:
+            return 0
+        return ready_frames(self._mic)
 
     async def close(self) -> None:
         self._capturing = False

@@ -165,3 +165,19 @@ async def test_a_device_run_at_its_own_rate_and_in_stereo_is_converted_both_ways
     )
     assert abs(peak_hz(loud, 24_000) - 1000.0) < 5 and 0.8 < rms(loud) / rms(tone) < 1.2
     assert abs(peak_hz(captured, 16_000) - 440.0) < 5 and rms(captured) > 0.8 * 0.3 * 32767 / np.sqrt(2)
+
+
+async def test_the_microphone_says_how_much_it_holds_and_a_read_of_that_does_not_wait() -> None:
+    mic = SoundDeviceIn("default")
+    assert mic.ready_frames() == 0  # not open
+    await mic.open()
+    try:
+        read = 0
+        await wait_until(lambda: mic.ready_frames() >= 5 * mic.block_frames)  # a burst, as the wake gate reads
+        held = mic.ready_frames()
+        while mic.ready_frames() >= mic.block_frames:
+            assert len(await mic.read()) == mic.block_frames * 2
+            read += mic.block_frames
+        assert read >= held - mic.block_frames  # everything held came out (more may have arrived meanwhile)
+    finally:
+        await mic.close()

@@ -225,3 +225,29 @@ def test_agents_on_one_device_pair_share_both_streams_and_one_echo_handler(tmp_p
     assert isinstance(source, EchoHandledIn), "echo handled once, before the fan-out"
     assert source.speaker is speaker_a.device, "against everything the shared speaker played"
     assert len(hub.captures) == len(hub.speakers) == 1
+
+
+class HoldingIn(ExclusiveIn):
+    """A device that says how much it holds (as `SoundDeviceIn.ready_frames` does)."""
+
+    held = 0
+
+    def ready_frames(self) -> int:
+        return self.held
+
+
+async def test_a_tap_holds_its_backlog_and_what_the_device_holds() -> None:
+    device = HoldingIn()
+    hub = DeviceHub()
+    kitchen = hub.capture("input:0:hw:1,0", lambda: device, block_frames=320, agent="kitchen")
+    house = hub.capture("input:0:hw:1,0", lambda: device, block_frames=160, agent="house")
+    await kitchen.open()
+    await house.open()
+    device.held = 640
+    assert kitchen.ready_frames() == house.ready_frames() == 640
+    await read_blocks(kitchen, 2)  # the device is read for both taps: house now has two blocks waiting
+    assert kitchen.ready_frames() == 640 and house.ready_frames() == 640 + 640
+    await read_blocks(house, 3)  # 480 of its 640 frames, the rest of the second block stays pending
+    assert house.ready_frames() == 640 + 160
+    await kitchen.close()
+    await house.close()
