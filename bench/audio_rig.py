@@ -244,7 +244,8 @@ def played_out(clock: PortClock, turns: list[Turn]) -> bool:
 
 async def stream(seconds: float) -> StreamingRun:
     """Stream numbered microphone audio in and model turns out for `seconds` through the default devices."""
-    from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut
+    from runtime.audio.devices import SoundDeviceIn
+    from runtime.audio.devices_out import SoundDeviceOut
 
     mic, speaker, clock = SoundDeviceIn("default"), SoundDeviceOut("default"), PortClock()
     mic.observer = speaker.observer = clock

@@ -183,7 +183,8 @@ def decibels(value: float, over_silence: str) -> str:
 
 async def echo_on_rig(mode: str, volume: str, model_voice: np.ndarray, user_voice: np.ndarray) -> EchoRun:
     """6 s of the model's voice through the speaker and the room, the user talking over its last 2 s."""
-    from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut
+    from runtime.audio.devices import SoundDeviceIn
+    from runtime.audio.devices_out import SoundDeviceOut
     from runtime.audio.echo import CancelThenGate, DoubleTalkGate, EchoHandledIn, make_processor
 
     speaker = SoundDeviceOut("default")

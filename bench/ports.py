@@ -82,7 +82,7 @@ def microphone(script: MicScript, log: DeviceLog, block_frames: int = 320, buffe
 
 def speaker(log: DeviceLog, buffer_ms: int = 60, fade_ms: float = 4.0) -> Any:
     """The runtime's `SoundDeviceOut`; each callback's output is logged through the speaker meter."""
-    from runtime.audio.devices import SoundDeviceOut
+    from runtime.audio.devices_out import SoundDeviceOut
 
     period = int(SPEAKER_RATE_HZ * PERIOD_S)
     recorder, meter = Recorder(log), SpeakerMeter(log, period)

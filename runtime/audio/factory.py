@@ -39,7 +39,8 @@ def open_ports(
     speaker = _make_output(audio, base_dir)
     if hub is not None:
         return _shared_ports(audio, mic, speaker, hub, agent)
-    from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut
+    from runtime.audio.devices import SoundDeviceIn
+    from runtime.audio.devices_out import SoundDeviceOut
 
     if isinstance(mic, SoundDeviceIn) and isinstance(speaker, SoundDeviceOut):
         return _echo_handled(audio, mic, speaker), speaker
@@ -64,7 +65,8 @@ def _shared_ports(
     """Taps on the hub's streams for sound cards (files and `null` are never shared). The echo handling
     runs once per microphone, before the fan-out, against everything its speaker played (all agents mixed);
     the microphone's first opener's `audio.echo` and speaker decide it."""
-    from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut
+    from runtime.audio.devices import SoundDeviceIn
+    from runtime.audio.devices_out import SoundDeviceOut
     from runtime.audio.shared import device_key
     from runtime.audio.speaker import SharedSpeaker, SpeakerTap
 
@@ -113,6 +115,6 @@ def _make_output(audio: Audio, base_dir: Path) -> AudioOut:
         from runtime.audio.files import NullOut
 
         return NullOut()
-    from runtime.audio.devices import SoundDeviceOut
+    from runtime.audio.devices_out import SoundDeviceOut
 
     return SoundDeviceOut(device, buffer_ms=audio.output.buffer_ms, fade_ms=audio.output.fade_ms)

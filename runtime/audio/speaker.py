@@ -16,13 +16,8 @@ from typing import Any
 import anyio
 import numpy as np
 
-from runtime.audio.devices import (
-    BUFFER_DECAY_S,
-    DELAY_STEP_MS,
-    START_DELAY_MS,
-    StreamOptions,
-    open_portaudio_stream,
-)
+from runtime.audio.devices import StreamOptions, open_portaudio_stream
+from runtime.audio.devices_out import new_playback, report_period
 from runtime.audio.keeper import StreamKeeper
 from runtime.audio.mixer import Mixer, MixerInput, ShareMode
 from runtime.audio.playback import PlaybackBuffer
@@ -129,24 +124,11 @@ class SpeakerTap:
         self._resampler: Any = None
 
     def tell(self, observer: AudioObserver, now: float, rate_hz: int) -> None:
-        """Report the period just rendered to `observer` (from the output callback; no allocation)."""
-        entry, scale = self.entry, SPEAKER_RATE_HZ / rate_hz
-        if entry.played:
-            observer.samples_played(now, int(entry.first * scale), int(entry.played * scale))
-        if entry.buffer.flush_served:
-            entry.buffer.flush_served = False
-            observer.silence_after_flush(now + entry.played / rate_hz)
+        """Report the period just rendered to `observer` (from the output callback)."""
+        report_period(observer, self.entry.buffer, now, self.entry.first, self.entry.played, rate_hz)
 
     def _new_buffer(self, rate_hz: int) -> PlaybackBuffer:
-        return PlaybackBuffer(
-            capacity_frames=rate_hz * 120,
-            prebuffer_frames=rate_hz * self.buffer_ms // 1000,
-            fade_frames=int(rate_hz * self.fade_ms / 1000),
-            rate_hz=rate_hz,
-            start_delay_s=START_DELAY_MS / 1000,
-            step_s=DELAY_STEP_MS / 1000,
-            decay_frames=rate_hz * BUFFER_DECAY_S,
-        )
+        return new_playback(rate_hz, self.buffer_ms, self.fade_ms)
 
     def connect(self, rate_hz: int) -> None:
         """Play at the device's rate (called when attached, and if the device comes back at another rate)."""

@@ -8,7 +8,8 @@ import anyio
 import numpy as np
 import pytest
 
-from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut, StreamOptions
+from runtime.audio.devices import SoundDeviceIn, StreamOptions
+from runtime.audio.devices_out import SoundDeviceOut
 from tests.audio.rig import LossyServer, Recorder, feed_microphone, needs_rig, peak_hz, rms, sine, speech
 
 pytestmark = [pytest.mark.audio, needs_rig, pytest.mark.anyio]

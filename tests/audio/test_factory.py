@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from runtime.agentfile.spec import Audio
-from runtime.audio.devices import SoundDeviceIn, SoundDeviceOut
+from runtime.audio.devices import SoundDeviceIn
+from runtime.audio.devices_out import SoundDeviceOut
 from runtime.audio.echo import CancelThenGate, DoubleTalkGate, EchoHandledIn, livekit_available
 from runtime.audio.factory import open_ports
 from runtime.audio.files import NullIn, NullOut, WavFileIn, WavFileOut
