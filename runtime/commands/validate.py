@@ -125,7 +125,9 @@ def server_agents_sharing_a_microphone(agents: list[LoadedAgent]) -> list[Runtim
     listening = [a for a in agents if a.spec.activity.mode == "server" and _sound_card(a.spec.audio.input.device)]
     if len(listening) < 2:
         return []
-    keys = _microphone_keys([agent.spec.audio.input.device for agent in listening])
+    devices = [agent.spec.audio.input.device for agent in listening]
+    # One spelling is one device: PortAudio (a ~150 ms ALSA probe) is asked only when spellings differ.
+    keys = _microphone_keys(devices) if len({str(d) for d in devices}) > 1 else [str(d) for d in devices]
     by_key: dict[str, list[LoadedAgent]] = {}
     for agent, key in zip(listening, keys, strict=True):
         by_key.setdefault(key, []).append(agent)
