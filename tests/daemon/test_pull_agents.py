@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,19 +81,35 @@ def test_fifty_symlink_swaps_under_a_reloading_daemon_are_never_refused_or_half_
             assert (link / f"tools_v{version}.py").exists()
         wait_for(base, lambda p: value(p, "runtime_agent_state", agent="alpha", state="running") == 1
                         and value(p, "runtime_reloads_total", outcome="applied") >= 1, "the last version running")
-        daemon.signal(signal.SIGHUP)  # one more: the daemon has read the last tree by its end
-        wait_for(base, lambda p: value(p, "runtime_reloads_total", outcome="unchanged") >= 1, "a settled reload")
-        page = samples(base)
+        # One more reload, after every swap: by its end the daemon has read the last tree. Counted from before it,
+        # so an "unchanged" from the swaps' own reloads does not stand in for it.
+        settled = value(samples(base), "runtime_reloads_total", outcome="unchanged")
+        daemon.signal(signal.SIGHUP)
+        wait_for(base, lambda p: value(p, "runtime_reloads_total", outcome="unchanged") > settled, "a settled reload")
+        # The last applied reload may still be reconnecting alpha (healthz is 503 while an agent connects): wait for
+        # it to run, then healthz must say so.
+        page = wait_for(base, lambda p: value(p, "runtime_agent_state", agent="alpha", state="running") == 1,
+                        "alpha running after the last reload")
         assert value(page, "runtime_reloads_total", outcome="refused_invalid") == 0
         assert not daemon.matching(r"error: "), "\n".join(daemon.matching(r"error: "))
         running = daemon.matching(r"reload \(.*\): restart alpha")
         assert running, "the swaps were applied"
-        assert get(base + "/healthz")[0] == 200
+        assert healthy(base), "healthz answers 200 once alpha runs"
         releases = sorted(p.name for p in (tmp_path / "deploy" / "releases").iterdir())
         assert len(releases) <= 3, f"old releases pruned: {releases}"
         assert re.fullmatch(r"[0-9a-f]{40}", link.resolve().name)
     finally:
         assert daemon.stop() == 0
+
+
+def healthy(base: str, timeout_s: float = 30.0) -> bool:
+    """True once /healthz answers 200 (an agent that just restarted may still be connecting: 503 meanwhile)."""
+    deadline = time.monotonic() + timeout_s
+    while get(base + "/healthz")[0] != 200:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def test_a_commit_that_does_not_validate_is_not_deployed(tmp_path: Path) -> None:
