@@ -10,6 +10,9 @@ a public API, so it leans on these internals (google-genai 3.3.0 to 3.6.1 alike)
   the Gemini API only; the public `Client.vertexai` reads the same attribute);
 - `google.genai._live_converters._LiveServerMessage_from_mldev` and `LiveServerMessage._from_response`: the
   SDK's own reading of a server message, for every message the fast path leaves to the SDK;
+- websockets' `ClientConnection.protocol`, `send_data()`, `paused` and `send_in_progress` (14-15:
+  `fragmented_send_waiter`), which `text_writer` uses to write a microphone frame without a coroutine when
+  `send` would not wait (absent: every frame goes through `send`, as before);
 - what the SDK's private `AsyncSession._receive` does with a closed socket (`APIError` with the close code),
   copied by `recv_frame`;
 - two behaviours the fast paths copy rather than call: the JSON `send_realtime_input(audio=...)` writes
@@ -49,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -100,6 +104,41 @@ def raw_socket(live: AsyncSession) -> RawSocket | None:
     if getattr(getattr(live, "_api_client", None), "vertexai", True):
         return None
     return socket
+
+
+def text_writer(socket: RawSocket) -> Callable[[str], bool] | None:
+    """A function that writes one text message at once when websockets' `send` would not wait, and says
+    whether it did; None when the socket lacks the websockets internals it needs (then every message goes
+    through `send`).
+
+    It is `Connection.send(str)` of websockets 14 to 17 (asyncio/connection.py: `send`, `send_context`,
+    `drain`) for the case where that coroutine never yields: no fragmented message in progress
+    (`send_in_progress`, called `fragmented_send_waiter` before 16), the connection OPEN, the transport
+    neither closing nor paused by flow control. Then `send` is `protocol.send_text(data)` and `send_data()`
+    and nothing else; in every other case this returns False and the caller awaits `send`, which waits, or
+    raises `ConnectionClosed`, exactly as before. Skipping the coroutine, its async context manager and
+    the wake-up of a sender task is most of what one microphone block cost the event loop (bench/README.md).
+    """
+    from websockets.protocol import State
+
+    protocol = getattr(socket, "protocol", None)
+    transport = getattr(socket, "transport", None)
+    send_data = getattr(socket, "send_data", None)
+    busy_name = "send_in_progress" if hasattr(socket, "send_in_progress") else "fragmented_send_waiter"
+    if protocol is None or transport is None or not callable(send_data) or not hasattr(socket, busy_name) \
+            or not hasattr(socket, "paused") or not callable(getattr(protocol, "send_text", None)):
+        return None
+    is_open = State.OPEN
+
+    def write_now(text: str) -> bool:
+        if (getattr(socket, busy_name) is not None or protocol.state is not is_open or socket.paused
+                or transport.is_closing()):
+            return False
+        protocol.send_text(text.encode())
+        send_data()
+        return True
+
+    return write_now
 
 
 def abort(live: AsyncSession) -> None:
