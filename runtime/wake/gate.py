@@ -46,13 +46,20 @@ from runtime.wake.mute import MutedAudioIn, MuteSwitch
 log = logging.getLogger(__name__)
 
 DEFAULT_PREROLL_MS = 300
-NAP_BLOCKS = 5
+NAP_BLOCKS = 10
 """While listening in a silent room (the detector's pre-gate is skipping), the gate reads what the
-microphone holds, then sleeps this many blocks' time: the blocks wait in the device's buffer (200 ms at
-least, 2 s by default) and are read in one burst, with no drift (each burst reads all that is there).
-Waking the event loop for every 20 ms block costs about 0.8 % of a core on its own on this project's
-2-core VM (a bare 50 Hz timer loop); one wake-up per 100 ms costs a fifth of that. Sound ends the
-skipping, and with it the naps, within one burst; the audio itself is the same, read later."""
+microphone holds, then sleeps this many blocks' time (at most half the microphone's buffer: 200 ms at
+least, 2 s by default, see `nap_blocks_for`): the blocks wait there and are read in one burst, with no
+drift (each burst reads all that is there). Waking the event loop for every 20 ms block costs about 0.8 %
+of a core on its own on this project's 2-core VM (a bare 50 Hz timer loop, 1.03 % measured again); an idle
+daemon reading every 100 ms took 0.45-0.5 %, every 200 ms 0.35 % (`python -m bench.idle`, 2026-12-07, quiet
+machine). Sound ends the skipping, and with it the naps, within one burst; the audio itself is the same,
+read later, and the wake word is heard at the same point of the audio (its detector runs on every block)."""
+
+
+def nap_blocks_for(buffer_ms: int, block_ms: int) -> int:
+    """`NAP_BLOCKS`, or fewer when the microphone's buffer is short: a nap never outlasts half of it."""
+    return max(1, min(NAP_BLOCKS, buffer_ms // (2 * max(1, block_ms))))
 
 
 class Earcons:
@@ -255,4 +262,6 @@ def wake_gate_for(
         load_earcon(conversation.end_earcon, "end", agent_file.parent, where),
     )
     detector = load_detector(spec.activity.wake, where, agent_file.parent, shared_features_for(mic))
-    return WakeGate(mic, detector, idle_timeout_s=conversation.idle_timeout_s, earcons=earcons, mute=mute, agent=agent)
+    naps = nap_blocks_for(spec.audio.input.buffer_ms, spec.audio.input.block_ms)
+    return WakeGate(mic, detector, idle_timeout_s=conversation.idle_timeout_s, earcons=earcons, mute=mute, agent=agent,
+                    nap_blocks=naps)

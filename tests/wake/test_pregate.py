@@ -208,3 +208,11 @@ async def test_microphones_say_what_they_hold_and_one_that_cannot_is_read_block_
     await muted.read()
     await muted.close()
     assert ready_frames(WavMic(path)) is None  # the tests' audio-time microphone cannot tell: no naps
+
+
+def test_a_nap_never_outlasts_half_the_microphone_buffer() -> None:
+    from runtime.wake.gate import NAP_BLOCKS, nap_blocks_for
+
+    assert nap_blocks_for(2000, 20) == NAP_BLOCKS == 10  # 200 ms naps with the default 2 s buffer
+    assert nap_blocks_for(200, 20) == 5  # the shortest buffer the agent file allows: 100 ms naps
+    assert nap_blocks_for(200, 100) == 1  # never no nap at all: one block
