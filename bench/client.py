@@ -31,6 +31,10 @@ MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 SCRAPE_INTERVAL_S = 5.0
 """How often the metered client renders its metrics page (Prometheus scrapes every 15 s to 1 min)."""
 
+BLOCK_MS = {"runtime-40ms": 40}
+"""Client kinds whose agent file sets `audio.input.block_ms` (the default is 20): the sound card then calls
+back every 40 ms with two numbered 20 ms blocks, and one message carries both (`bench.ports.microphone`)."""
+
 AgentFactory = Callable[[int, DeviceLog, asyncio.Event], Coroutine[Any, Any, str]]
 
 
@@ -44,7 +48,8 @@ def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) 
     from runtime.live.endpoint import Endpoint
     from runtime.live.session import AgentSession
 
-    spec = AgentSpec.model_validate({"model": MODEL, "audio": {"echo": "none"}})
+    block_ms = BLOCK_MS.get(args.kind, 20)
+    spec = AgentSpec.model_validate({"model": MODEL, "audio": {"echo": "none", "input": {"block_ms": block_ms}}})
     endpoint = Endpoint(base_url=args.base_url, ca_file=Path(args.ca_file), api_key="bench-key")
     sessions: dict[str, Any] = {}
     recorder, scrape = metering(sessions) if args.kind == "runtime-metrics" else (None, None)
@@ -55,7 +60,9 @@ def runtime_agent(args: argparse.Namespace, plan: plans.Plan, state_root: Path) 
             name=f"bench{number}",
             base_dir=state_root,
             endpoint=endpoint,
-            audio_in=ports.microphone(plan.mic_script(), log, buffer_ms=spec.audio.input.buffer_ms),
+            audio_in=ports.microphone(
+                plan.mic_script(), log, block_frames=block_ms * 16, buffer_ms=spec.audio.input.buffer_ms
+            ),
             audio_out=ports.speaker(log, spec.audio.output.buffer_ms, spec.audio.output.fade_ms),
             state_dir=state_root / f"state{number}",
             events=recorder,
@@ -134,7 +141,7 @@ async def run_agents(factory: AgentFactory, count: int, duration_s: float | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.client")
-    parser.add_argument("kind", choices=["runtime", "runtime-metrics", "quickstart"])
+    parser.add_argument("kind", choices=["runtime", "runtime-metrics", "runtime-40ms", "quickstart"])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--ca-file", required=True)
     parser.add_argument("--plan", choices=["conversation", "handover", "load"], required=True)
@@ -146,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     plan: plans.Plan = getattr(plans, args.plan)(args.quick)
     duration_s = plan.duration_s if args.out else None
     with tempfile.TemporaryDirectory(prefix="bench-client-") as state:
-        runtime_kind = args.kind in ("runtime", "runtime-metrics")
+        runtime_kind = args.kind.startswith("runtime")
         factory = runtime_agent(args, plan, Path(state)) if runtime_kind else quickstart_agent(args, plan)
         log = asyncio.run(run_agents(factory, args.agents, duration_s))
     if args.out:

@@ -24,7 +24,11 @@ from bench.stats import percentiles, ratios, unavailable
 
 logger = logging.getLogger(__name__)
 
-CLIENTS = ("runtime", "quickstart", "pipecat")
+CLIENTS = ("runtime", "runtime-40ms", "quickstart", "pipecat")
+"""`runtime-40ms`: the runtime with `audio.input.block_ms: 40` in its agent file, the setting that trades 20 ms
+of uplink latency on every other block for half the messages and wake-ups (issue 18): both numbers in one run.
+It is a column beside the baselines, without ratios (it is not another way of doing it)."""
+VARIANTS = ("runtime-40ms",)
 LATENCY_KEYS = ("uplink_added_ms", "downlink_added_ms", "interrupt_to_silence_ms", "underruns")
 LOAD_KEYS = ("cpu_pct", "cpu_pct_spread", "rss_mb")
 STARTUP_KEYS = ("cold_start_s", "reload_s", "validate_100_s", "help_s")
@@ -153,6 +157,9 @@ def runtime_startup(quick: bool) -> dict[str, Any]:
 
 def baseline_startup(kind: str, connect_s: Any) -> dict[str, Any]:
     """A baseline is a script: no daemon, no reload, no validator; cold start is process start → connected."""
+    if kind in VARIANTS:
+        same = unavailable("see the runtime's column: the block size changes nothing at start-up")
+        return {"cold_start_s": same, "reload_s": same, "validate_100_s": same, "help_s": same}
     what = "the quick-start script" if kind == "quickstart" else "a Pipecat bot script"
     return {
         "cold_start_s": connect_s,
@@ -216,6 +223,7 @@ def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, 
     result["ratios"] = {
         kind: {key: value for key in keys if (value := ratios(runtime[key], figures[key])) is not None}
         for kind, figures in result["baselines"].items()
+        if kind not in VARIANTS
     }
     result["duration_s"] = round(time.monotonic() - started, 1)
     return result, samples

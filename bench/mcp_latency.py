@@ -51,7 +51,7 @@ async def _mcp(entry: dict[str, Any], calls: int, idle_s: float, marks: Path) ->
     toolset = McpToolset(spec, base_dir=ROOT, agent="bench")
     async with anyio.create_task_group() as group:
         await group.start(toolset.run)
-        runner = ToolRunner([], agent="bench", later=toolset)
+        runner = ToolRunner([], later=toolset)
         result: dict[str, Any] = _percentiles(await _timed_calls(runner, "turn_on", calls))
         if idle_s and "command" in entry["mcp"]:
             result["idle"] = await _idle(pids(marks)[-1], idle_s)
@@ -73,7 +73,7 @@ async def main(calls: int, idle_s: float, scratch: Path) -> dict[str, Any]:
     (scratch / "bench_tools.py").write_text(TOOL_PY)
     spec = AgentSpec.model_validate({"model": "gemini-3.8-live",
                                      "tools": [{"name": "turn_on", "python": "bench_tools:turn_on"}]})
-    python = ToolRunner(resolve_tools([tool for _, tool in spec.functions()], scratch), agent="bench")
+    python = ToolRunner(resolve_tools([tool for _, tool in spec.functions()], scratch))
     report: dict[str, Any] = {"python": _percentiles(await _timed_calls(python, "turn_on", calls))}
     stdio_marks = scratch / "stdio"
     stdio_marks.mkdir()

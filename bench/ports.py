@@ -18,6 +18,9 @@ from bench.analysis import DeviceLog
 from bench.devices import PERIOD_S, SPEAKER_PERIOD_S, DeviceClock, MicScript, SpeakerMeter
 
 MIC_RATE_HZ, SPEAKER_RATE_HZ = 16_000, 24_000
+BLOCK_FRAMES = 320
+"""The numbered blocks are always 20 ms (`bench.markers`); a microphone with `block_frames` 640 gets two per
+callback, every 40 ms."""
 
 
 class SimulatedStream:
@@ -48,8 +51,13 @@ class Recorder:
         self.silent_at = 0.0
 
     def mic_block_ready(self, t_s: float, frames: int) -> None:
-        self.log.mic_ready[self.blocks] = t_s
-        self.blocks += 1
+        """A callback of `frames` frames holds `frames / 320` numbered 20 ms blocks: each is stamped when its
+        own last sample was captured (the callback's time less the later blocks' 20 ms each), so a longer
+        device period shows as the latency it adds to the earlier blocks, as a user would feel it."""
+        count = max(1, frames // BLOCK_FRAMES)
+        for later in range(count - 1, -1, -1):
+            self.log.mic_ready[self.blocks] = t_s - later * PERIOD_S
+            self.blocks += 1
 
     def samples_played(self, t_s: float, first_frame: int, frames: int) -> None:
         self.played_frames, self.callback_at = frames, t_s
@@ -68,12 +76,17 @@ def microphone(script: MicScript, log: DeviceLog, block_frames: int = 320, buffe
             self._capture = _Capture(MIC_RATE_HZ, self.buffer_ms)
             self._chunk = np.zeros(MIC_RATE_HZ // 10, dtype=np.int16)
             index = iter(range(1 << 62))
+            per_callback = max(1, self.block_frames // BLOCK_FRAMES)
 
             def tick() -> None:
-                block = np.frombuffer(script.block(next(index), self.block_frames), dtype="<i2")
-                self._callback(block.reshape(-1, 1), self.block_frames, None, 0)
+                if per_callback == 1:
+                    pcm = script.block(next(index), BLOCK_FRAMES)
+                else:  # a longer device period: several numbered 20 ms blocks per callback
+                    pcm = b"".join(script.block(next(index), BLOCK_FRAMES) for _ in range(per_callback))
+                block = np.frombuffer(pcm, dtype="<i2")
+                self._callback(block.reshape(-1, 1), len(block), None, 0)
 
-            return SimulatedStream(tick, MIC_RATE_HZ, "bench-mic")
+            return SimulatedStream(tick, MIC_RATE_HZ, "bench-mic", PERIOD_S * per_callback)
 
     mic = SimulatedMicrophone("bench", block_frames=block_frames, buffer_ms=buffer_ms)
     mic.observer = Recorder(log)

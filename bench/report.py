@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.collect import Samples
+from bench.collect import VARIANTS, Samples
 from bench.stats import is_number, ratios
 
 TARGETS = {
@@ -67,7 +67,9 @@ def table(key: str, result: Mapping[str, Any]) -> list[str]:
     baselines: Mapping[str, Any] = result.get("baselines", {})
     columns = {"runtime": result.get(key), **{kind: figures.get(key) for kind, figures in baselines.items()}}
     ratio_columns = {
-        f"runtime/{kind}": ratios(columns["runtime"], value) for kind, value in columns.items() if kind != "runtime"
+        f"runtime/{kind}": ratios(columns["runtime"], value)
+        for kind, value in columns.items()
+        if kind != "runtime" and kind not in VARIANTS
     }
     measured = [value for value in columns.values() if isinstance(value, Mapping) and value.get("available", True)]
     fields = [name for name in measured[0] if name != "n"] if measured else [""]  # the first measured client's rows
