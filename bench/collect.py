@@ -19,7 +19,7 @@ from typing import Any
 
 from bench import analysis, load, plans, silences, startup, starved
 from bench.baselines import environment
-from bench.runs import RunResult, Unavailable, run_plan
+from bench.runs import RunResult, Unavailable, compile_bytecode, run_plan
 from bench.stats import percentiles, ratios, unavailable
 
 logger = logging.getLogger(__name__)
@@ -205,6 +205,7 @@ def collect(quick: bool, clients: tuple[str, ...] = CLIENTS) -> tuple[dict[str, 
     """The whole report (runtime figures at the top level, baselines beside, ratios runtime/baseline),
     and the raw latency samples behind it."""
     started, load_at_start = time.monotonic(), os.getloadavg()
+    compile_bytecode()  # as installed: every client starts from bytecode, not source
     kinds = ("runtime", *(kind for kind in clients if kind != "runtime"))
     samples: Samples = {}
     figures = all_latency_metrics(kinds, quick, samples)

@@ -92,7 +92,7 @@ def check_url(report: Reporter, url_loc: KeyPath, url: str, allow_private_networ
 def _check_ssrf(report: Reporter, loc: KeyPath, url: str, allow_private_networks: bool) -> None:
     """The SSRF guard the tool runner applies to every call (`runtime.guards.netguard`), applied early: credentials in
     URLs, link-local and metadata addresses however spelt (decimal, IPv4-mapped), metadata host names."""
-    from runtime.guards.netguard import (  # loads the HTTP client: only files with HTTP tools
+    from runtime.guards.netcheck import (  # loads the HTTP client: only files with HTTP tools
         ToolSecurityError,
         check_url,
     )

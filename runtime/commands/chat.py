@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.live.events import SessionState
+if TYPE_CHECKING:
+    from runtime.live.events import SessionState
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED = 0, 1, 3
 QUIT_WORDS = ("/quit", "/exit")
@@ -213,6 +214,8 @@ class _TurnTracker:
         self.printer.usage(agent, usage)
 
     def state(self, agent: str, state: SessionState, detail: str = "") -> None:
+        from runtime.live.events import SessionState
+
         self.printer.state(agent, state, detail)
         if state in (SessionState.TURN_COMPLETE, SessionState.INTERRUPTED):
             self.answered += 1

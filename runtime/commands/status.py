@@ -13,8 +13,6 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_DAEMON = 0, 2, 3
@@ -29,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import urllib.request  # ~20 ms: not at import, which every `runtime` command pays (cli builds all parsers)
+
     from runtime.daemon.metrics_server import MetricsAddressError, parse_address
 
     try:

@@ -72,7 +72,7 @@ def http_hosts(agents: list[LoadedAgent]) -> list[tuple[str, str, int, bool]]:
 
 async def check_http_tools(agents: list[LoadedAgent]) -> list[Check]:
     """Resolve each HTTP tool's host through the same guard the tool runner uses; no request is sent."""
-    from runtime.guards.netguard import ToolSecurityError, resolve_host
+    from runtime.guards.netcheck import ToolSecurityError, resolve_host
 
     checks: list[Check] = []
     for what, host, port, allow_private in http_hosts(agents):

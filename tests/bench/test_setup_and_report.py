@@ -1,7 +1,8 @@
-"""The Pipecat environment's checks, the CPU spread and the report's cells: pure logic on real tmp files."""
+"""The Pipecat environment's checks, the CPU spread, the report's cells and the bytecode the clients start from."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -75,3 +76,11 @@ def test_a_metric_the_runtime_lacks_still_shows_the_baselines_rows() -> None:
     rows = [line for line in table("interrupt_to_silence_ms", result) if line.startswith("| p")]
     assert rows[0] == "| p50 | n/a (no samples) | 30 | — |"
     assert len(rows) == 3
+
+
+def test_the_clients_start_from_bytecode_as_an_installed_runtime_does() -> None:
+    from bench.runs import REPO, compile_bytecode
+
+    compile_bytecode()
+    for module in (REPO / "runtime" / "cli.py", REPO / "runtime" / "live" / "session.py", REPO / "bench" / "client.py"):
+        assert Path(importlib.util.cache_from_source(str(module))).exists(), module
