@@ -116,11 +116,16 @@ def text_writer(socket: RawSocket) -> Callable[[str], bool] | None:
     (`send_in_progress`, called `fragmented_send_waiter` before 16), the connection OPEN, the transport
     neither closing nor paused by flow control. Then `send` is `protocol.send_text(data)` and `send_data()`
     and nothing else; in every other case this returns False and the caller awaits `send`, which waits, or
-    raises `ConnectionClosed`, exactly as before. Skipping the coroutine, its async context manager and
-    the wake-up of a sender task is most of what one microphone block cost the event loop (bench/README.md).
+    raises `ConnectionClosed`, exactly as before. A connection whose class has a `send` of its own (the
+    doctor's trace records every message there) gets None: all its messages go through that `send`.
+    Skipping the coroutine, its async context manager and the wake-up of a sender task is most of what one
+    microphone block cost the event loop (bench/README.md).
     """
+    from websockets.asyncio.connection import Connection
     from websockets.protocol import State
 
+    if getattr(type(socket), "send", None) is not Connection.send:
+        return None  # a connection that records or alters what it sends (`runtime doctor --trace`) keeps it all
     protocol = getattr(socket, "protocol", None)
     transport = getattr(socket, "transport", None)
     send_data = getattr(socket, "send_data", None)

@@ -111,3 +111,27 @@ async def test_a_paused_or_closing_socket_declines_and_the_queue_takes_the_frame
             assert uplink.direct_frames == 1
             await live.close()
             assert write_now(json.dumps({"realtime_input": {"text": "x"}})) is False
+
+
+@pytest.mark.anyio
+async def test_a_connection_with_a_send_of_its_own_is_always_written_through_it() -> None:
+    """`runtime doctor --trace` records every message in its connection class's `send`: no frame may pass it."""
+    from websockets.asyncio.client import ClientConnection, connect
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from runtime.live.sdk import text_writer
+
+    class Recording(ClientConnection):
+        async def send(self, message: Any, text: bool | None = None) -> None:
+            await super().send(message, text=text)
+
+    async def echo(connection: ServerConnection) -> None:
+        async for message in connection:
+            await connection.send(message)
+
+    async with serve(echo, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}") as plain:
+            assert text_writer(plain) is not None  # websockets' own send: the direct write applies
+        async with connect(f"ws://127.0.0.1:{port}", create_connection=Recording) as recording:
+            assert text_writer(recording) is None
