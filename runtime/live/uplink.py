@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import numpy as np
 
-from runtime.live import sdk
-from runtime.live.sdk import raw_socket, text_writer
+from runtime.live.sdk import abort, raw_socket, text_writer
 
 if TYPE_CHECKING:
     from google.genai.live import AsyncSession
@@ -286,7 +285,7 @@ class _Sender:
             return self.write_now(audio_frame_json(frame.pcm))
         except Exception:  # what websockets' send does with an unexpected error: drop the connection
             logger.debug("direct microphone write failed; the frame goes through the queue", exc_info=True)
-            sdk.abort(self.live)
+            abort(self.live)
             return False
 
     async def watchdog(self, shielded: anyio.CancelScope) -> None:
