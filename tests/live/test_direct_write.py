@@ -18,14 +18,16 @@ from runtime.live.uplink import Frame, Message, Uplink, pump
 from tests.emulator.helpers import MODEL, client_for, emulating
 
 
+def _realtime_input(entry: dict[str, Any]) -> dict[str, Any]:
+    """A recorded client message's `realtimeInput` (either spelling), or {}."""
+    message = entry["msg"]
+    return message.get("realtime_input", message.get("realtimeInput", {}))  # type: ignore[no-any-return]
+
+
 def _frames_received(emulator: Emulator) -> list[bytes]:
     """The microphone blocks the emulator got, in order of arrival."""
-    blocks = []
-    for entry in emulator.records:
-        audio = entry["msg"].get("realtime_input", entry["msg"].get("realtimeInput", {})).get("audio")
-        if audio is not None:
-            blocks.append(base64.urlsafe_b64decode(audio["data"]))
-    return blocks
+    audio = [_realtime_input(entry).get("audio") for entry in emulator.records]
+    return [base64.urlsafe_b64decode(block["data"]) for block in audio if block is not None]
 
 
 @asynccontextmanager
@@ -81,8 +83,7 @@ async def test_frames_behind_a_queued_message_wait_their_turn() -> None:
             uplink.push_frame(Frame(b"\x02\x00" * 320, 0.0))  # queued behind the text, not written
             assert uplink.direct_frames == 1
             await _until_received(emulator, 2)
-            kinds = [next(iter(entry["msg"].get("realtime_input", entry["msg"].get("realtimeInput", {}))), None)
-                     for entry in emulator.records]
+            kinds = [next(iter(_realtime_input(entry)), None) for entry in emulator.records]
             assert [kind for kind in kinds if kind in ("audio", "text")] == ["audio", "text", "audio"]
         assert sent_messages == ["text"] and uplink.sent_frames == 2
 
