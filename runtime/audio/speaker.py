@@ -46,6 +46,8 @@ class SharedSpeaker:
         self.played = Int16Ring(SPEAKER_RATE_HZ * 2)
         """What the callback played, every agent mixed (device rate): the far end for echo handling."""
         self.taps: list[SpeakerTap] = []
+        """Replaced as a whole by the event loop (never mutated in place), as `Mixer.inputs`: the output
+        callback walks it from PortAudio's thread."""
         self._channels = 1
         self._keeper = StreamKeeper(f"speaker {device!r}", self._open_stream)
         self._lock = anyio.Lock()
@@ -58,7 +60,7 @@ class SharedSpeaker:
         async with self._lock:
             if not self.taps:
                 await anyio.to_thread.run_sync(self._keeper.start)
-            self.taps.append(tap)
+            self.taps = [*self.taps, tap]
             tap.connect(self.rate_hz)
             self.mixer.add(tap.entry)
 
@@ -66,7 +68,7 @@ class SharedSpeaker:
         async with self._lock:
             if tap not in self.taps:
                 return
-            self.taps.remove(tap)
+            self.taps = [each for each in self.taps if each is not tap]
             self.mixer.remove(tap.entry)
             if not self.taps:
                 await anyio.to_thread.run_sync(self._keeper.stop)

@@ -114,8 +114,16 @@ def least_squares_slope(points: list[tuple[float, float]]) -> float:
 
 
 def _state(directory: Path) -> tuple[int, int]:
-    files = [p for p in directory.rglob("*") if p.is_file()] if directory.exists() else []
-    return len(files), sum(p.stat().st_size for p in files)
+    """Files and bytes in the state directory now. The daemon writes a file as a temporary one renamed over
+    the old, so a name listed a moment ago may be gone when it is measured: it is no longer there to count."""
+    sizes: list[int] = []
+    for path in directory.rglob("*") if directory.exists() else []:
+        try:
+            if path.is_file():
+                sizes.append(path.stat().st_size)
+        except FileNotFoundError:
+            continue
+    return len(sizes), sum(sizes)
 
 
 def _drain(rig: Rig, conversation: Conversation) -> None:

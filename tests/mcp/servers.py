@@ -50,8 +50,9 @@ def http_server(marks: Path, port: int | None = None) -> Iterator[str]:
 
 
 def pids(marks: Path) -> list[int]:
-    """The process ids the test server wrote when it started."""
-    return sorted(int(path.read_text()) for path in marks.glob("pid-*"))
+    """The process ids the test server marked when it started (read from the names: a file just created may
+    not hold its text yet)."""
+    return sorted(int(path.name.removeprefix("pid-")) for path in marks.glob("pid-*"))
 
 
 def alive(pid: int) -> bool:
