@@ -71,6 +71,8 @@ class LoadedAgent:
     """`spec.tools`, resolved once (`runtime.agentfile.resolved_tools`): sessions and the Live config use these."""
     depends_on: tuple[Path, ...] = ()
     """The Python files beside the agent file its tools run from (every file of a package)."""
+    microphone_location: Location | None = None
+    """Where the file names its microphone (`audio.input.device`), else its activity mode, else its start."""
 
 
 def load_agent(
@@ -104,13 +106,20 @@ def load_agent(
         )
         raise ConfigErrors(findings)
     name = spec.agent_name(path.stem)
-    name_location = doc.locate(("name",)) if doc.has(("name",)) else Location(str(path), 1, 1)
+    name_location = _written(doc, ("name",))
     tools = tuple(outcome.tools[index] for index, _ in spec.functions())
     if tools:
         filled = {index: outcome.tools[index].tool for index, _ in spec.functions()}
         spec = spec.model_copy(update={"tools": [filled.get(index, entry) for index, entry in enumerate(spec.tools)]})
     _log.debug("loaded agent %s from %s", name, path)
-    return LoadedAgent(spec, name, path, findings, name_location, tools, depends_on)
+    microphone = _written(doc, ("audio", "input", "device"), ("activity", "mode"))
+    return LoadedAgent(spec, name, path, findings, name_location, tools, depends_on, microphone)
+
+
+def _written(doc: yamldoc.Document, *keys: yamldoc.KeyPath) -> Location:
+    """Where the first of `keys` the user wrote is; the file's start if none was written."""
+    written = next((key for key in keys if doc.has(key)), None)
+    return doc.locate(written) if written is not None else Location(doc.path, 1, 1)
 
 
 def _parse(path: Path, resolver: Resolver) -> yamldoc.Document:

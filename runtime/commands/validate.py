@@ -136,7 +136,7 @@ def server_agents_sharing_a_microphone(agents: list[LoadedAgent]) -> list[Runtim
         for agent in sharing if len(sharing) > 1 else []:
             others = ", ".join(other.name for other in sharing if other is not agent)
             findings.append(RuntimeConfigError(
-                Location(str(agent.path)),
+                agent.microphone_location or Location(str(agent.path)),
                 f"agent {agent.name!r} shares its microphone with {others}, all in `server` mode: each would hear and"
                 " answer everything said",
                 "give each agent its own wake word (`activity.mode: wake_word`) or push-to-talk, or its own microphone",

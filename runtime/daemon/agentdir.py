@@ -47,6 +47,11 @@ class LoadedAgentLike(Protocol):
         """The Python files beside the agent file that its tools run from."""
         ...
 
+    @property
+    def name_location(self) -> Location | None:
+        """Where the file sets `name:` (its start when the name is the file's)."""
+        ...
+
 
 ImportGuard = Callable[[Sequence[Path]], None]
 
@@ -117,7 +122,8 @@ def read_directory(directory: Path, load: LoadAgent, *, check_permissions: bool 
             continue
         if agent.name in paths:
             state.fail(path, RuntimeConfigError(
-                Location(str(path)), f"agent name {agent.name!r} is already used by {paths[agent.name]}",
+                agent.name_location or Location(str(path)),
+                f"agent name {agent.name!r} is already used by {paths[agent.name]}",
                 hint="give one of them another `name:` (or rename the file)",
             ))
             continue

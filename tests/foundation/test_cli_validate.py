@@ -46,14 +46,17 @@ def test_two_server_agents_on_one_microphone_get_a_warning_a_wake_word_agent_doe
         write(tmp_path, f"model: {MODEL}\nactivity: {{mode: {mode}}}\naudio: {{input: {{device: default}}}}\n",
               name=f"{name}.yaml")
     write(tmp_path, f"model: {MODEL}\naudio: {{input: {{device: 'file:in.wav'}}}}\n", name="files.yaml")
+    write(tmp_path, f"model: {MODEL}\nactivity:\n  mode: server\n", name="porch.yaml")  # the default microphone
     result = runtime("validate", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     warnings = [line for line in result.stdout.splitlines() if "shares its microphone" in line]
-    assert warnings == [
-        f"{tmp_path}/house.yaml: warning: agent 'house' shares its microphone with kitchen, all in `server` mode: "
-        "each would hear and answer everything said",
-        f"{tmp_path}/kitchen.yaml: warning: agent 'kitchen' shares its microphone with house, all in `server` mode: "
-        "each would hear and answer everything said",
+    assert warnings == [  # located where each file names its microphone, or (porch) its mode
+        f"{tmp_path}/house.yaml:3:25: warning: agent 'house' shares its microphone with kitchen, porch, all in "
+        "`server` mode: each would hear and answer everything said",
+        f"{tmp_path}/kitchen.yaml:3:25: warning: agent 'kitchen' shares its microphone with house, porch, all in "
+        "`server` mode: each would hear and answer everything said",
+        f"{tmp_path}/porch.yaml:3:9: warning: agent 'porch' shares its microphone with house, kitchen, all in "
+        "`server` mode: each would hear and answer everything said",
     ]
 
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from runtime.agentfile.loader import agent_files, load_agent, load_directory
+from runtime.daemon.agentdir import read_directory
 from tests.foundation.helpers import MODEL, position, write
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
@@ -57,6 +58,14 @@ def test_duplicate_names_across_files_are_reported_at_the_name(tmp_path: Path) -
         ("other.yaml", "2:7"),
     ]
     assert "already used by" in errors[1].message
+
+
+def test_the_daemon_reports_a_duplicate_name_at_the_name_too(tmp_path: Path) -> None:
+    write(tmp_path, f"model: {MODEL}\n", "kitchen.yaml")
+    write(tmp_path, f"model: {MODEL}\n\nname: kitchen\n", "other.yaml")
+    state = read_directory(tmp_path, load_agent, check_permissions=False)
+    assert list(state.configs) == ["kitchen"] and state.failed_paths == [tmp_path / "other.yaml"]
+    assert [(Path(e.location.path).name, position(e)) for e in state.errors] == [("other.yaml", "3:7")]
 
 
 def test_examples_can_be_copied_anywhere(tmp_path: Path) -> None:
