@@ -8,8 +8,9 @@
 - each device draws from its own token bucket (`runtime.live.token_limits`): 429 with `Retry-After` when empty.
 
 Answers: 200 `{"token": "auth_tokens/..."}`; 400 bad request; 401 unknown credential; 403 an agent the device may
-not run; 404 an agent the service does not know; 429 rate limited; 502 the Live API refused to mint. Every mint
-and refusal is logged with the device and the agent, never a secret.
+not run; 404 an agent the service does not know, or another path; 413 a body over 4 KiB; 429 rate limited; 502 the
+Live API refused to mint. Every mint and every refused credential or agent is logged with the device and the
+agent, never a secret; every refusal is counted by its reason (the answer's `error`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ SHARED = "shared-bearer"
 """The device name of a request authenticated with the shared `--bearer-file` secret."""
 ANONYMOUS = "anonymous"
 """The device name of a request to a service that asks for no credential at all."""
-REASONS = ("unauthorized", "forbidden", "unknown_agent", "bad_request", "rate_limited", "mint_failed")
+REASONS = ("unauthorized", "forbidden", "unknown_agent", "bad_request", "rate_limited", "mint_failed", "not_found",
+           "too_large")
 MAX_BODY_BYTES = 4096
 
 
@@ -204,12 +206,10 @@ class TokenService:
                 logger.debug("%s %s", self.address_string(), format % args)
 
             def do_POST(self) -> None:
-                if self.path.rstrip("/") not in ("/token", ""):
-                    self._reply(Answer(404, {"error": "POST /token"}))
-                    return
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    self._reply(Answer(413, {"error": "request too large"}))
+                length = _body_length(self.path, self.headers.get("Content-Length"))
+                if isinstance(length, Answer):
+                    service.refused(length.body["error"])
+                    self._reply(length)
                     return
                 self._reply(service.answer(self.headers.get("Authorization"), self.rfile.read(length)))
 
@@ -232,6 +232,20 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     """socketserver's default listen backlog is 5: a fleet reconnecting at once overflows it and the kernel drops
     connections (measured: 27 of 100 devices refused, bench/token_burst.py)."""
+
+
+def _body_length(path: str, content_length: str | None) -> int | Answer:
+    """How many body bytes to read, or the refusal of a request that is not one for a token: another path (404),
+    a body over `MAX_BODY_BYTES` (413), a length that is no count of bytes (400: a negative one would read until
+    the client hangs up)."""
+    if path.rstrip("/") not in ("/token", ""):
+        return Answer(404, {"error": "not_found", "message": "POST /token"})
+    text = (content_length or "0").strip()
+    if not text.isascii() or not text.isdigit():
+        return Answer(400, {"error": "bad_request", "message": "Content-Length is not a number of bytes"})
+    if int(text) > MAX_BODY_BYTES:
+        return Answer(413, {"error": "too_large", "message": f"the body is over {MAX_BODY_BYTES} bytes"})
+    return int(text)
 
 
 def _requested_agent(body: bytes) -> str | None:
