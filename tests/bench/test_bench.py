@@ -102,6 +102,10 @@ def test_quick_bench_writes_every_key(tmp_path: Path) -> None:
     check_client(result, "runtime", measured=True)
     check_client(result["baselines"]["quickstart"], "quickstart", measured=True)
     check_client(result["baselines"]["pipecat"], "pipecat", measured=False)
+    variant = result["baselines"]["runtime-40ms"]  # 40 ms microphone blocks: its latency runs in a quick run too
+    check_client(variant, "runtime-40ms", measured=False)
+    assert all(isinstance(variant["uplink_added_ms"][p], float) for p in PERCENTILES), variant["uplink_added_ms"]
+    assert variant["cpu_pct"]["available"] is False, "its load is measured in the full run only"
     assert isinstance(result["help_s"], float) and isinstance(result["validate_100_s"], float)
     text = report.read_text()
     assert "| p95 |" in text and "Underruns are counted one way for every client" in text
