@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,9 @@ from tests.daemon.harness import MODEL, Daemon, start_daemon
 
 DEADLINE = "Deadline expired"
 SESSION_LIMIT = "Maximum session duration"
+INJECTED = re.compile(r"connection (\d+): injecting fault (\S+)$")
+CLOSED = re.compile(r"connection (\d+): closed with (\d+) (.*)$", re.DOTALL)
+"""The emulator's log lines (runtime/emulator/session.py) a `FaultLog` reads."""
 TOOLS_MODULE = '''"""Tools of the chaos agents."""
 
 
@@ -88,19 +92,18 @@ class FaultLog(logging.Handler):
         self.events: list[FaultEvent] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        now = time.monotonic()
-        message, args = str(record.msg), record.args
-        if not isinstance(args, tuple) or not args:
-            return
+        # The formatted line, not `record.args`: once a test in this process has installed the runtime's
+        # redacting record factory (runtime.guards.redact), every record arrives formatted, its args gone.
+        now, message = time.monotonic(), record.getMessage()
         event = None
-        if message.startswith("connection %d: injecting fault"):
-            conn, action = int(str(args[0])), str(args[1])
+        if injected := INJECTED.match(message):
+            conn, action = int(injected[1]), injected[2]
             if action == "close":
                 self._closing[conn] = now
             else:
                 event = FaultEvent(now, conn, action)
-        elif message.startswith("connection %d: closed with"):
-            conn, code, reason = int(str(args[0])), int(str(args[1])), str(args[2])
+        elif closed := CLOSED.match(message):
+            conn, code, reason = int(closed[1]), int(closed[2]), closed[3]
             if conn in self._closing:
                 event = FaultEvent(self._closing.pop(conn), conn, f"close {code}")
             elif conn in self._rejecting:

@@ -43,28 +43,53 @@ def make_agents(directory: Path, names: list[str]) -> Path:
 
 
 class NotifySocket:
-    """The systemd side of sd_notify: a datagram socket that learns each sender's pid, like NotifyAccess=main."""
+    """The systemd side of sd_notify: a datagram socket that learns each sender's pid, like NotifyAccess=main.
+
+    A thread reads it all the time, as systemd does. The kernel holds only `net.unix.max_dgram_qlen` + 1 (11)
+    datagrams for a reader that does not read, and the daemon drops a notification it cannot send at once: a
+    test busy elsewhere for a while (a watchdog ping every 0.2 s, a chaos run's restarts) would otherwise see
+    an old `STATUS=` as the last one, or miss `READY=1`.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / f"notify-{time.monotonic_ns()}.sock"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.path))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.sock.settimeout(0.5)  # how soon the reading thread sees `close()`
         self.messages: list[tuple[float, int | None, dict[str, str]]] = []
+        """Every notification received so far, in order (the thread appends to it)."""
+        self._taken = 0
+        """How many of `messages` `receive` has handed out."""
+        self._arrived = threading.Condition()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, name="notify-socket", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._closed:
+            try:
+                data, ancillary, _flags, _addr = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
+            except TimeoutError:
+                continue
+            except OSError:  # closed
+                return
+            pid = None
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = struct.unpack("i", payload[:4])[0]
+            message = dict(line.split("=", 1) for line in data.decode().splitlines())
+            with self._arrived:
+                self.messages.append((time.monotonic(), pid, message))
+                self._arrived.notify_all()
 
     def receive(self, timeout_s: float) -> dict[str, str] | None:
-        self.sock.settimeout(timeout_s)
-        try:
-            data, ancillary, _flags, _addr = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
-        except TimeoutError:
-            return None
-        pid = None
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                pid = struct.unpack("i", payload[:4])[0]
-        message = dict(line.split("=", 1) for line in data.decode().splitlines())
-        self.messages.append((time.monotonic(), pid, message))
-        return message
+        """The next notification not handed out yet, waiting up to `timeout_s` for it; None if none came."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: self._taken < len(self.messages), max(timeout_s, 0.0)):
+                return None
+            self._taken += 1
+            return self.messages[self._taken - 1][2]
 
     def expect(self, key: str, timeout_s: float = 15.0) -> dict[str, str]:
         """The next message holding `key` (messages before it are kept in `messages`)."""
@@ -76,15 +101,20 @@ class NotifySocket:
         raise AssertionError(f"no {key}= within {timeout_s} s; got {[m for _, _, m in self.messages][-8:]}")
 
     def expect_status(self, status: str, timeout_s: float = 15.0) -> None:
-        """Some `STATUS=` (received already or arriving within the timeout) equals `status`."""
+        """Some `STATUS=` (received already or arriving within the timeout) equals `status`; `receive` goes on
+        after it when it had not been handed out yet."""
         deadline = time.monotonic() + timeout_s
-        while not any(m.get("STATUS") == status for _, _, m in self.messages):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no STATUS={status}; got {[m for _, _, m in self.messages][-8:]}")
-            self.receive(left)
+        with self._arrived:
+            while (index := next((i for i, (_, _, m) in enumerate(self.messages) if m.get("STATUS") == status),
+                                 None)) is None:
+                if (left := deadline - time.monotonic()) <= 0:
+                    raise AssertionError(f"no STATUS={status}; got {[m for _, _, m in self.messages][-8:]}")
+                self._arrived.wait(left)
+            self._taken = max(self._taken, index + 1)
 
     def close(self) -> None:
+        self._closed = True
+        self._reader.join()
         self.sock.close()
 
 
