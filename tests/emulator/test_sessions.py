@@ -141,14 +141,14 @@ async def test_sliding_window_compression_trims_the_context_to_the_target() -> N
 
 
 async def test_a_resumed_session_keeps_its_handles_valid_while_open() -> None:
-    async with emulating(**ANY, handle_ttl_s=1.0) as emulator:
+    async with emulating(**ANY, handle_ttl_s=3.0) as emulator:  # the handle outlives the reconnect below
         client = client_for(emulator)
         async with client.aio.live.connect(model=ANY_MODEL, config=resumable()) as session:
             handle = (await collect_until(session, handle_update))[-1].session_resumption_update.new_handle  # type: ignore[union-attr]
         async with client.aio.live.connect(model=ANY_MODEL, config=resumable(handle)) as session:
             import anyio
 
-            await anyio.sleep(1.1)  # longer than the handle lifetime, but the session is open
+            await anyio.sleep(3.1)  # longer than the handle lifetime, but the session is open
             latest = (await collect_until(session, handle_update))[-1].session_resumption_update.new_handle  # type: ignore[union-attr]
             await ask(session, "still resumable")
         async with client.aio.live.connect(model=ANY_MODEL, config=resumable(latest)) as session:

@@ -120,17 +120,19 @@ def test_file_device_settings() -> None:
 
 @pytest.mark.anyio
 async def test_a_prebuffer_absorbs_jitter_like_a_device_buffer(tmp_path: Path) -> None:
-    speaker = WavFileOut(tmp_path / "out.wav", prebuffer_ms=60)
+    speaker = WavFileOut(tmp_path / "out.wav", prebuffer_ms=150)
     await speaker.open()
-    chunk = bytes([1, 0]) * 960  # 40 ms
+    chunk = bytes([1, 0]) * 2400  # 100 ms
     speaker.write(chunk)
     assert speaker.playing  # queued, waiting for the prebuffer
-    await anyio.sleep(0.03)
-    speaker.write(chunk)  # 80 ms queued: playback starts
-    await anyio.sleep(0.06)
-    speaker.write(chunk)  # 20 ms late for a zero buffer, in time with 60 ms
+    await anyio.sleep(0.1)
+    speaker.write(chunk)  # 200 ms queued: playback starts, and runs dry 200 ms from now
+    await anyio.sleep(0.12)
+    # 20 ms late for a zero buffer (it would have started 100 ms earlier); with 150 ms, 80 ms to spare: only an
+    # event loop woken 80 ms late misses it
+    speaker.write(chunk)
     speaker.end_of_turn()
-    await anyio.sleep(0.2)
+    await anyio.sleep(0.3)
     speaker.write(chunk)  # the next turn, after a pause: not an underrun
     speaker.write(chunk)
     speaker.end_of_turn()

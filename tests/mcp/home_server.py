@@ -51,7 +51,8 @@ def snapshot() -> list[ImageContent | TextContent]:
 
 @server.tool()
 async def wait_forever(ctx: Context) -> str:
-    """Hangs until cancelled; leaves a mark when it is."""
+    """Hangs until cancelled; leaves a mark when it starts, and another when it is cancelled."""
+    (_MARKS / "started").write_text("yes")
     try:
         await asyncio.sleep(3600)
     except asyncio.CancelledError:

@@ -106,8 +106,10 @@ async def test_stopping_the_agent_leaves_no_server_process(tmp_path: Path) -> No
 
 async def test_cancelling_a_call_cancels_the_request_on_the_server(tmp_path: Path) -> None:
     async with running(stdio_entry(tmp_path)) as tools:
-        with anyio.move_on_after(0.5):
-            await tools.call("wait_forever", {})
+        async with anyio.create_task_group() as group:  # cancelled once the server runs the call, never before
+            group.start_soon(tools.call, "wait_forever", {})
+            await eventually((tmp_path / "started").exists)
+            group.cancel_scope.cancel()
         await eventually((tmp_path / "cancelled").exists)
 
 
