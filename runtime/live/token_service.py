@@ -243,9 +243,10 @@ def _body_length(path: str, content_length: str | None) -> int | Answer:
     text = (content_length or "0").strip()
     if not text.isascii() or not text.isdigit():
         return Answer(400, {"error": "bad_request", "message": "Content-Length is not a number of bytes"})
-    if int(text) > MAX_BODY_BYTES:
+    length = int(text)
+    if length > MAX_BODY_BYTES:
         return Answer(413, {"error": "too_large", "message": f"the body is over {MAX_BODY_BYTES} bytes"})
-    return int(text)
+    return length
 
 
 def _requested_agent(body: bytes) -> str | None:

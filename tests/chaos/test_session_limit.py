@@ -26,9 +26,9 @@ def test_a_session_that_reached_its_length_limit_goes_on_as_a_new_one(tmp_path: 
         limits = [e for e in rig.fault_log.events if e.kind.startswith("session limit")]
         # The run may end just as a limit closed a session: the new one is given 10 s to bring audio again.
         checked = time.monotonic()
-        while latest_audio(rig) <= checked and time.monotonic() < checked + 10:
+        while (latest := latest_audio(rig)) <= checked and time.monotonic() < checked + 10:
             time.sleep(0.1)
-        fresh = latest_audio(rig) > checked
+        fresh = latest > checked
         connections = len(index_wire(list(rig.emulator.records), list(rig.emulator.sent)).ready)
     print(f"\n{len(limits)} session-limit closes in {RUN_S:g} s ({LIMIT_S:g} s limit), {connections} connections")
     assert limits, "the scaled session limit was reached"
